@@ -1,0 +1,691 @@
+"""Read a PyTorch ``pytorch_model.bin`` into NumPy arrays, without torch.
+
+Format (``torch.save`` since PyTorch 1.6): a zip archive whose entries all
+live under one top-level folder (``<prefix>/``, usually the file's stem):
+
+* ``<prefix>/data.pkl`` -- a pickle of the saved object, normally a
+  ``collections.OrderedDict`` mapping parameter names to tensors. Each tensor
+  is pickled as a call to ``torch._utils._rebuild_tensor_v2(storage,
+  storage_offset, size, stride, requires_grad, backward_hooks[, metadata])``
+  (or ``_rebuild_tensor_v3(..., dtype[, metadata])`` for dtypes without a
+  legacy storage class); ``nn.Parameter`` wraps that in
+  ``_rebuild_parameter``.
+* The ``storage`` argument is a pickle *persistent id*
+  ``("storage", storage_type, key, location, numel)``; its raw bytes are the
+  zip entry ``<prefix>/data/<key>``. Several tensors may view one storage.
+* ``<prefix>/byteorder`` (``little``/``big``; absent means little endian),
+  ``<prefix>/version`` and a few other bookkeeping entries.
+
+Safety: unpickling normally imports and calls whatever the pickle names, so a
+crafted file can run arbitrary code. Here the unpickler's ``find_class``
+never imports anything: it returns our own stand-ins for a short allow-list
+(``OrderedDict``, the tensor/parameter rebuild functions, storage classes,
+dtypes and a few plain-data helpers) and raises ``UnsafeCheckpointError`` for
+every other name, before anything from the file is called. The stand-ins only
+record what the pickle describes; arrays are built afterwards from the zip
+entries. torch is never imported.
+"""
+
+import collections
+import errno
+import io
+import os
+import pickle
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+
+__all__ = [
+    "CheckpointFormatError",
+    "UnsafeCheckpointError",
+    "load_torch_state_dict",
+]
+
+
+class CheckpointFormatError(ValueError):
+    """The file is not a readable zip-format PyTorch state dict."""
+
+
+class UnsafeCheckpointError(ValueError):
+    """The pickle names a global outside the allow-list; nothing was run."""
+
+
+class _Malformed(Exception):
+    """Internal: raised while unpickling, re-raised with the file's path."""
+
+
+# --------------------------------------------------------------------------
+# Stand-ins for the objects a state-dict pickle may name.
+
+
+class _Inert:
+    """Base for every object the unpickler can hand back to the pickle.
+
+    ``__slots__`` leaves no ``__dict__`` to write into, and the pickle BUILD
+    opcode (which would otherwise set attributes, e.g. swap a stand-in's
+    function) always goes through ``__setstate__``, which refuses.
+    """
+
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        raise _Malformed(
+            f"the pickle tries to set state on {self!r}, which a saved "
+            "state dict never does"
+        )
+
+
+class _DType(_Inert):
+    """A torch dtype; ``np_dtype`` is None for dtypes we cannot convert."""
+
+    __slots__ = ("name", "np_dtype", "itemsize")
+
+    def __init__(self, name, np_dtype, itemsize):
+        self.name = name
+        self.np_dtype = np_dtype
+        self.itemsize = itemsize
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+# name -> (numpy dtype for the stored bytes, itemsize). bfloat16 is read as
+# uint16 and widened to float32 later; bool is read as uint8 and compared
+# with 0 so that odd byte values cannot produce invalid numpy bools.
+_DTYPES = {
+    name: _DType(name, np_dtype, itemsize)
+    for name, np_dtype, itemsize in [
+        ("float32", "f4", 4),
+        ("float64", "f8", 8),
+        ("float16", "f2", 2),
+        ("bfloat16", "u2", 2),
+        ("int64", "i8", 8),
+        ("int32", "i4", 4),
+        ("int16", "i2", 2),
+        ("int8", "i1", 1),
+        ("uint8", "u1", 1),
+        ("uint16", "u2", 2),
+        ("uint32", "u4", 4),
+        ("uint64", "u8", 8),
+        ("bool", "u1", 1),
+        ("complex64", "c8", 8),
+        ("complex128", "c16", 16),
+        # Real torch dtypes that NumPy has no type for: accepted while
+        # unpickling (they are data, not code) but reported if a tensor of
+        # that dtype is actually requested.
+        ("complex32", None, 4),
+        ("float8_e5m2", None, 1),
+        ("float8_e4m3fn", None, 1),
+        ("float8_e5m2fnuz", None, 1),
+        ("float8_e4m3fnuz", None, 1),
+        ("float8_e8m0fnu", None, 1),
+        ("float4_e2m1fn_x2", None, 1),
+        ("bits8", None, 1),
+        ("bits16", None, 2),
+        ("bits1x8", None, 1),
+        ("bits2x4", None, 1),
+        ("bits4x2", None, 1),
+    ]
+}
+
+
+class _StorageType(_Inert):
+    """A storage class as named in a persistent id (``torch.FloatStorage``).
+
+    ``dtype`` is None for ``UntypedStorage`` (raw bytes; the tensor's dtype
+    then comes from ``_rebuild_tensor_v3``).
+    """
+
+    __slots__ = ("name", "dtype")
+
+    def __init__(self, name, dtype):
+        self.name = name
+        self.dtype = dtype
+
+    @property
+    def element_size(self):
+        return 1 if self.dtype is None else self.dtype.itemsize
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+_LEGACY_STORAGES = {
+    name: _StorageType(name, _DTYPES[dtype_name])
+    for name, dtype_name in [
+        ("FloatStorage", "float32"),
+        ("DoubleStorage", "float64"),
+        ("HalfStorage", "float16"),
+        ("BFloat16Storage", "bfloat16"),
+        ("LongStorage", "int64"),
+        ("IntStorage", "int32"),
+        ("ShortStorage", "int16"),
+        ("CharStorage", "int8"),
+        ("ByteStorage", "uint8"),
+        ("BoolStorage", "bool"),
+        ("ComplexFloatStorage", "complex64"),
+        ("ComplexDoubleStorage", "complex128"),
+    ]
+}
+_UNTYPED_STORAGE = _StorageType("UntypedStorage", None)
+
+
+class _StorageRef(_Inert):
+    """What a persistent id resolves to: where a storage's bytes live."""
+
+    __slots__ = ("key", "storage_type", "numel")
+
+    def __init__(self, key, storage_type, numel):
+        self.key = key
+        self.storage_type = storage_type
+        self.numel = numel
+
+    @property
+    def nbytes(self):
+        return self.numel * self.storage_type.element_size
+
+    def __repr__(self):
+        return f"<storage {self.key!r}>"
+
+
+class _TensorRef(_Inert):
+    """A tensor described by the pickle; materialised only if returned."""
+
+    __slots__ = ("storage", "offset", "size", "stride", "dtype", "conj", "neg")
+
+    def __init__(self, storage, offset, size, stride, dtype, conj, neg):
+        for name, value in zip(
+            self.__slots__, (storage, offset, size, stride, dtype, conj, neg)
+        ):
+            setattr(self, name, value)
+
+    def __repr__(self):
+        return f"<tensor {self.dtype!r} {self.size} in {self.storage!r}>"
+
+
+class _SafeCallable(_Inert):
+    """A callable the pickle may REDUCE; wraps one of our own functions."""
+
+    __slots__ = ("qualname", "fn")
+
+    def __init__(self, qualname, fn):
+        self.qualname = qualname
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __repr__(self):
+        return f"<stand-in for {self.qualname}>"
+
+
+def _check_int(value, what, minimum=0):
+    # bool is an int subclass; a True offset means the pickle is malformed.
+    if type(value) is not int or value < minimum:
+        raise _Malformed(f"{what} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_shape(value, what):
+    if not isinstance(value, tuple):
+        raise _Malformed(f"{what} must be a tuple, got {value!r}")
+    return tuple(_check_int(v, what) for v in value)
+
+
+def _tensor(storage, offset, size, stride, dtype, metadata):
+    if not isinstance(storage, _StorageRef):
+        raise _Malformed(f"tensor storage must be a storage, got {storage!r}")
+    if not isinstance(dtype, _DType):
+        raise _Malformed(f"tensor dtype must be a torch dtype, got {dtype!r}")
+    size = _check_shape(size, "tensor size")
+    stride = _check_shape(stride, "tensor stride")
+    if len(size) != len(stride):
+        raise _Malformed(f"tensor size {size} and stride {stride} differ in rank")
+    flags = {"conj": False, "neg": False}
+    if metadata is not None and metadata != {}:
+        # conj/neg bits mark lazily conjugated/negated views; the stored
+        # bytes are the un-conjugated values, so we must apply them.
+        if not isinstance(metadata, dict) or not set(metadata) <= set(flags):
+            raise _Malformed(f"unsupported tensor metadata {metadata!r}")
+        for k, v in metadata.items():
+            if type(v) is not bool:
+                raise _Malformed(f"unsupported tensor metadata {metadata!r}")
+            flags[k] = v
+    return _TensorRef(
+        storage, _check_int(offset, "storage offset"), size, stride, dtype,
+        flags["conj"], flags["neg"],
+    )
+
+
+def _storage_dtype(storage):
+    if not isinstance(storage, _StorageRef):
+        raise _Malformed(f"tensor storage must be a storage, got {storage!r}")
+    if storage.storage_type.dtype is None:
+        raise _Malformed(
+            f"{storage!r} is untyped, but the tensor was saved without a dtype"
+        )
+    return storage.storage_type.dtype
+
+
+# backward_hooks and requires_grad carry nothing we need; torch itself
+# expects the hooks to be an empty OrderedDict and does not run them.
+def _rebuild_tensor(storage, offset, size, stride):
+    return _tensor(storage, offset, size, stride, _storage_dtype(storage), None)
+
+
+def _rebuild_tensor_v2(
+    storage, offset, size, stride, requires_grad, backward_hooks, metadata=None
+):
+    return _tensor(
+        storage, offset, size, stride, _storage_dtype(storage), metadata
+    )
+
+
+def _rebuild_tensor_v3(
+    storage, offset, size, stride, requires_grad, backward_hooks, dtype,
+    metadata=None,
+):
+    return _tensor(storage, offset, size, stride, dtype, metadata)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
+    # A Parameter is its tensor for our purposes; ``state`` (python
+    # attributes of a Parameter subclass) is plain data and dropped.
+    if not isinstance(data, _TensorRef):
+        raise _Malformed(f"parameter data must be a tensor, got {data!r}")
+    return data
+
+
+def _ordered_dict(*args):
+    # OrderedDict(iterable_of_pairs) only builds a container; no code runs.
+    return collections.OrderedDict(*args)
+
+
+def _codecs_encode(text, encoding="utf-8"):
+    # Protocol-2 pickles write ``bytes`` as _codecs.encode(str, "latin1");
+    # allow exactly that, not arbitrary codecs.
+    if type(text) is not str or encoding not in ("latin1", "latin-1"):
+        raise _Malformed(f"unexpected _codecs.encode({text!r}, {encoding!r})")
+    return text.encode("latin1")
+
+
+def _torch_size(dims=()):
+    return _check_shape(tuple(dims), "torch.Size")
+
+
+def _torch_device(kind, index=None):
+    if type(kind) is not str or (index is not None and type(index) is not int):
+        raise _Malformed(f"unexpected torch.device({kind!r}, {index!r})")
+    return kind if index is None else f"{kind}:{index}"
+
+
+_CALLABLES = {
+    (module, name): _SafeCallable(f"{module}.{name}", fn)
+    for module, name, fn in [
+        ("collections", "OrderedDict", _ordered_dict),
+        ("torch._utils", "_rebuild_tensor", _rebuild_tensor),
+        ("torch._utils", "_rebuild_tensor_v2", _rebuild_tensor_v2),
+        ("torch._utils", "_rebuild_tensor_v3", _rebuild_tensor_v3),
+        ("torch._utils", "_rebuild_parameter", _rebuild_parameter),
+        ("torch._utils", "_rebuild_parameter_with_state", _rebuild_parameter),
+        ("_codecs", "encode", _codecs_encode),
+        ("torch", "Size", _torch_size),
+        ("torch", "device", _torch_device),
+    ]
+}
+
+
+def _allowed_global(module, name):
+    """The stand-in for ``module.name``, or None if it is not allowed."""
+    if (module, name) in _CALLABLES:
+        return _CALLABLES[(module, name)]
+    if module == "torch":
+        if name in _LEGACY_STORAGES:
+            return _LEGACY_STORAGES[name]
+        if name in _DTYPES:
+            return _DTYPES[name]
+    if name == "UntypedStorage" and module in ("torch", "torch.storage"):
+        return _UNTYPED_STORAGE
+    return None
+
+
+class _StateDictUnpickler(pickle.Unpickler):
+    def __init__(self, file, path):
+        super().__init__(file)
+        self._path = path
+
+    def find_class(self, module, name):
+        # Never defer to pickle.Unpickler.find_class: that imports modules.
+        found = None
+        if type(module) is str and type(name) is str:
+            found = _allowed_global(module, name)
+        if found is None:
+            raise UnsafeCheckpointError(
+                f"{self._path}: refused to load. Its pickle tries to import "
+                f"'{module}.{name}', which is not a tensor, storage, dtype or "
+                "plain container. The file tries to import code and was not "
+                "loaded; nothing from it was run. Only use checkpoints from "
+                "sources you trust; if you trust this one, load it with torch "
+                "in an isolated environment and re-save its state_dict() "
+                "(torch.save or safetensors)."
+            )
+        return found
+
+    def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or not pid:
+            raise _Malformed(f"unexpected persistent id {pid!r}")
+        kind = pid[0].decode("ascii") if isinstance(pid[0], bytes) else pid[0]
+        if kind == "module":
+            # Whole nn.Module pickles carry the class (and its source) here.
+            raise UnsafeCheckpointError(
+                f"{self._path}: refused to load. It pickles a whole "
+                "torch.nn.Module, i.e. the file tries to import code, and was "
+                "not loaded. Save model.state_dict() instead."
+            )
+        if kind != "storage" or len(pid) != 5:
+            raise _Malformed(f"unexpected persistent id {pid!r}")
+        _, storage_type, key, location, numel = pid
+        if not isinstance(storage_type, _StorageType):
+            raise _Malformed(f"unexpected storage type {storage_type!r}")
+        if type(key) is not str or not key or "/" in key or ".." in key:
+            raise _Malformed(f"unexpected storage key {key!r}")
+        _check_int(numel, f"size of storage {key!r}")
+        # ``location`` (cpu / cuda:0 ...) does not matter: bytes are bytes.
+        return _StorageRef(key, storage_type, numel)
+
+
+# --------------------------------------------------------------------------
+# Reading the file.
+
+# Legacy torch.save output starts with a pickled magic number (a protocol-2
+# LONG1 of 0x1950a86a20f9469cfc6c, see torch/serialization.py).
+_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def _format_error(path, what):
+    return CheckpointFormatError(f"{path}: {what}")
+
+
+def _corrupt(path, detail):
+    return _format_error(
+        path,
+        f"the file is truncated or corrupt ({detail}). Re-download it (a "
+        "partial download is the usual cause) and try again.",
+    )
+
+
+def _classify_non_zip(path, head):
+    """Explain what a file that is not a zip archive probably is."""
+    if not head:
+        return _corrupt(path, "the file is empty")
+    if head[:1] == b"\x80" and _LEGACY_MAGIC in head[:16]:
+        kind = "legacy (pre-1.6, non-zip) PyTorch format"
+    elif head[257:262] == b"ustar":
+        kind = "legacy tar-based PyTorch format"
+    else:
+        kind = None
+    if kind is not None:
+        return _format_error(
+            path,
+            f"this checkpoint uses the {kind}, which is not supported. "
+            "Re-save it with a current PyTorch, e.g. torch.save(torch.load("
+            "path, weights_only=True), new_path) (writes the zip format), "
+            "or convert it to safetensors.",
+        )
+    if len(head) >= 9:
+        (header_len,) = struct.unpack("<Q", head[:8])
+        if head[8:9] == b"{" and header_len < 100_000_000:
+            return _format_error(
+                path,
+                "this is a safetensors file, not a pytorch_model.bin; read it "
+                "with the safetensors loader instead.",
+            )
+    return _format_error(
+        path,
+        "not a PyTorch checkpoint (expected the zip format written by "
+        "torch.save). If it should be one, it is corrupt: re-download it.",
+    )
+
+
+class _Archive:
+    """Reads storage bytes from the zip, each storage once."""
+
+    def __init__(self, path, zf, prefix, big_endian):
+        self.path = path
+        self.zf = zf
+        self.prefix = prefix
+        self.big_endian = big_endian
+        self._cache = {}
+
+    def read(self, name):
+        try:
+            return self.zf.read(self.prefix + name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                NotImplementedError) as e:
+            raise _corrupt(self.path, f"cannot read entry {name!r}: {e}") from e
+
+    def storage_bytes(self, storage, tensor_name):
+        data = self._cache.get(storage.key)
+        if data is None:
+            entry = self.prefix + "data/" + storage.key
+            try:
+                info = self.zf.getinfo(entry)
+            except KeyError:
+                raise _corrupt(
+                    self.path,
+                    f"storage {storage.key!r} of tensor {tensor_name!r} is "
+                    f"missing (no zip entry {entry!r})",
+                ) from None
+            # Check the declared size before reading, so a lying pickle
+            # cannot make us allocate more than the entry holds.
+            if info.file_size < storage.nbytes:
+                raise _corrupt(
+                    self.path,
+                    f"storage {storage.key!r} of tensor {tensor_name!r} has "
+                    f"{info.file_size} bytes, {storage.nbytes} are needed",
+                )
+            data = self._cache[storage.key] = self.read("data/" + storage.key)
+        # Checked on every use: tensors sharing a storage may each declare
+        # a different size for it.
+        if len(data) < storage.nbytes:
+            raise _corrupt(
+                self.path,
+                f"storage {storage.key!r} of tensor {tensor_name!r} has "
+                f"{len(data)} bytes, {storage.nbytes} are needed",
+            )
+        return data
+
+    def release(self, key):
+        self._cache.pop(key, None)
+
+    def materialize(self, name, ref):
+        dtype = ref.dtype
+        if dtype.np_dtype is None:
+            raise _format_error(
+                self.path,
+                f"tensor {name!r} has dtype torch.{dtype.name}, which has no "
+                "NumPy equivalent; convert it (e.g. to float32) before saving.",
+            )
+        data = self.storage_bytes(ref.storage, name)
+        capacity = ref.storage.nbytes // dtype.itemsize  # in elements
+        stored = np.dtype(dtype.np_dtype)
+        if stored.itemsize > 1:
+            stored = stored.newbyteorder(">" if self.big_endian else "<")
+
+        if 0 in ref.size:
+            out = np.empty(ref.size, dtype=stored)
+        else:
+            last = ref.offset + sum(
+                (n - 1) * s for n, s in zip(ref.size, ref.stride)
+            )
+            if last >= capacity:
+                raise _corrupt(
+                    self.path,
+                    f"tensor {name!r} (offset {ref.offset}, size "
+                    f"{list(ref.size)}, stride {list(ref.stride)}) reaches "
+                    f"past the end of storage {ref.storage.key!r} "
+                    f"({capacity} elements)",
+                )
+            base = np.frombuffer(data, dtype=stored, count=capacity)
+            view = np.lib.stride_tricks.as_strided(
+                base[ref.offset :],
+                shape=ref.size,
+                strides=[s * stored.itemsize for s in ref.stride],
+                writeable=False,
+            )
+            # Copy: the result must own its memory, not pin the storage
+            # bytes (which other tensors may share) or alias other views.
+            out = np.array(view, copy=True, order="C")
+
+        if not out.dtype.isnative:
+            out = out.astype(out.dtype.newbyteorder("="))
+        if dtype.name == "bfloat16":
+            # bfloat16 is the top half of a float32: widening is exact.
+            wide = np.empty(out.shape, dtype=np.float32)
+            wide.view(np.uint32)[...] = out.astype(np.uint32) << 16
+            out = wide
+        elif dtype.name == "bool":
+            out = out != 0
+        if ref.conj:
+            out = np.conj(out)
+        if ref.neg:
+            out = np.negative(out)
+        return out
+
+
+def _is_tensor_dict(obj):
+    return (
+        isinstance(obj, dict)
+        and bool(obj)
+        and all(isinstance(v, _TensorRef) for v in obj.values())
+    )
+
+
+def _select_state_dict(path, obj):
+    if not isinstance(obj, dict):
+        raise _format_error(
+            path,
+            f"the checkpoint holds {type(obj).__name__!r}, not a state dict "
+            "(a dict of tensors). Save model.state_dict() instead.",
+        )
+    # Training checkpoints often wrap the weights: {"state_dict": ...,
+    # "epoch": ...} or {"model": ..., "optimizer": ...}.
+    for wrapper in ("state_dict", "model"):
+        if _is_tensor_dict(obj.get(wrapper)):
+            obj = obj[wrapper]
+            break
+    for key, value in obj.items():
+        if type(key) is not str:
+            raise _format_error(
+                path, f"state dict key {key!r} is not a string"
+            )
+        if not isinstance(value, _TensorRef):
+            raise _format_error(
+                path,
+                f"entry {key!r} is a {type(value).__name__}, not a tensor; "
+                "expected a state dict (a dict of tensors, or a dict with a "
+                "'state_dict' or 'model' entry holding one).",
+            )
+    return obj
+
+
+def _find_prefix(path, names):
+    pickles = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
+    if not pickles:
+        raise _format_error(
+            path,
+            "this zip file is not a torch.save checkpoint (it has no "
+            "data.pkl entry).",
+        )
+    # torch writes exactly one; prefer the shallowest if a zip has more.
+    data_pkl = min(pickles, key=lambda n: (n.count("/"), n))
+    prefix = data_pkl[: -len("data.pkl")]
+    if any(n.startswith(prefix + "code/") for n in names):
+        raise _format_error(
+            path,
+            "this is a TorchScript archive (torch.jit.save), not a state "
+            "dict. Load it with torch and save model.state_dict() instead.",
+        )
+    return prefix
+
+
+def _read(path, zf):
+    names = zf.namelist()
+    prefix = _find_prefix(path, names)
+    archive = _Archive(path, zf, prefix, big_endian=False)
+    if prefix + "byteorder" in names:
+        order = archive.read("byteorder").strip()
+        if order not in (b"little", b"big"):
+            raise _corrupt(path, f"unknown byteorder record {order!r}")
+        archive.big_endian = order == b"big"
+
+    pickled = archive.read("data.pkl")
+    unpickler = _StateDictUnpickler(io.BytesIO(pickled), path)
+    try:
+        obj = unpickler.load()
+    except (UnsafeCheckpointError, CheckpointFormatError):
+        raise
+    except _Malformed as e:
+        raise _corrupt(path, f"malformed data.pkl: {e}") from None
+    except RecursionError as e:
+        raise _corrupt(path, "data.pkl is nested too deeply") from e
+    except Exception as e:  # noqa: BLE001 - nothing from the file ran
+        # Any other failure (bad opcode, cut-off pickle, wrong argument
+        # counts for a rebuild function) means the pickle is damaged.
+        raise _corrupt(
+            path, f"data.pkl cannot be parsed: {type(e).__name__}: {e}"
+        ) from e
+
+    state = _select_state_dict(path, obj)
+    # Drop each storage's bytes once its last tensor has been copied out, so
+    # peak memory stays near one copy of the weights.
+    remaining = collections.Counter(ref.storage.key for ref in state.values())
+    result = {}
+    for name, ref in state.items():
+        result[name] = archive.materialize(name, ref)
+        remaining[ref.storage.key] -= 1
+        if not remaining[ref.storage.key]:
+            archive.release(ref.storage.key)
+    return result
+
+
+def load_torch_state_dict(path):
+    """Load the tensors of a zip-format ``torch.save`` file as NumPy arrays.
+
+    Args:
+        path: str or path-like, e.g. ``".../pytorch_model.bin"``.
+
+    Returns:
+        ``{name: numpy.ndarray}`` in the file's order. Each array owns its
+        memory. bfloat16 tensors become float32 (exactly); other dtypes keep
+        their NumPy equivalent. If the file holds a dict with a nested
+        ``"state_dict"`` or ``"model"`` dict of tensors, that dict is
+        returned.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        UnsafeCheckpointError: the pickle names anything besides tensors,
+            storages, dtypes and plain containers (e.g. a function to call);
+            nothing from the file is run.
+        CheckpointFormatError: the file is truncated or corrupt, uses the
+            legacy (pre-1.6) format, or does not hold a state dict.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            errno.ENOENT, f"checkpoint not found: {path}", path
+        )
+    with open(path, "rb") as f:
+        head = f.read(512)
+        if not head.startswith(b"PK"):
+            raise _classify_non_zip(path, head)
+        f.seek(0)
+        try:
+            zf = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                NotImplementedError) as e:
+            raise _corrupt(path, f"cannot open the zip archive: {e}") from e
+        with zf:
+            return _read(path, zf)

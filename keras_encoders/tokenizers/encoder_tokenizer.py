@@ -1,0 +1,198 @@
+"""Base class of the keras_encoders tokenizers: one TensorFlow code path."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras_hub.tokenizers import Tokenizer
+from keras_hub.src.utils.tensor_utils import preprocessing_function
+
+from keras_encoders.utils import text_utils
+
+
+@keras.saving.register_keras_serializable(package="keras_encoders")
+class EncoderTokenizer(Tokenizer):
+    """A tokenizer whose whole algorithm is written once, in TensorFlow ops.
+
+    keras-hub tokenizers keep a TensorFlow path (for `tf.data` and SavedModel
+    graphs) and a pure-Python path (eager calls) that must be kept in sync by
+    hand. Here the TensorFlow path is the only path: eager calls on the JAX and
+    torch backends run the same TF ops on the CPU and convert the result, so
+    eager, `tf.data` and exported graphs give identical ids by construction.
+
+    Subclasses implement `_tokenize_with_offsets_tf(strings)`, which maps a 1-D
+    string tensor to three ragged tensors: token ids and the start/end byte
+    offsets of every token in its input string (UTF-8 bytes). This class
+    handles batching, padding to `sequence_length`, offset conversion to
+    character offsets, the vocabulary bookkeeping and special tokens.
+
+    Args:
+        vocabulary: list of tokens, or a path to a file with one token per
+            line (id = line index). Duplicated tokens map to their LAST line,
+            as Hugging Face's `load_vocab` does.
+        sequence_length: int. If set, `tokenize` pads or truncates its output
+            to this length.
+        dtype: the output id dtype, `"int32"` by default.
+    """
+
+    vocabulary_asset = "vocabulary.txt"
+
+    def __init__(self, vocabulary=None, sequence_length=None, dtype="int32", **kwargs):
+        super().__init__(dtype=dtype, **kwargs)
+        self.sequence_length = sequence_length
+        self.vocabulary = None
+        self.file_assets = [self.vocabulary_asset]
+        self.set_vocabulary(vocabulary)
+
+    # === Vocabulary ===
+    def set_vocabulary(self, vocabulary):
+        """Set the vocabulary from a list of tokens or a `vocab.txt` path."""
+        if vocabulary is None:
+            self.vocabulary = None
+            return
+        if isinstance(vocabulary, str):
+            vocabulary = text_utils.read_vocabulary(vocabulary)
+        self.vocabulary = list(vocabulary)
+        # Last occurrence wins for duplicated lines, like HF's `load_vocab`.
+        self._token_to_id = {token: i for i, token in enumerate(self.vocabulary)}
+        self._id_to_token_table = tf.constant(self.vocabulary, dtype=tf.string)
+        self._build_tables()
+        self._update_special_token_ids()
+
+    def _build_tables(self):
+        """Build the TF lookup structures; called eagerly, outside `tf.data`."""
+
+    def _check_vocabulary(self):
+        if self.vocabulary is None:
+            raise ValueError(
+                f"No vocabulary has been set for {self.__class__.__name__}. "
+                "Pass `vocabulary=` (a list or a vocab.txt path), or load the "
+                "tokenizer with `from_preset()`."
+            )
+
+    def get_vocabulary(self):
+        self._check_vocabulary()
+        return list(self.vocabulary)
+
+    def vocabulary_size(self):
+        """The size of the id space (the number of vocabulary lines)."""
+        self._check_vocabulary()
+        return len(self.vocabulary)
+
+    def id_to_token(self, id):
+        self._check_vocabulary()
+        if not 0 <= id < len(self.vocabulary):
+            raise ValueError(
+                f"`id` must be in range [0, {len(self.vocabulary) - 1}]. "
+                f"Received: {id}"
+            )
+        return self.vocabulary[id]
+
+    def token_to_id(self, token):
+        self._check_vocabulary()
+        if token not in self._token_to_id:
+            raise ValueError(f"Token '{token}' is not in the vocabulary.")
+        return self._token_to_id[token]
+
+    def save_assets(self, dir_path):
+        text_utils.write_vocabulary(
+            self.vocabulary, f"{dir_path}/{self.vocabulary_asset}"
+        )
+
+    def load_assets(self, dir_path):
+        self.set_vocabulary(f"{dir_path}/{self.vocabulary_asset}")
+
+    # === Tokenization ===
+    def _tokenize_with_offsets_tf(self, strings):
+        raise NotImplementedError
+
+    def _run(self, inputs):
+        self._check_vocabulary()
+        inputs = tf.convert_to_tensor(inputs)
+        if inputs.dtype != tf.string:
+            raise ValueError(
+                f"{self.__class__.__name__} expects strings. Received a "
+                f"tensor of dtype {inputs.dtype.name}."
+            )
+        unbatched = inputs.shape.rank == 0
+        if unbatched:
+            inputs = tf.expand_dims(inputs, 0)
+        if inputs.shape.rank != 1:
+            raise ValueError(
+                "Tokenizer inputs must be a string or a 1-D batch of strings. "
+                f"Received shape {inputs.shape}."
+            )
+        ids, starts, ends = self._tokenize_with_offsets_tf(inputs)
+        starts, ends = text_utils.byte_to_char_offsets(inputs, starts, ends)
+        ids = tf.cast(ids, self.compute_dtype)
+        return ids, starts, ends, unbatched
+
+    def _finish(self, tensor, unbatched, pad_value=0):
+        if self.sequence_length:
+            shape = tf.cast([-1, self.sequence_length], "int64")
+            tensor = tensor.to_tensor(default_value=pad_value, shape=shape)
+        if unbatched:
+            tensor = tensor[0]
+        return tensor
+
+    @preprocessing_function
+    def tokenize(self, inputs):
+        """Strings to token ids (ragged for a batch, dense for one string)."""
+        ids, _, _, unbatched = self._run(inputs)
+        return self._finish(ids, unbatched)
+
+    @preprocessing_function
+    def tokenize_with_offsets(self, inputs):
+        """Strings to `(token_ids, starts, ends)`.
+
+        `starts` and `ends` are character (code point) offsets into each input
+        string, so `text[start:end]` is the span a token came from, in the
+        original text (before lowercasing, accent stripping or other
+        normalization). Special tokens written in the text get their span too.
+        """
+        ids, starts, ends, unbatched = self._run(inputs)
+        return (
+            self._finish(ids, unbatched),
+            self._finish(starts, unbatched),
+            self._finish(ends, unbatched),
+        )
+
+    def _detokenize_tf(self, tokens):
+        """Join token strings; subclasses adjust for their piece conventions."""
+        return tf.strings.reduce_join(tokens, separator=" ", axis=-1)
+
+    @preprocessing_function
+    def detokenize(self, inputs):
+        self._check_vocabulary()
+        if not isinstance(inputs, tf.RaggedTensor):
+            inputs = tf.convert_to_tensor(inputs)
+        unbatched = inputs.shape.rank == 1
+        if unbatched:
+            inputs = tf.expand_dims(inputs, 0)
+        if not isinstance(inputs, tf.RaggedTensor):
+            inputs = tf.RaggedTensor.from_tensor(inputs)
+        tokens = tf.gather(self._id_to_token_table, tf.cast(inputs, "int32"))
+        outputs = self._detokenize_tf(tokens)
+        if unbatched:
+            outputs = outputs[0]
+        return outputs
+
+    def call(self, inputs, *args, training=None, **kwargs):
+        return self.tokenize(inputs, *args, **kwargs)
+
+    def compute_output_spec(self, input_spec):
+        return keras.KerasTensor(
+            input_spec.shape + (self.sequence_length,), dtype=self.compute_dtype
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        # The vocabulary is saved as an asset, not in the config.
+        config.update({"vocabulary": None, "sequence_length": self.sequence_length})
+        return config
+
+
+def to_numpy_ragged(x):
+    """A ragged TF tensor or nested list as a list of 1-D numpy arrays."""
+    if isinstance(x, tf.RaggedTensor):
+        return [np.asarray(row) for row in x.to_list()]
+    return [np.asarray(row) for row in x]
