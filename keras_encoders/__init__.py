@@ -1,3 +1,14 @@
-"""keras_encoders: NEZHA, ERNIE-M and ConvBERT for Keras 3 on every backend."""
+"""keras_encoders: NEZHA, ERNIE-M and ConvBERT for Keras 3 on every backend.
+
+Importing the package registers every class with Keras serialization and
+keras-hub (so `keras_hub.models.Backbone.from_preset(...)` finds them), and
+routes Hugging Face layout checkpoints of these models to our converters.
+"""
 
 from keras_encoders.version import __version__
+from keras_encoders import layers
+from keras_encoders import tokenizers
+from keras_encoders import models
+from keras_encoders.convert import hf_preset_loader as _hf_preset_loader
+
+_hf_preset_loader.install()

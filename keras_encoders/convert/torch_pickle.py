@@ -242,7 +242,7 @@ def _tensor(storage, offset, size, stride, dtype, metadata):
     size = _check_shape(size, "tensor size")
     stride = _check_shape(stride, "tensor stride")
     if len(size) != len(stride):
-        raise _Malformed(f"tensor size {size} and stride {stride} differ in rank")
+        raise _Malformed(f"tensor size {size} and stride {stride} differ")
     flags = {"conj": False, "neg": False}
     if metadata is not None and metadata != {}:
         # conj/neg bits mark lazily conjugated/negated views; the stored
@@ -272,7 +272,8 @@ def _storage_dtype(storage):
 # backward_hooks and requires_grad carry nothing we need; torch itself
 # expects the hooks to be an empty OrderedDict and does not run them.
 def _rebuild_tensor(storage, offset, size, stride):
-    return _tensor(storage, offset, size, stride, _storage_dtype(storage), None)
+    dtype = _storage_dtype(storage)
+    return _tensor(storage, offset, size, stride, dtype, None)
 
 
 def _rebuild_tensor_v2(
@@ -404,6 +405,14 @@ class _StateDictUnpickler(pickle.Unpickler):
 _LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
+# What zipfile raises on damaged archives (bad offsets give ValueError,
+# unknown compression methods NotImplementedError).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+    NotImplementedError,
+)
+
+
 def _format_error(path, what):
     return CheckpointFormatError(f"{path}: {what}")
 
@@ -462,9 +471,9 @@ class _Archive:
     def read(self, name):
         try:
             return self.zf.read(self.prefix + name)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                NotImplementedError) as e:
-            raise _corrupt(self.path, f"cannot read entry {name!r}: {e}") from e
+        except _ZIP_ERRORS as e:
+            detail = f"cannot read entry {name!r}: {e}"
+            raise _corrupt(self.path, detail) from e
 
     def storage_bytes(self, storage, tensor_name):
         data = self._cache.get(storage.key)
@@ -506,7 +515,8 @@ class _Archive:
             raise _format_error(
                 self.path,
                 f"tensor {name!r} has dtype torch.{dtype.name}, which has no "
-                "NumPy equivalent; convert it (e.g. to float32) before saving.",
+                "NumPy equivalent; convert it (e.g. to float32) and save "
+                "again.",
             )
         data = self.storage_bytes(ref.storage, name)
         capacity = ref.storage.nbytes // dtype.itemsize  # in elements
@@ -584,7 +594,7 @@ def _select_state_dict(path, obj):
         if not isinstance(value, _TensorRef):
             raise _format_error(
                 path,
-                f"entry {key!r} is a {type(value).__name__}, not a tensor; "
+                f"entry {key!r} holds {type(value).__name__!r}, not a tensor; "
                 "expected a state dict (a dict of tensors, or a dict with a "
                 "'state_dict' or 'model' entry holding one).",
             )
@@ -675,7 +685,7 @@ def load_torch_state_dict(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(
-            errno.ENOENT, f"checkpoint not found: {path}", path
+            errno.ENOENT, "checkpoint file not found", path
         )
     with open(path, "rb") as f:
         head = f.read(512)
@@ -684,8 +694,7 @@ def load_torch_state_dict(path):
         f.seek(0)
         try:
             zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                NotImplementedError) as e:
+        except _ZIP_ERRORS as e:
             raise _corrupt(path, f"cannot open the zip archive: {e}") from e
         with zf:
             return _read(path, zf)

@@ -1,7 +1,6 @@
 """Base class of the keras_encoders tokenizers: one TensorFlow code path."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras_hub.tokenizers import Tokenizer
 from keras_hub.src.utils.tensor_utils import preprocessing_function
@@ -191,8 +190,3 @@ class EncoderTokenizer(Tokenizer):
         return config
 
 
-def to_numpy_ragged(x):
-    """A ragged TF tensor or nested list as a list of 1-D numpy arrays."""
-    if isinstance(x, tf.RaggedTensor):
-        return [np.asarray(row) for row in x.to_list()]
-    return [np.asarray(row) for row in x]

@@ -1,0 +1,132 @@
+"""Declarative weight porting: Keras variable paths <- checkpoint keys.
+
+A converter is a list of `(keras_path, checkpoint_key, transform)` rules written
+with `{i}` for the layer index, plus patterns of checkpoint keys to ignore.
+`port_weights` checks everything before assigning anything: every Keras
+variable must receive a tensor of its exact shape, and every checkpoint tensor
+must be used or explicitly ignored. Problems are reported together, by name.
+"""
+
+import re
+
+import numpy as np
+
+
+class CheckpointMismatchError(ValueError):
+    """Missing, unexpected or wrongly shaped checkpoint tensors."""
+
+
+# === Transforms (checkpoint array -> Keras array) ===
+def identity(x, shape):
+    return x
+
+
+def transpose(x, shape):
+    """torch `Linear.weight` (out, in) -> Keras `Dense.kernel` (in, out)."""
+    return np.transpose(x)
+
+
+def reshape(x, shape):
+    return np.reshape(x, shape)
+
+
+def transpose_reshape(x, shape):
+    return np.reshape(np.transpose(x), shape)
+
+
+def expand_rules(rules, num_layers):
+    """Instantiate `{i}` rules for every layer: {keras_path: (key, transform)}."""
+    table = {}
+    for keras_path, key, fn in rules:
+        if "{i}" in keras_path:
+            for i in range(num_layers):
+                table[keras_path.format(i=i)] = (key.format(i=i), fn)
+        else:
+            table[keras_path] = (key, fn)
+    return table
+
+
+def detect_prefix(state_dict, anchor, prefixes):
+    """The key prefix of a checkpoint (`"nezha."` for a head checkpoint)."""
+    for prefix in prefixes:
+        if prefix + anchor in state_dict:
+            return prefix
+    return None
+
+
+def port_weights(
+    variables, table, state_dict, prefix="", ignore=(), optional=(), source="checkpoint"
+):
+    """Assign `state_dict` to `variables` per `table`, or raise listing problems.
+
+    Args:
+        variables: Keras variables (e.g. `model.weights`); matched by `.path`
+            relative to the model (the leading model name is not part of it).
+        table: `{keras_path: (checkpoint_key, transform)}`, keys without prefix.
+        state_dict: `{key: np.ndarray}`.
+        prefix: prepended to every checkpoint key.
+        ignore: regexes of checkpoint keys that are known not to be weights
+            (buffers) or that belong to other parts of the model.
+        optional: Keras paths that keep their initial value when their key is
+            absent (e.g. a pooler that head checkpoints do not save).
+        source: name of the checkpoint in error messages.
+
+    A rule's key may be a tuple of alternative names (tied weights are saved
+    under either name); the first present one is used, all present ones count
+    as used.
+
+    Returns:
+        The set of checkpoint keys that were used.
+    """
+    missing, mismatched, unmapped, assignments = [], [], [], []
+    used = set()
+    for variable in variables:
+        entry = table.get(variable.path)
+        if entry is None:
+            unmapped.append(variable.path)
+            continue
+        keys, fn = entry
+        keys = [prefix + k for k in (keys if isinstance(keys, tuple) else (keys,))]
+        present = [k for k in keys if k in state_dict]
+        if not present:
+            if variable.path not in optional:
+                missing.append(" or ".join(keys))
+            continue
+        used.update(present)
+        key = present[0]
+        value = fn(np.asarray(state_dict[key]), tuple(variable.shape))
+        if tuple(value.shape) != tuple(variable.shape):
+            mismatched.append(
+                f"{key}: checkpoint {tuple(state_dict[key].shape)} -> "
+                f"{tuple(value.shape)}, but {variable.path} is {tuple(variable.shape)}"
+            )
+            continue
+        assignments.append((variable, value))
+    ignored = [re.compile(p) for p in ignore]
+    unexpected = [
+        k for k in state_dict
+        if k not in used and not any(p.search(k) for p in ignored)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys ({len(missing)}): {', '.join(missing)}")
+    if mismatched:
+        problems.append("shape mismatches:\n  " + "\n  ".join(mismatched))
+    if unexpected:
+        problems.append(
+            f"unexpected keys ({len(unexpected)}): {', '.join(unexpected)}"
+        )
+    if unmapped:
+        problems.append(
+            "model variables with no conversion rule: " + ", ".join(unmapped)
+        )
+    if problems:
+        raise CheckpointMismatchError(
+            f"Cannot load {source}: the checkpoint does not match the model "
+            "configuration.\n- " + "\n- ".join(problems) + "\nCheck that "
+            "config.json belongs to these weights (num_hidden_layers, "
+            "hidden_size, vocab_size ...)."
+        )
+    for variable, value in assignments:
+        variable.assign(value.astype(variable.dtype) if hasattr(value, "astype") else value)
+    return used

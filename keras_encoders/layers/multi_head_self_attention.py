@@ -1,0 +1,176 @@
+"""Multi-head self-attention, optionally with NEZHA's relative positions."""
+
+import keras
+import numpy as np
+from keras import ops
+
+# Added to masked attention logits (in float32): exp() of it is exactly 0, as
+# with the references' finfo(float32).min, without overflowing in float16.
+MASK_VALUE = -1e9
+
+
+def sinusoid_relative_table(max_relative_position, depth):
+    """NEZHA's fixed relative-position table, shape (2K+1, depth).
+
+    Row p is the sinusoid of the *shifted* index p = clip(j - i, -K, K) + K (so
+    the diagonal uses row K), computed in float32 the way the Hugging Face
+    reference does (`exp(2t * -ln(10000)/d)` frequencies).
+    """
+    rows = 2 * max_relative_position + 1
+    position = np.arange(rows, dtype=np.float32)[:, None]
+    freq = np.exp(
+        np.arange(0, depth, 2, dtype=np.float32)
+        * np.float32(-np.log(10000.0) / depth)
+    ).astype(np.float32)
+    table = np.zeros((rows, depth), dtype=np.float32)
+    table[:, 0::2] = np.sin(position * freq)
+    table[:, 1::2] = np.cos(position * freq)
+    return table
+
+
+@keras.saving.register_keras_serializable(package="keras_encoders")
+class MultiHeadSelfAttention(keras.layers.Layer):
+    """Scaled dot-product self-attention returning the concatenated heads.
+
+    With `max_relative_position=K`, this is NEZHA's attention: the fixed
+    sinusoid table `T` (2K+1 rows, one per clipped distance) enters twice, on
+    the key side before the `1/sqrt(d)` scaling and on the value side with the
+    post-dropout probabilities:
+
+        scores[i, j] = (q_i . k_j + q_i . T[r(i, j)]) / sqrt(d)
+        context_i    = sum_j P[i, j] v_j + sum_j P[i, j] T[r(i, j)]
+        r(i, j)      = clip(j - i, -K, K) + K
+
+    Neither term builds the (L, L, d) tensor of the reference: the key term
+    gathers from `q @ T^T` (L x (2K+1)), and the value term sums the
+    probabilities per distance bucket first. Memory stays O(L^2) like plain
+    attention, so any sequence length runs (there is no position limit).
+
+    The output projection is not part of this layer (the encoder block owns it).
+
+    Args:
+        num_heads: int. Number of attention heads.
+        head_dim: int. Size of each head.
+        max_relative_position: int or None. K above; None for plain attention.
+        dropout: float. Dropout on the attention probabilities.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        head_dim,
+        max_relative_position=None,
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.max_relative_position = max_relative_position
+        self.dropout = dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        width = num_heads * head_dim
+
+        def dense(name):
+            return keras.layers.Dense(
+                width,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        # === Layers ===
+        self.query = dense("query")
+        self.key = dense("key")
+        self.value = dense("value")
+        self.probs_dropout = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy, name="probs_dropout"
+        )
+        if max_relative_position is not None:
+            self._table = sinusoid_relative_table(max_relative_position, head_dim)
+
+    def build(self, input_shape):
+        for layer in (self.query, self.key, self.value):
+            layer.build(input_shape)
+        self.built = True
+
+    def _split_heads(self, x):
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        x = ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
+        return ops.transpose(x, (0, 2, 1, 3))
+
+    def call(self, x, padding_mask=None, training=None):
+        q = self._split_heads(self.query(x))
+        k = self._split_heads(self.key(x))
+        v = self._split_heads(self.value(x))
+        scores = ops.einsum("bhid,bhjd->bhij", q, k)
+        length = ops.shape(x)[1]
+        if self.max_relative_position is not None:
+            table = ops.cast(self._table, q.dtype)
+            rel = _relative_index(length, self.max_relative_position)
+            q_t = ops.einsum("bhid,rd->bhir", q, table)
+            rel_b = ops.broadcast_to(rel[None, None], ops.shape(scores))
+            scores = scores + ops.take_along_axis(q_t, rel_b, axis=-1)
+        scores = ops.cast(scores, "float32") / np.sqrt(self.head_dim).astype("float32")
+        if padding_mask is not None:
+            keep = ops.cast(padding_mask, "bool")[:, None, None, :]
+            scores = ops.where(keep, scores, MASK_VALUE)
+        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        probs = self.probs_dropout(probs, training=training)
+        context = ops.einsum("bhij,bhjd->bhid", probs, v)
+        if self.max_relative_position is not None:
+            buckets = _bucket_by_distance(probs, self.max_relative_position)
+            context = context + ops.einsum("bhir,rd->bhid", buckets, table)
+        context = ops.transpose(context, (0, 2, 1, 3))
+        batch = ops.shape(x)[0]
+        return ops.reshape(context, (batch, length, self.num_heads * self.head_dim))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "head_dim": self.head_dim,
+                "max_relative_position": self.max_relative_position,
+                "dropout": self.dropout,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config
+
+
+def _relative_index(length, k):
+    """r(i, j) = clip(j - i, -K, K) + K as an (L, L) int32 matrix."""
+    pos = ops.arange(length, dtype="int32")
+    return ops.clip(pos[None, :] - pos[:, None], -k, k) + k
+
+
+def _bucket_by_distance(probs, k):
+    """Sum attention probabilities per clipped distance: (B, h, L, 2K+1).
+
+    Interior buckets hold one key each (j = i + r - K), read off a padded copy;
+    the two end buckets also collect every key farther than K away.
+    """
+    length = ops.shape(probs)[-1]
+    padded = ops.pad(probs, ((0, 0), (0, 0), (0, 0), (k, k)))
+    window = ops.arange(length, dtype="int32")[:, None] + ops.arange(
+        2 * k + 1, dtype="int32"
+    )[None, :]
+    shape = ops.shape(probs)
+    window = ops.broadcast_to(window[None, None], (shape[0], shape[1], length, 2 * k + 1))
+    buckets = ops.take_along_axis(padded, window, axis=-1)
+    pos = ops.arange(length, dtype="int32")
+    dist = pos[None, :] - pos[:, None]
+    far_left = ops.sum(ops.where(dist < -k, probs, 0.0), axis=-1)
+    far_right = ops.sum(ops.where(dist > k, probs, 0.0), axis=-1)
+    edges = ops.stack([far_left, far_right], axis=-1)  # (B, h, L, 2)
+    zeros = ops.zeros_like(buckets[..., 1:-1])
+    return buckets + ops.concatenate(
+        [edges[..., :1], zeros, edges[..., 1:]], axis=-1
+    )

@@ -1,0 +1,152 @@
+"""The post-LayerNorm transformer block shared by the three encoders."""
+
+import keras
+
+from keras_encoders.layers.multi_head_self_attention import MultiHeadSelfAttention
+
+
+@keras.saving.register_keras_serializable(package="keras_encoders")
+class PostLNEncoderLayer(keras.layers.Layer):
+    """BERT's post-LayerNorm encoder block.
+
+        h = LayerNorm(x + Dropout(attention_output(attention(x))))
+        y = LayerNorm(h + Dropout(output(ActDropout(gelu(intermediate(h))))))
+
+    NEZHA passes `max_relative_position` (relative-position attention), ERNIE-M
+    uses plain attention with `activation_dropout`, and ConvBERT subclasses it
+    to swap in mixed attention and grouped feed-forward layers through
+    `build_attention()` and `build_feedforward_dense()`.
+
+    Args:
+        hidden_dim: int. Width of the block's input and output.
+        intermediate_dim: int. Width of the feed-forward layer.
+        num_heads: int. Number of attention heads.
+        head_dim: int. Head size; `hidden_dim // num_heads` by default.
+        max_relative_position: int or None. NEZHA's clipping distance K.
+        dropout: float. Dropout after the attention and feed-forward outputs.
+        attention_dropout: float. Dropout on the attention probabilities.
+        activation_dropout: float. Dropout after the feed-forward activation.
+        activation: the feed-forward activation (exact GELU by default).
+        layer_norm_epsilon: float.
+        kernel_initializer: initializer of every kernel.
+    """
+
+    def __init__(
+        self,
+        hidden_dim,
+        intermediate_dim,
+        num_heads,
+        head_dim=None,
+        max_relative_position=None,
+        dropout=0.1,
+        attention_dropout=0.1,
+        activation_dropout=0.0,
+        activation="gelu",
+        layer_norm_epsilon=1e-12,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.num_heads = num_heads
+        self.head_dim = head_dim or hidden_dim // num_heads
+        self.max_relative_position = max_relative_position
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.activation_dropout = activation_dropout
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+        # === Layers ===
+        self.self_attention = self.build_attention()
+        self.attention_output = keras.layers.Dense(
+            hidden_dim,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="attention_output",
+        )
+        self.attention_dropout_layer = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy, name="attention_output_dropout"
+        )
+        self.attention_layer_norm = self._layer_norm("attention_layer_norm")
+        self.intermediate = self.build_feedforward_dense(intermediate_dim, "intermediate")
+        self.activation_dropout_layer = keras.layers.Dropout(
+            activation_dropout, dtype=self.dtype_policy, name="activation_dropout"
+        )
+        self.output_dense = self.build_feedforward_dense(hidden_dim, "output")
+        self.output_dropout = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy, name="output_dropout"
+        )
+        self.output_layer_norm = self._layer_norm("output_layer_norm")
+
+    def build_attention(self):
+        """The attention sublayer; returns (B, L, width) context."""
+        return MultiHeadSelfAttention(
+            num_heads=self.num_heads,
+            head_dim=self.head_dim,
+            max_relative_position=self.max_relative_position,
+            dropout=self.attention_dropout,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="self_attention",
+        )
+
+    def build_feedforward_dense(self, units, name):
+        """One of the two feed-forward projections."""
+        return keras.layers.Dense(
+            units,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _layer_norm(self, name):
+        return keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+
+    def build(self, input_shape):
+        self.self_attention.build(input_shape)
+        context_shape = self.self_attention.compute_output_shape(input_shape)
+        self.attention_output.build(context_shape)
+        self.attention_layer_norm.build(input_shape)
+        self.intermediate.build(input_shape)
+        self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.output_layer_norm.build(input_shape)
+        self.built = True
+
+    def call(self, x, padding_mask=None, training=None):
+        attended = self.self_attention(x, padding_mask=padding_mask, training=training)
+        attended = self.attention_output(attended)
+        attended = self.attention_dropout_layer(attended, training=training)
+        x = self.attention_layer_norm(x + attended)
+        h = self.activation(self.intermediate(x))
+        h = self.activation_dropout_layer(h, training=training)
+        h = self.output_dropout(self.output_dense(h), training=training)
+        return self.output_layer_norm(x + h)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "num_heads": self.num_heads,
+                "head_dim": self.head_dim,
+                "max_relative_position": self.max_relative_position,
+                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
+                "activation_dropout": self.activation_dropout,
+                "activation": keras.activations.serialize(self.activation),
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config
