@@ -7,3 +7,9 @@ from keras_encoders.convert.torch_pickle import UnsafeCheckpointError
 from keras_encoders.convert.weight_map import CheckpointMismatchError
 
 hf_preset_loader.register_converter(convert_nezha)
+from keras_encoders.convert import convert_ernie_m  # noqa: E402
+
+hf_preset_loader.register_converter(convert_ernie_m)
+from keras_encoders.convert import convert_convbert  # noqa: E402
+
+hf_preset_loader.register_converter(convert_convbert)

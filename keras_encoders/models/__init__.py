@@ -1,4 +1,39 @@
 """Backbones, tokenizers, preprocessors and tasks."""
 
+# Generic task bases, specialised by thin per-model classes.
+from keras_encoders.models.encoder_backbone import EncoderBackbone
+from keras_encoders.models.encoder_masked_lm import EncoderMaskedLM
+from keras_encoders.models.encoder_masked_lm_preprocessor import EncoderMaskedLMPreprocessor
+from keras_encoders.models.encoder_text_classifier import EncoderTextClassifier
+from keras_encoders.models.encoder_text_classifier_preprocessor import EncoderTextClassifierPreprocessor
+from keras_encoders.models.multiple_choice import MultipleChoice
+from keras_encoders.models.multiple_choice_preprocessor import MultipleChoicePreprocessor
+from keras_encoders.models.next_sentence_predictor import NextSentencePredictor
+from keras_encoders.models.pre_trainer import PreTrainer
+from keras_encoders.models.pre_trainer_preprocessor import PreTrainerPreprocessor
+from keras_encoders.models.question_answerer import QuestionAnswerer
+from keras_encoders.models.question_answerer_preprocessor import QuestionAnswererPreprocessor
+from keras_encoders.models.token_classifier import TokenClassifier
+from keras_encoders.models.token_classifier_preprocessor import TokenClassifierPreprocessor
+
+# NEZHA
 from keras_encoders.models.nezha.nezha_backbone import NezhaBackbone
 from keras_encoders.models.nezha.nezha_tokenizer import NezhaTokenizer
+from keras_encoders.models.nezha.nezha_text_classifier_preprocessor import NezhaTextClassifierPreprocessor
+from keras_encoders.models.nezha.nezha_masked_lm_preprocessor import NezhaMaskedLMPreprocessor
+from keras_encoders.models.nezha.nezha_token_classifier_preprocessor import NezhaTokenClassifierPreprocessor
+from keras_encoders.models.nezha.nezha_question_answerer_preprocessor import NezhaQuestionAnswererPreprocessor
+from keras_encoders.models.nezha.nezha_multiple_choice_preprocessor import NezhaMultipleChoicePreprocessor
+from keras_encoders.models.nezha.nezha_next_sentence_predictor_preprocessor import NezhaNextSentencePredictorPreprocessor
+from keras_encoders.models.nezha.nezha_pre_trainer_preprocessor import NezhaPreTrainerPreprocessor
+from keras_encoders.models.nezha.nezha_text_classifier import NezhaTextClassifier
+from keras_encoders.models.nezha.nezha_masked_lm import NezhaMaskedLM
+from keras_encoders.models.nezha.nezha_token_classifier import NezhaTokenClassifier
+from keras_encoders.models.nezha.nezha_question_answerer import NezhaQuestionAnswerer
+from keras_encoders.models.nezha.nezha_multiple_choice import NezhaMultipleChoice
+from keras_encoders.models.nezha.nezha_next_sentence_predictor import NezhaNextSentencePredictor
+from keras_encoders.models.nezha.nezha_pre_trainer import NezhaPreTrainer
+from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
+# ConvBERT
+from keras_encoders.models.convbert.convbert_backbone import ConvBertBackbone
+from keras_encoders.models.convbert.convbert_tokenizer import ConvBertTokenizer

@@ -1,0 +1,125 @@
+"""ERNIE-M: Hugging Face `ErnieMModel` / `ErnieMFor*` checkpoints -> Keras."""
+
+import os
+
+from keras_encoders.convert.weight_map import identity
+from keras_encoders.convert.weight_map import transpose
+
+MODEL_TYPES = ("ernie_m",)
+BASE_PREFIXES = ("ernie_m.", "")
+ANCHOR = "embeddings.word_embeddings.weight"
+# Positions start at 2, so the usable length is `max_position_embeddings - 2`
+# (read by the preset loader to size the preprocessors).
+POSITION_OFFSET = 2
+# Buffers, not weights.
+IGNORE = (r"position_ids$",)
+
+L = "transformer_layer_{i}/"
+H = "encoder.layers.{i}."
+# Paddle's TransformerEncoderLayer names; `self_attn` nests twice in HF.
+A = H + "self_attn.self_attn."
+BACKBONE_RULES = [
+    ("token_embedding/embeddings", "embeddings.word_embeddings.weight", identity),
+    ("position_embedding/embeddings", "embeddings.position_embeddings.weight", identity),
+    ("embeddings_layer_norm/gamma", "embeddings.layer_norm.weight", identity),
+    ("embeddings_layer_norm/beta", "embeddings.layer_norm.bias", identity),
+    (L + "self_attention/query/kernel", A + "q_proj.weight", transpose),
+    (L + "self_attention/query/bias", A + "q_proj.bias", identity),
+    (L + "self_attention/key/kernel", A + "k_proj.weight", transpose),
+    (L + "self_attention/key/bias", A + "k_proj.bias", identity),
+    (L + "self_attention/value/kernel", A + "v_proj.weight", transpose),
+    (L + "self_attention/value/bias", A + "v_proj.bias", identity),
+    (L + "attention_output/kernel", H + "self_attn.out_proj.weight", transpose),
+    (L + "attention_output/bias", H + "self_attn.out_proj.bias", identity),
+    (L + "attention_layer_norm/gamma", H + "norm1.weight", identity),
+    (L + "attention_layer_norm/beta", H + "norm1.bias", identity),
+    (L + "intermediate/kernel", H + "linear1.weight", transpose),
+    (L + "intermediate/bias", H + "linear1.bias", identity),
+    (L + "output/kernel", H + "linear2.weight", transpose),
+    (L + "output/bias", H + "linear2.bias", identity),
+    (L + "output_layer_norm/gamma", H + "norm2.weight", identity),
+    (L + "output_layer_norm/beta", H + "norm2.bias", identity),
+    ("pooled_dense/kernel", "pooler.dense.weight", transpose),
+    ("pooled_dense/bias", "pooler.dense.bias", identity),
+]
+# Token classification and QA checkpoints are saved without a pooler.
+OPTIONAL = ("pooled_dense/kernel", "pooled_dense/bias")
+
+
+def _linear(keras_name, hf_name):
+    return [
+        (f"{keras_name}/kernel", f"{hf_name}.weight", transpose),
+        (f"{keras_name}/bias", f"{hf_name}.bias", identity),
+    ]
+
+
+# Architecture -> (head rules, head keys that duplicate tied weights).
+HEADS = {
+    "ErnieMModel": ([], ()),
+    "ErnieMForSequenceClassification": (_linear("logits", "classifier"), ()),
+    "ErnieMForTokenClassification": (_linear("logits", "classifier"), ()),
+    "ErnieMForMultipleChoice": (_linear("logits", "classifier"), ()),
+    "ErnieMForQuestionAnswering": (_linear("span_logits", "qa_outputs"), ()),
+    # UIE-M: two Dense(1) on the sequence output. HF returns their raw
+    # logits (its `sigmoid` is never applied); PaddleNLP returns probabilities.
+    "ErnieMForInformationExtraction": (
+        _linear("start_logits", "linear_start") + _linear("end_logits", "linear_end"),
+        (),
+    ),
+}
+
+
+def backbone_cls():
+    from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
+
+    return ErnieMBackbone
+
+
+def convert_backbone_config(config):
+    # Only exact GELU is implemented; anything else would load without error
+    # and give wrong numbers. Every published config uses "gelu".
+    activation = config.get("hidden_act", "gelu")
+    if activation != "gelu":
+        raise ValueError(
+            f"ErnieMBackbone implements hidden_act='gelu' only; this config "
+            f"has hidden_act={activation!r}."
+        )
+    # `act_dropout: null` means "same as hidden_dropout_prob" in the reference.
+    hidden_dropout = config.get("hidden_dropout_prob", 0.1)
+    act_dropout = config.get("act_dropout", 0.0)
+    # HF honours `intermediate_size` (Paddle hard-coded 4 * hidden; the large
+    # checkpoint's config was fixed to 4096 accordingly). `type_vocab_size`
+    # in the uploads is unused by the model.
+    return {
+        "vocabulary_size": config["vocab_size"],
+        "num_layers": config["num_hidden_layers"],
+        "num_heads": config["num_attention_heads"],
+        "hidden_dim": config["hidden_size"],
+        "intermediate_dim": config.get("intermediate_size", 3072),
+        "dropout": hidden_dropout,
+        "attention_dropout": config.get("attention_probs_dropout_prob", 0.1),
+        "activation_dropout": hidden_dropout if act_dropout is None else act_dropout,
+        "layer_norm_epsilon": config.get("layer_norm_eps", 1e-5),
+        "max_sequence_length": config.get("max_position_embeddings", 514)
+        - POSITION_OFFSET,
+        "pad_token_id": config.get("pad_token_id", 1),
+    }
+
+
+def convert_tokenizer_config(config, tokenizer_config):
+    """`ErnieMTokenizer` settings from `tokenizer_config.json`."""
+    # The published tokenizer configs say `do_lower_case: false`, the HF default.
+    return {"lowercase": tokenizer_config.get("do_lower_case", False)}
+
+
+def tokenizer_files(directory):
+    """ERNIE-M tokenizes with the SentencePiece model but takes ids from vocab.txt."""
+    return {
+        "proto": os.path.join(directory, "sentencepiece.bpe.model"),
+        "vocabulary": os.path.join(directory, "vocab.txt"),
+    }
+
+
+def classifier_dropout(config):
+    value = config.get("classifier_dropout")
+    return config.get("hidden_dropout_prob", 0.1) if value is None else value

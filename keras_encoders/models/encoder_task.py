@@ -1,0 +1,68 @@
+"""Pieces shared by every task head: feature selection and HF head configs."""
+
+import keras
+from keras import ops
+
+from keras_encoders.models.encoder_backbone import kernel_initializer
+
+LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
+
+
+def sequence_summary(backbone, outputs, summary):
+    """One vector per sequence: the pooler, the first token, or the last one."""
+    if summary == "pooled":
+        if "pooled_output" not in outputs:
+            raise ValueError(
+                f"{backbone.__class__.__name__} has no pooler; use "
+                "summary='first' or 'last'."
+            )
+        return outputs["pooled_output"]
+    if summary == "first":
+        return outputs["sequence_output"][:, 0, :]
+    if summary == "last":
+        return outputs["sequence_output"][:, -1, :]
+    raise ValueError(f"summary must be 'pooled', 'first' or 'last', got {summary!r}")
+
+
+def head_dense(units, name, dtype, activation=None):
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer=kernel_initializer(),
+        dtype=dtype,
+        name=name,
+    )
+
+
+def label_names_from_hf(config):
+    """`id2label` as a list, unless it holds only the default LABEL_i names."""
+    id2label = config.get("id2label") or {}
+    names = [id2label[k] for k in sorted(id2label, key=lambda k: int(k))]
+    if all(n == f"LABEL_{i}" for i, n in enumerate(names)):
+        return None
+    return names
+
+
+def num_labels_from_hf(config):
+    if config.get("id2label"):
+        return len(config["id2label"])
+    return config.get("num_labels", 2)
+
+
+def classification_loss(problem_type, num_classes):
+    """Hugging Face's loss choice for sequence classification heads."""
+    if problem_type is None:
+        problem_type = "regression" if num_classes == 1 else "single_label_classification"
+    if problem_type == "regression":
+        return keras.losses.MeanSquaredError(), [keras.metrics.MeanSquaredError()]
+    if problem_type == "multi_label_classification":
+        return keras.losses.BinaryCrossentropy(from_logits=True), [
+            keras.metrics.BinaryAccuracy(threshold=0.0)
+        ]
+    if problem_type == "single_label_classification":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True), [
+            keras.metrics.SparseCategoricalAccuracy()
+        ]
+    raise ValueError(f"problem_type must be one of {LOSS_TYPES}, got {problem_type!r}")
+
+

@@ -1,0 +1,640 @@
+"""ERNIE-M's tokenizer: SentencePiece plus ERNIE-M's piece splitting, in TF ops.
+
+Hugging Face's `ErnieMTokenizer` runs SentencePiece, then splits every piece
+again (CJK ideographs and some punctuation become tokens of their own, runs of
+digits are separated from their neighbours) and looks the resulting strings up
+in a separate `vocab.txt`. This module reproduces that id for id with
+TensorFlow and tensorflow-text ops only, and reports the span of the original
+text every token came from.
+"""
+
+import functools
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
+from keras_encoders.utils import text_utils
+
+_UNDERLINE = "\u2581"  # SentencePiece's word-boundary marker "▁".
+# ERNIE-M's `is_ch_char` range and `is_punct` characters: each is a token.
+_CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
+_PUNCT = ",;:.?!~，；：。？！《》【】"
+# Whitespace in the NFKC-normalized text of a piece: SentencePiece turns it
+# into "▁" (or drops it), so it is never the content of a token. A literal "▁"
+# in the input behaves like a space too.
+_SPACES = (
+    list(range(0x09, 0x0E))
+    + list(range(0x1C, 0x21))
+    + [0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x2581]
+    + list(range(0x2000, 0x200B))
+)
+# Per-row keys of the flat searches below: row * _ROW_STRIDE + byte offset
+# is sorted across a whole batch when the offsets are sorted within rows.
+_ROW_STRIDE = 1 << 32
+
+
+# Bits of the per-code-point class table.
+_DIGIT, _ALONE, _SPACE = 1, 2, 4
+
+
+@functools.lru_cache(maxsize=None)
+def _char_classes():
+    """A `uint8` class for every code point: digit, isolated, space bits.
+
+    Hugging Face tests digits with `str.isdigit`, which is wider than
+    `\\p{Nd}` (superscripts, circled digits, ...) and follows the
+    interpreter's Unicode version, so the table is derived from the running
+    interpreter. A table lookup is also much cheaper than regexes.
+    """
+    table = np.zeros(0x110000, np.uint8)
+    table[[c for c in range(0x110000) if chr(c).isdigit()]] |= _DIGIT
+    table[_CJK_FIRST : _CJK_LAST + 1] |= _ALONE
+    table[[ord(c) for c in _PUNCT]] |= _ALONE
+    table[_SPACES] |= _SPACE
+    return table
+
+
+@functools.lru_cache(maxsize=None)
+def _lowercase_table():
+    """Every code point that Python's `str.lower` changes, and its lowercase.
+
+    Hugging Face lowercases one character at a time with `str.lower` (full
+    case mapping, e.g. "İ" -> "i̇", no final-sigma context). `tf.strings.lower`
+    follows an older ICU and drops NUL, so Python's own mapping is used.
+    """
+    codes, lowered = [], []
+    for code in range(0x110000):
+        if 0xD800 <= code < 0xE000:
+            continue  # surrogates are not characters of valid UTF-8 text
+        char = chr(code)
+        low = char.lower()
+        if low != char:
+            codes.append(code)
+            lowered.append(low.encode("utf-8"))
+    return codes, lowered
+
+
+@keras.saving.register_keras_serializable(package="keras_encoders")
+class ErnieMTokenizer(EncoderTokenizer):
+    """ERNIE-M tokenizer, id-for-id with Hugging Face's `ErnieMTokenizer`.
+
+    The text is (optionally) lowercased, cut at special tokens written in it
+    (`[CLS]`, `[SEP]`, ... stay whole, as in Hugging Face), and each remaining
+    chunk is encoded by SentencePiece (whose `nmt_nfkc` normalizer maps
+    full-width characters to half-width, collapses whitespace, ...). Each
+    piece is then split again exactly as ERNIE-M does:
+
+    - a piece that is only "▁" is kept iff it is not the chunk's first piece
+      and the next piece does not start with "▁" (Hugging Face keeps it;
+      PaddleNLP always drops it);
+    - every CJK ideograph (U+4E00..U+9FFF) and every character of
+      `,;:.?!~，；：。？！《》【】` becomes a token of its own;
+    - digits are split from non-digits (`str.isdigit`, so "model2000year"
+      gives "model", "2000", "year");
+    - a bare "▁" left before such a split is dropped ("▁9" -> "9").
+
+    The resulting strings are looked up in `vocabulary` (ids are line indices
+    of ERNIE-M's `vocab.txt`, not SentencePiece ids); unknown strings map to
+    `unk_token`.
+
+    `tokenize_with_offsets` gives, for each token, the character span of the
+    original text it came from (before lowercasing and SentencePiece's
+    normalization); a "▁" prefix covers no character.
+
+    Args:
+        proto: path to, or bytes of, the SentencePiece model
+            (`sentencepiece.bpe.model`).
+        vocabulary: list of tokens or path to `vocab.txt` (id = line index).
+        lowercase: bool. Lowercase the text first (`do_lower_case`; special
+            tokens written in the text are left as they are).
+        sequence_length: int. Pad/truncate `tokenize` outputs to this length.
+        unk_token, sep_token, pad_token, cls_token, mask_token: the special
+            tokens; all must be in `vocabulary`. `cls_token` and `sep_token`
+            are also the `start_token` and `end_token` used by keras-hub
+            preprocessors.
+
+    Example:
+    ```python
+    import io
+    import sentencepiece
+    from keras_encoders.models.ernie_m.ernie_m_tokenizer import ErnieMTokenizer
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(["the quick brown fox", "the earth is round"]),
+        model_writer=model,
+        vocab_size=12,
+        model_type="WORD",
+        pad_id=0,
+        unk_id=1,
+        bos_id=2,
+        eos_id=3,
+        pad_piece="[PAD]",
+        unk_piece="[UNK]",
+        bos_piece="[CLS]",
+        eos_piece="[SEP]",
+        user_defined_symbols="[MASK]",
+    )
+    proto = model.getvalue()
+    spm = sentencepiece.SentencePieceProcessor(model_proto=proto)
+    vocabulary = [spm.id_to_piece(i) for i in range(spm.get_piece_size())]
+    tokenizer = ErnieMTokenizer(proto=proto, vocabulary=vocabulary)
+    tokenizer("the quick brown fox")  # [5, 10, 6, 8]
+    tokenizer(["the earth is round", "the fox"])  # ragged
+    tokenizer.detokenize([5, 10, 6, 8])  # "the quick brown fox"
+    ```
+    """
+
+    proto_asset = "vocabulary.spm"
+
+    def __init__(
+        self,
+        proto=None,
+        vocabulary=None,
+        lowercase=False,
+        sequence_length=None,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        **kwargs,
+    ):
+        self.lowercase = lowercase
+        # Set before the base class builds the tables from the vocabulary.
+        self.proto = _read_proto(proto)
+        self._add_special_token(unk_token, "unk_token")
+        self._add_special_token(sep_token, "sep_token")
+        self._add_special_token(pad_token, "pad_token")
+        self._add_special_token(cls_token, "cls_token")
+        self._add_special_token(mask_token, "mask_token")
+        # keras-hub preprocessors pack with `start_token` / `end_token`.
+        self._add_special_token(cls_token, "start_token")
+        self._add_special_token(sep_token, "end_token")
+        super().__init__(
+            vocabulary=vocabulary, sequence_length=sequence_length, **kwargs
+        )
+        self.file_assets = [self.vocabulary_asset, self.proto_asset]
+
+    # === Assets ===
+    def set_proto(self, proto):
+        """Set the SentencePiece model from a path or serialized bytes."""
+        self.proto = _read_proto(proto)
+        if self.vocabulary is not None:
+            self._build_tables()
+
+    def _check_vocabulary(self):
+        super()._check_vocabulary()
+        if self.proto is None:
+            raise ValueError(
+                f"No SentencePiece model has been set for "
+                f"{self.__class__.__name__}. Pass `proto=` (a path or bytes), "
+                "or load the tokenizer with `from_preset()`."
+            )
+
+    def save_assets(self, dir_path):
+        super().save_assets(dir_path)
+        with open(f"{dir_path}/{self.proto_asset}", "wb") as f:
+            f.write(self.proto)
+
+    def load_assets(self, dir_path):
+        # The proto first, so that the tables are built once, with both.
+        self.proto = _read_proto(f"{dir_path}/{self.proto_asset}")
+        super().load_assets(dir_path)
+
+    def _build_tables(self):
+        if self.proto is None:
+            return  # built once the proto is set too
+        if self.unk_token not in self._token_to_id:
+            raise ValueError(
+                f"The vocabulary has no unknown token `{self.unk_token}`."
+            )
+        unk_id = self._token_to_id[self.unk_token]
+        self._sentence_piece = tf_text.SentencepieceTokenizer(
+            model=self.proto, out_type=tf.string
+        )
+        # Create the model resource now, eagerly, not inside a `tf.data` map.
+        self._sentence_piece.tokenize(tf.constant([""]))
+        tokens = list(self._token_to_id)
+        self._piece_ids = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(tokens, tf.string),
+                tf.constant([self._token_to_id[t] for t in tokens], tf.int64),
+            ),
+            default_value=unk_id,
+        )
+        specials = sorted(
+            {t for t in self.special_tokens if t in self._token_to_id},
+            key=len,
+            reverse=True,
+        )
+        self._special_pattern = "|".join(
+            text_utils.regex_escape(t) for t in specials
+        )
+        self._special_ids = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(specials, tf.string),
+                tf.constant([self._token_to_id[t] for t in specials], tf.int64),
+            ),
+            default_value=-1,
+        )
+        self._char_class = tf.constant(_char_classes())
+        if self.lowercase:
+            codes, lowered = _lowercase_table()
+            self._lower_index = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(codes, tf.int64),
+                    tf.range(len(codes), dtype=tf.int64),
+                ),
+                default_value=-1,
+            )
+            self._lower_values = tf.constant(lowered, tf.string)
+
+    # === Tokenization ===
+    def _tokenize_with_offsets_tf(self, strings):
+        lowered = None
+        text = strings
+        if self.lowercase:
+            text, lowered = self._lowercase(strings)
+
+        # 1. Cut out special tokens written in the text; they bypass the rest.
+        chunks, chunk_start, chunk_rows = self._split_specials(text)
+        special_id = self._special_ids.lookup(chunks)
+        is_special = special_id >= 0
+        ids, starts, ends = self._ernie_pieces(tf.where(is_special, "", chunks))
+        # Each special chunk is exactly one token spanning the chunk.
+        one = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(special_id, is_special),
+            tf.cast(is_special, tf.int64),
+        )
+        span = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(_byte_length(chunks), is_special),
+            tf.cast(is_special, tf.int64),
+        )
+        ids = tf.concat([ids, one], axis=1)
+        starts = tf.concat([starts, tf.zeros_like(span)], axis=1)
+        ends = tf.concat([ends, span], axis=1)
+
+        # 2. Back to one row per input string, offsets relative to the string.
+        shift = chunk_start[:, None]
+        starts, ends = starts + shift, ends + shift
+
+        def regroup(x):
+            x = tf.RaggedTensor.from_row_splits(x, chunk_rows)
+            return x.merge_dims(1, 2)
+
+        ids, starts, ends = regroup(ids), regroup(starts), regroup(ends)
+        if lowered is not None:
+            starts, ends = lowered(starts, ends)
+        return ids, starts, ends
+
+    def _split_specials(self, text):
+        """Chunks of `text` (flat), their byte starts, and row splits."""
+        # tf-text's regex split stops at NUL; "\x01" keeps every offset, and
+        # the chunks are then cut from the real text.
+        safe = tf.strings.regex_replace(text, "\x00", "\x01")
+        _, starts, ends = tf_text.regex_split_with_offsets(
+            safe, self._special_pattern, self._special_pattern
+        )
+        rows = _row_ids(starts)
+        flat_start = starts.flat_values
+        chunks = tf.strings.substr(
+            tf.gather(text, rows), flat_start, ends.flat_values - flat_start
+        )
+        return chunks, flat_start, starts.row_splits
+
+    def _ernie_pieces(self, chunks):
+        """SentencePiece + ERNIE-M's re-splitting of a 1-D batch of chunks.
+
+        Returns ragged `[chunk, token]` ids and byte offsets in the chunk.
+        """
+        pieces, piece_start, piece_end = self._sentence_piece.tokenize_with_offsets(
+            chunks
+        )
+        piece = pieces.flat_values
+        piece_row = _row_ids(pieces)
+        piece_start = piece_start.flat_values
+        piece_end = piece_end.flat_values
+        num_pieces = tf.shape(piece, out_type=tf.int64)[0]
+
+        # A lone "▁" survives only between pieces, before a piece that does
+        # not start a word (Hugging Face's rule; at a chunk's end, where
+        # Hugging Face would index past the list, it is dropped).
+        position = tf.range(num_pieces) - tf.gather(pieces.row_splits, piece_row)
+        has_next = position + 1 < tf.gather(pieces.row_lengths(), piece_row)
+        next_piece = tf.concat([piece[1:], [""]], axis=0)[:num_pieces]
+        next_is_word = tf.strings.substr(next_piece, 0, len(_UNDERLINE.encode()))
+        next_is_word = tf.equal(next_is_word, _UNDERLINE)
+        keep_lone = (position > 0) & has_next & ~next_is_word
+        is_lone = tf.equal(piece, _UNDERLINE)
+
+        # Split every piece into segments at character level.
+        codes = tf.strings.unicode_decode(piece, "UTF-8")
+        code = codes.flat_values
+        char_piece = _row_ids(codes)
+        first = text_utils.row_start_mask(codes)
+        underline = tf.equal(code, ord(_UNDERLINE))
+        char_class = self._classes(code)
+        alone = tf.not_equal(tf.bitwise.bitwise_and(char_class, _ALONE), 0)
+        digit = tf.not_equal(tf.bitwise.bitwise_and(char_class, _DIGIT), 0)
+        # A segment starts at an isolated character, right after one, or at a
+        # digit/non-digit change; "▁" itself never starts one ("▁" is not a
+        # digit when it precedes a character).
+        begins = (
+            first
+            | alone
+            | text_utils.flat_previous(alone, first, False)
+            | (
+                ~underline
+                & tf.not_equal(digit, text_utils.flat_previous(digit, first, False))
+            )
+        )
+        char_segment = tf.cumsum(tf.cast(begins, tf.int64)) - 1
+        num_segments = tf.reduce_sum(tf.cast(begins, tf.int64))
+        segment_piece = tf.boolean_mask(char_piece, begins)
+        segment = tf.strings.unicode_encode(
+            tf.RaggedTensor.from_value_rowids(code, char_segment, num_segments),
+            "UTF-8",
+        )
+        next_segment_piece = tf.concat([segment_piece[1:], [-1]], 0)[:num_segments]
+        last_in_piece = tf.not_equal(segment_piece, next_segment_piece)
+        # A bare "▁" before a split is dropped; at a piece's end it stays.
+        keep = tf.where(
+            tf.gather(is_lone, segment_piece),
+            tf.gather(keep_lone, segment_piece),
+            ~(tf.equal(segment, _UNDERLINE) & ~last_in_piece),
+        )
+
+        starts, ends = self._segment_spans(
+            chunks,
+            piece_row,
+            piece_start,
+            piece_end,
+            code,
+            char_piece,
+            char_segment,
+            num_segments,
+            segment_piece,
+            num_pieces,
+        )
+        ids = self._piece_ids.lookup(segment)
+        rows = tf.boolean_mask(tf.gather(piece_row, segment_piece), keep)
+        num_rows = tf.shape(chunks, out_type=tf.int64)[0]
+
+        def to_rows(x):
+            x = tf.boolean_mask(x, keep)
+            return tf.RaggedTensor.from_value_rowids(x, rows, num_rows)
+
+        return to_rows(ids), to_rows(starts), to_rows(ends)
+
+    def _segment_spans(
+        self,
+        chunks,
+        piece_row,
+        piece_start,
+        piece_end,
+        code,
+        char_piece,
+        char_segment,
+        num_segments,
+        segment_piece,
+        num_pieces,
+    ):
+        """Byte span in its chunk of every segment of every piece.
+
+        SentencePiece only gives the span of a whole piece (with the space
+        before it). Inside a piece, the characters other than "▁" are matched
+        in order with the non-space characters of the NFKC form of the span,
+        and tf-text's NFKC offset map leads back to the original bytes. When
+        the two counts differ (SentencePiece's normalizer is not exactly
+        NFKC), positions are clamped to the piece.
+        """
+        # Content characters of every piece ("▁" covers no character).
+        content = tf.not_equal(code, ord(_UNDERLINE))
+        content_i = tf.cast(content, tf.int64)
+        rank = tf.cumsum(content_i) - content_i
+        first_rank = tf.math.unsorted_segment_min(
+            tf.where(content, rank, tf.int64.max), char_segment, num_segments
+        )
+        last_rank = tf.math.unsorted_segment_max(
+            tf.where(content, rank, -1), char_segment, num_segments
+        )
+        per_piece = tf.math.unsorted_segment_sum(content_i, char_piece, num_pieces)
+        piece_base = tf.gather(tf.cumsum(per_piece) - per_piece, segment_piece)
+
+        # Content characters of the NFKC form of every piece's source span.
+        source = tf.strings.substr(
+            tf.gather(chunks, piece_row), piece_start, piece_end - piece_start
+        )
+        normal, offset_map = tf_text.normalize_utf8_with_offsets_map(source, "NFKC")
+        n_codes, n_starts = tf.strings.unicode_decode_with_offsets(
+            normal, "UTF-8", errors="replace"
+        )
+        n_code = n_codes.flat_values
+        n_start = tf.cast(n_starts.flat_values, tf.int64)
+        n_end = n_start + _utf8_length(n_code)
+        n_content = tf.equal(
+            tf.bitwise.bitwise_and(self._classes(n_code), _SPACE), 0
+        )
+        n_content_i = tf.cast(n_content, tf.int64)
+        n_per_piece = tf.math.unsorted_segment_sum(
+            n_content_i, _row_ids(n_codes), num_pieces
+        )
+        n_base = tf.gather(tf.cumsum(n_per_piece) - n_per_piece, segment_piece)
+        n_count = tf.gather(n_per_piece, segment_piece)
+        # Flat index of every content character; a trailing 0 absorbs the
+        # lookups of segments that have no content.
+        n_index = tf.boolean_mask(
+            tf.range(tf.shape(n_code, out_type=tf.int64)[0]), n_content
+        )
+        n_index = tf.concat([n_index, [0]], axis=0)
+        n_start = tf.concat([n_start, [0]], axis=0)
+        n_end = tf.concat([n_end, [0]], axis=0)
+        dummy = tf.shape(n_index, out_type=tf.int64)[0] - 1
+
+        has_content = (last_rank >= 0) & (n_count > 0)
+        top = tf.maximum(n_count - 1, 0)
+        first_local = tf.clip_by_value(first_rank - piece_base, 0, top)
+        last_local = tf.clip_by_value(last_rank - piece_base, 0, top)
+        first_char = tf.where(has_content, n_base + first_local, dummy)
+        last_char = tf.where(has_content, n_base + last_local, dummy)
+        first_char = tf.gather(n_index, first_char)
+        last_char = tf.gather(n_index, last_char)
+
+        def to_source(offsets):
+            offsets = tf.RaggedTensor.from_value_rowids(
+                offsets, segment_piece, num_pieces
+            )
+            return tf_text.find_source_offsets(offset_map, offsets).flat_values
+
+        first_start = to_source(tf.gather(n_start, first_char))
+        first_end = to_source(tf.gather(n_end, first_char))
+        last_end = to_source(tf.gather(n_end, last_char))
+        # In an expansion ("㍿" -> "株式会社") only the first output character
+        # maps to a non-empty source range; the others take the whole source
+        # character, which ends where their range collapses.
+        collapsed = first_end <= first_start
+        s_codes, s_starts = tf.strings.unicode_decode_with_offsets(
+            source, "UTF-8", errors="replace"
+        )
+        s_keys = _row_ids(s_codes) * _ROW_STRIDE + tf.cast(
+            s_starts.flat_values, tf.int64
+        )
+        query = segment_piece * _ROW_STRIDE + tf.maximum(first_end - 1, 0)
+        owner = tf.searchsorted(s_keys, query, side="right", out_type=tf.int64) - 1
+        owner_start = tf.gather(
+            tf.concat([s_keys, [0]], axis=0),
+            tf.where(collapsed & (owner >= 0), owner, tf.shape(s_keys, out_type=tf.int64)[0]),
+        ) - segment_piece * _ROW_STRIDE
+        start = tf.where(collapsed, owner_start, first_start)
+        end = tf.maximum(last_end, start)
+
+        # Segments without content ("▁") get an empty span after the piece.
+        span_start = tf.gather(piece_start, segment_piece)
+        span_end = tf.gather(piece_end, segment_piece)
+        start = tf.where(has_content, span_start + start, span_end)
+        end = tf.where(has_content, span_start + end, span_end)
+        return start, end
+
+    def _classes(self, code):
+        return tf.gather(self._char_class, tf.clip_by_value(code, 0, 0x10FFFF))
+
+    def _lowercase(self, strings):
+        """Lowercase like Hugging Face, keeping a map back to the input.
+
+        Returns the lowercased strings and a function mapping ragged byte
+        offsets in them back to byte offsets in `strings`.
+        """
+        codes, char_starts = tf.strings.unicode_decode_with_offsets(
+            strings, "UTF-8", errors="replace"
+        )
+        rows = _row_ids(codes)
+        start = tf.cast(char_starts.flat_values, tf.int64)
+        total = _byte_length(strings)
+        # Byte bounds of every character plus a sentinel at the string's end.
+        bounds = tf.concat(
+            [tf.cast(char_starts, tf.int64), tf.RaggedTensor.from_tensor(total[:, None])],
+            axis=1,
+        )
+        length = (bounds[:, 1:] - bounds[:, :-1]).flat_values
+        chars = tf.strings.substr(tf.gather(strings, rows), start, length)
+
+        # Special tokens written in the text are not lowercased.
+        safe = tf.strings.regex_replace(strings, "\x00", "\x01")
+        _, sp_start, sp_end = tf_text.regex_split_with_offsets(
+            safe, self._special_pattern, self._special_pattern
+        )
+        sp_rows = _row_ids(sp_start)
+        sp_text = tf.strings.substr(
+            tf.gather(strings, sp_rows),
+            sp_start.flat_values,
+            sp_end.flat_values - sp_start.flat_values,
+        )
+        sp_is_special = tf.concat(
+            [self._special_ids.lookup(sp_text) >= 0, [False]], axis=0
+        )
+        sp_keys = sp_rows * _ROW_STRIDE + sp_start.flat_values
+        owner = tf.searchsorted(sp_keys, rows * _ROW_STRIDE + start, side="right", out_type=tf.int64) - 1
+        owner = tf.where(owner >= 0, owner, tf.shape(sp_keys, out_type=tf.int64)[0])
+        in_special = tf.gather(sp_is_special, owner)
+
+        index = self._lower_index.lookup(tf.cast(codes.flat_values, tf.int64))
+        lower = tf.gather(self._lower_values, tf.maximum(index, 0))
+        new_chars = tf.where((index >= 0) & ~in_special, lower, chars)
+        new_length = _byte_length(new_chars)
+        splits = codes.row_splits
+        text = tf.strings.reduce_join(
+            tf.RaggedTensor.from_row_splits(new_chars, splits), axis=1
+        )
+        # Byte bounds of the characters in the lowercased text, same layout.
+        running = tf.concat([[0], tf.cumsum(new_length)], axis=0)
+        row_base = tf.gather(running, splits[:-1])
+        new_start = running[:-1] - tf.gather(row_base, rows)
+        new_total = tf.gather(running, splits[1:]) - row_base
+        new_bounds = tf.concat(
+            [
+                tf.RaggedTensor.from_row_splits(new_start, splits),
+                tf.RaggedTensor.from_tensor(new_total[:, None]),
+            ],
+            axis=1,
+        )
+        keys = _row_ids(new_bounds) * _ROW_STRIDE + new_bounds.flat_values
+        values = bounds.flat_values
+
+        def to_input(starts, ends):
+            def convert(offsets, side, shift):
+                rows_ = _row_ids(offsets) * _ROW_STRIDE
+                at = tf.searchsorted(keys, rows_ + offsets.flat_values, side=side, out_type=tf.int64)
+                return offsets.with_flat_values(tf.gather(values, at + shift))
+
+            # A start inside a lowercased character moves to its start, an
+            # end inside one to its end.
+            return convert(starts, "right", -1), convert(ends, "left", 0)
+
+        return text, to_input
+
+    def _detokenize_tf(self, tokens):
+        # Hugging Face's `convert_tokens_to_string`: join, "▁" -> " ", strip.
+        text = tf.strings.reduce_join(tokens, separator="", axis=-1)
+        text = tf.strings.regex_replace(text, _UNDERLINE, " ")
+        return tf.strings.regex_replace(text, r"^\s+|\s+$", "")
+
+    def get_config(self):
+        config = super().get_config()
+        # The proto is saved as an asset, like the vocabulary.
+        config.update(
+            {
+                "proto": None,
+                "lowercase": self.lowercase,
+                "unk_token": self.unk_token,
+                "sep_token": self.sep_token,
+                "pad_token": self.pad_token,
+                "cls_token": self.cls_token,
+                "mask_token": self.mask_token,
+            }
+        )
+        return config
+
+
+def _read_proto(proto):
+    if proto is None or isinstance(proto, bytes):
+        return proto
+    if isinstance(proto, str):
+        with open(proto, "rb") as f:
+            return f.read()
+    raise ValueError(
+        "`proto` must be a path to a SentencePiece model or its serialized "
+        f"bytes. Received: {type(proto)}"
+    )
+
+
+def _row_ids(ragged):
+    """`ragged.value_rowids()` in linear time.
+
+    TF's own version goes through `tf.repeat`, whose eager kernel pads every
+    row to the longest one; here each row start bumps a running count.
+    """
+    splits = ragged.row_splits
+    size = splits[-1]
+    starts = tf.math.bincount(
+        splits[1:-1], minlength=size, maxlength=size, dtype=splits.dtype
+    )
+    return tf.cumsum(starts)
+
+
+def _byte_length(strings):
+    return tf.cast(tf.strings.length(strings), tf.int64)
+
+
+def _utf8_length(code):
+    """Byte length of the UTF-8 encoding of each code point."""
+    code = tf.cast(code, tf.int64)
+    return (
+        1
+        + tf.cast(code >= 0x80, tf.int64)
+        + tf.cast(code >= 0x800, tf.int64)
+        + tf.cast(code >= 0x10000, tf.int64)
+    )

@@ -1,0 +1,85 @@
+"""An extractive question answering (span) head."""
+
+import keras
+import numpy as np
+from keras import ops
+from keras_hub.models import Task
+
+from keras_encoders.models import encoder_task
+
+
+@keras.saving.register_keras_serializable(package="keras_encoders")
+class QuestionAnswerer(Task):
+    """Start/end logits over the sequence, Hugging Face's `*ForQuestionAnswering`.
+
+    `sequence_output -> Dense(2)` (no dropout, as in the reference), split
+    into `{"start_logits": (B, L), "end_logits": (B, L)}`. The loss is the
+    average of the start and end cross-entropies. `answer()` turns questions
+    and contexts into answer strings, windowing long contexts.
+    """
+
+    checkpoint_head = None
+
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        dtype = backbone.dtype_policy
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.span_dense = encoder_task.head_dense(2, "span_logits", dtype)
+
+        # === Functional Model ===
+        inputs = backbone.input
+        logits = self.span_dense(backbone(inputs)["sequence_output"])
+        outputs = {
+            "start_logits": keras.layers.Identity(name="start_logits")(logits[..., 0]),
+            "end_logits": keras.layers.Identity(name="end_logits")(logits[..., 1]),
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    @classmethod
+    def task_config_from_hf(cls, config):
+        if encoder_task.num_labels_from_hf(config) != 2:
+            raise ValueError("Question answering checkpoints must have 2 labels.")
+        return {}
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(5e-5)
+        if loss == "auto":
+            ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = {"start_logits": ce, "end_logits": ce}
+            kwargs.setdefault("loss_weights", {"start_logits": 0.5, "end_logits": 0.5})
+        if metrics == "auto":
+            metrics = {
+                "start_logits": [keras.metrics.SparseCategoricalAccuracy(name="start_accuracy")],
+                "end_logits": [keras.metrics.SparseCategoricalAccuracy(name="end_accuracy")],
+            }
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def answer(self, questions, contexts, max_answer_length=30, doc_stride=128, batch_size=16):
+        """Best answer span for each (question, context).
+
+        Returns a list of `{"text", "start", "end", "score"}` (character
+        offsets into the context; an empty text when nothing fits).
+        """
+        features = self.preprocessor.windows(questions, contexts, doc_stride=doc_stride)
+        inputs = {k: features[k] for k in self.backbone.input}
+        logits = self.predict(inputs, batch_size=batch_size, verbose=0)
+        start = np.asarray(ops.convert_to_numpy(logits["start_logits"]), "float32")
+        end = np.asarray(ops.convert_to_numpy(logits["end_logits"]), "float32")
+        best = [{"text": "", "start": 0, "end": 0, "score": -np.inf} for _ in contexts]
+        for w, example in enumerate(features["example_index"]):
+            spans_s, spans_e = features["token_start"][w], features["token_end"][w]
+            valid = np.nonzero(spans_s >= 0)[0]
+            if not len(valid):
+                continue
+            s, e = start[w][valid], end[w][valid]
+            score = s[:, None] + e[None, :]
+            gap = valid[None, :] - valid[:, None]
+            score = np.where((gap >= 0) & (gap < max_answer_length), score, -np.inf)
+            i, j = np.unravel_index(np.argmax(score), score.shape)
+            if score[i, j] > best[example]["score"]:
+                a, b = int(spans_s[valid[i]]), int(spans_e[valid[j]])
+                best[example] = {"text": contexts[example][a:b], "start": a, "end": b,
+                                 "score": float(score[i, j])}
+        return best

@@ -1,0 +1,76 @@
+"""A token classification (tagging, NER) head."""
+
+import keras
+from keras_hub.models import Task
+
+from keras_encoders.models import encoder_task
+from keras_encoders.models import preprocessing
+
+
+@keras.saving.register_keras_serializable(package="keras_encoders")
+class TokenClassifier(Task):
+    """Per-token classification: `sequence_output -> Dropout -> Dense(num_classes)`.
+
+    Hugging Face's `*ForTokenClassification`. The loss is cross-entropy
+    averaged over labelled tokens (label -100 is ignored), as in the reference.
+
+    Args:
+        backbone: the encoder backbone.
+        num_classes: int. Number of tags.
+        preprocessor: a `TokenClassifierPreprocessor` or None.
+        dropout: float. Dropout before the classifier.
+        label_names: optional list of tag names (index = tag id).
+    """
+
+    checkpoint_head = None
+
+    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1,
+                 label_names=None, **kwargs):
+        dtype = backbone.dtype_policy
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.output_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="output_dropout")
+        self.output_dense = encoder_task.head_dense(num_classes, "logits", dtype)
+
+        # === Functional Model ===
+        inputs = backbone.input
+        x = backbone(inputs)["sequence_output"]
+        outputs = self.output_dense(self.output_dropout(x))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.label_names = list(label_names) if label_names else None
+
+    @classmethod
+    def task_config_from_hf(cls, config):
+        return {
+            "num_classes": encoder_task.num_labels_from_hf(config),
+            "label_names": encoder_task.label_names_from_hf(config),
+        }
+
+    def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", **kwargs):
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(5e-5)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=preprocessing.IGNORE_INDEX
+            )
+        if weighted_metrics == "auto":
+            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy()]
+        super().compile(
+            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "dropout": self.dropout,
+                "label_names": self.label_names,
+            }
+        )
+        return config
