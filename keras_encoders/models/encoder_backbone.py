@@ -35,7 +35,8 @@ def concrete_value(x):
 
 
 def _dtype_name(x):
-    return keras.backend.standardize_dtype(getattr(x, "dtype", np.asarray(x).dtype))
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    return keras.backend.standardize_dtype(dtype)
 
 
 class EncoderBackbone(Backbone):

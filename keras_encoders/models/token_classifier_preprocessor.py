@@ -77,4 +77,4 @@ class TokenClassifierPreprocessor(Preprocessor):
 
 def _regroup(per_word, row_splits):
     """Pieces per word `[N, S]` -> pieces per example `[B, T]`."""
-    return tf.RaggedTensor.from_row_splits(per_word, row_splits).merge_dims(1, 2)
+    return tf.RaggedTensor.from_row_splits(per_word, row_splits, validate=False).merge_dims(1, 2)

@@ -134,12 +134,10 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         # Each special piece is exactly one token spanning the piece.
         one = tf.RaggedTensor.from_row_lengths(
             tf.boolean_mask(special_id, is_special),
-            tf.cast(is_special, tf.int64),
-        )
+            tf.cast(is_special, tf.int64), validate=False)
         span = tf.RaggedTensor.from_row_lengths(
             tf.boolean_mask(_byte_length(flat), is_special),
-            tf.cast(is_special, tf.int64),
-        )
+            tf.cast(is_special, tf.int64), validate=False)
         ids = tf.concat([ids, one], axis=1)
         starts = tf.concat([starts, tf.zeros_like(span)], axis=1)
         ends = tf.concat([ends, span], axis=1)
@@ -148,7 +146,7 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         starts, ends = starts + shift, ends + shift
 
         def regroup(x):
-            x = tf.RaggedTensor.from_row_splits(x, pieces.row_splits)
+            x = tf.RaggedTensor.from_row_splits(x, pieces.row_splits, validate=False)
             return x.merge_dims(1, 2)
 
         return regroup(ids), regroup(starts), regroup(ends)
@@ -199,22 +197,26 @@ class BertWordPieceTokenizer(EncoderTokenizer):
 
         words = tf.strings.unsorted_segment_join(norm, word_of_char, num_words)
         row_of_word = tf.boolean_mask(row_of_char, starts_word)
-        # Per word, its characters (ragged) with normalized byte ends and the
-        # original byte span of each character.
-        chars_of_word = tf.RaggedTensor.from_value_rowids(
-            _byte_length(norm), word_of_char, num_words
-        )
-        norm_end = tf.cumsum(chars_of_word, axis=1)
-        orig_start = tf.RaggedTensor.from_value_rowids(byte_start, word_of_char, num_words)
-        orig_end = tf.RaggedTensor.from_value_rowids(byte_end, word_of_char, num_words)
-
         # Words that normalized to nothing (only controls/accents) vanish.
         nonempty = tf.strings.length(words) > 0
         words = tf.boolean_mask(words, nonempty)
         row_of_word = tf.boolean_mask(row_of_word, nonempty)
-        norm_end = tf.ragged.boolean_mask(norm_end, nonempty)
-        orig_start = tf.ragged.boolean_mask(orig_start, nonempty)
-        orig_end = tf.ragged.boolean_mask(orig_end, nonempty)
+        char_kept = tf.gather(nonempty, word_of_char)
+        renumber = tf.cumsum(tf.cast(nonempty, tf.int64)) - 1
+        word_of_char = tf.boolean_mask(tf.gather(renumber, word_of_char), char_kept)
+        num_words = tf.reduce_sum(tf.cast(nonempty, tf.int64))
+
+        def per_word(values):
+            """Flat per-character values -> ragged `[word, char]`."""
+            return tf.RaggedTensor.from_value_rowids(
+                tf.boolean_mask(values, char_kept), word_of_char, num_words, validate=False
+            )
+
+        # Per word: normalized byte ends of its characters, and the original
+        # byte span of each character.
+        norm_end = tf.cumsum(per_word(_byte_length(norm)), axis=1)
+        orig_start = per_word(byte_start)
+        orig_end = per_word(byte_end)
 
         piece_ids, p_start, p_end = self._word_piece.tokenize_with_offsets(words)
         too_long = tf.strings.length(words, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
@@ -247,10 +249,10 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         src_start = tf.RaggedTensor.from_tensor(src_start, lengths=lengths)
         src_end = tf.RaggedTensor.from_tensor(src_end, lengths=lengths)
 
-        rowids = tf.repeat(row_of_word, lengths)
+        rowids = tf.gather(row_of_word, piece_ids.value_rowids())
 
         def to_rows(x):
-            return tf.RaggedTensor.from_value_rowids(x.flat_values, rowids, num_rows)
+            return tf.RaggedTensor.from_value_rowids(x.flat_values, rowids, num_rows, validate=False)
 
         return to_rows(piece_ids), to_rows(src_start), to_rows(src_end)
 
@@ -294,4 +296,4 @@ def _where_rows(condition, ragged, replacement):
     values = tf.dynamic_stitch(
         [tf.cast(old_pos, tf.int32), tf.cast(new_pos, tf.int32)], [kept, new_vals]
     )
-    return tf.RaggedTensor.from_row_lengths(values, lengths)
+    return tf.RaggedTensor.from_row_lengths(values, lengths, validate=False)
