@@ -37,3 +37,4 @@ from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
 # ConvBERT
 from keras_encoders.models.convbert.convbert_backbone import ConvBertBackbone
 from keras_encoders.models.convbert.convbert_tokenizer import ConvBertTokenizer
+from keras_encoders.models.ernie_m.ernie_m_tokenizer import ErnieMTokenizer

@@ -6,14 +6,23 @@ digits are separated from their neighbours) and looks the resulting strings up
 in a separate `vocab.txt`. This module reproduces that id for id with
 TensorFlow and tensorflow-text ops only, and reports the span of the original
 text every token came from.
+
+One difference is outside this module's reach: where two segmentations of a
+word score exactly the same (e.g. "o" + "oo" and "oo" + "o"), the SentencePiece
+build inside tensorflow-text may pick the other one than the `sentencepiece`
+Python package that Hugging Face calls.
 """
 
 import functools
+import hashlib
+import unicodedata
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
+from keras_hub.src.utils.tensor_utils import preprocessing_function
+from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_spm
 
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
 from keras_encoders.utils import text_utils
@@ -22,27 +31,20 @@ _UNDERLINE = "\u2581"  # SentencePiece's word-boundary marker "▁".
 # ERNIE-M's `is_ch_char` range and `is_punct` characters: each is a token.
 _CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
 _PUNCT = ",;:.?!~，；：。？！《》【】"
-# Whitespace in the NFKC-normalized text of a piece: SentencePiece turns it
-# into "▁" (or drops it), so it is never the content of a token. A literal "▁"
-# in the input behaves like a space too.
-_SPACES = (
-    list(range(0x09, 0x0E))
-    + list(range(0x1C, 0x21))
-    + [0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x2581]
-    + list(range(0x2000, 0x200B))
-)
 # Per-row keys of the flat searches below: row * _ROW_STRIDE + byte offset
 # is sorted across a whole batch when the offsets are sorted within rows.
 _ROW_STRIDE = 1 << 32
 
 
-# Bits of the per-code-point class table.
+# Bits of the per-code-point class table. `_SPACE` marks what SentencePiece
+# turns into "▁" or drops (whitespace, some controls...), never the content
+# of a token: a literal "▁" always, the rest is measured per model.
 _DIGIT, _ALONE, _SPACE = 1, 2, 4
 
 
 @functools.lru_cache(maxsize=None)
 def _char_classes():
-    """A `uint8` class for every code point: digit, isolated, space bits.
+    """A `uint8` class for every code point: digit and isolated bits.
 
     Hugging Face tests digits with `str.isdigit`, which is wider than
     `\\p{Nd}` (superscripts, circled digits, ...) and follows the
@@ -53,8 +55,18 @@ def _char_classes():
     table[[c for c in range(0x110000) if chr(c).isdigit()]] |= _DIGIT
     table[_CJK_FIRST : _CJK_LAST + 1] |= _ALONE
     table[[ord(c) for c in _PUNCT]] |= _ALONE
-    table[_SPACES] |= _SPACE
+    table[ord(_UNDERLINE)] |= _SPACE
     return table
+
+
+@functools.lru_cache(maxsize=None)
+def _invisible_chars():
+    """Control, format and separator code points (categories Cc, Cf, Z*)."""
+    return [
+        code
+        for code in range(0x110000)
+        if unicodedata.category(chr(code)) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+    ]
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,7 +114,8 @@ class ErnieMTokenizer(EncoderTokenizer):
 
     `tokenize_with_offsets` gives, for each token, the character span of the
     original text it came from (before lowercasing and SentencePiece's
-    normalization); a "▁" prefix covers no character.
+    normalization); a "▁" prefix covers no character, and a character that
+    normalization expands ("…" -> "...") spans every token made from it.
 
     Args:
         proto: path to, or bytes of, the SentencePiece model
@@ -126,7 +139,7 @@ class ErnieMTokenizer(EncoderTokenizer):
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(["the quick brown fox", "the earth is round"]),
         model_writer=model,
-        vocab_size=12,
+        vocab_size=13,
         model_type="WORD",
         pad_id=0,
         unk_id=1,
@@ -142,13 +155,18 @@ class ErnieMTokenizer(EncoderTokenizer):
     spm = sentencepiece.SentencePieceProcessor(model_proto=proto)
     vocabulary = [spm.id_to_piece(i) for i in range(spm.get_piece_size())]
     tokenizer = ErnieMTokenizer(proto=proto, vocabulary=vocabulary)
-    tokenizer("the quick brown fox")  # [5, 10, 6, 8]
-    tokenizer(["the earth is round", "the fox"])  # ragged
-    tokenizer.detokenize([5, 10, 6, 8])  # "the quick brown fox"
+    tokenizer("the quick brown fox")  # [6, 11, 7, 9]
+    tokenizer(["the earth is round", "the fox"])  # [[6, 8, 10, 12], [6, 9]]
+    tokenizer.detokenize([6, 11, 7, 9])  # "the quick brown fox"
+    tokenizer.tokenize_with_offsets("the fox")  # ids, [0, 4], [3, 7]
     ```
     """
 
     proto_asset = "vocabulary.spm"
+    # Read by the shared preprocessors: ERNIE-M packs a pair as
+    # `[CLS] A [SEP] [SEP] B [SEP]` and has no segment (token type) input.
+    pair_separator = 2
+    uses_segment_ids = False
 
     def __init__(
         self,
@@ -186,14 +204,16 @@ class ErnieMTokenizer(EncoderTokenizer):
         if self.vocabulary is not None:
             self._build_tables()
 
-    def _check_vocabulary(self):
-        super()._check_vocabulary()
+    def _run(self, inputs):
+        # The vocabulary alone serves the id <-> token helpers; tokenizing
+        # also needs the SentencePiece model.
         if self.proto is None:
             raise ValueError(
                 f"No SentencePiece model has been set for "
                 f"{self.__class__.__name__}. Pass `proto=` (a path or bytes), "
                 "or load the tokenizer with `from_preset()`."
             )
+        return super()._run(inputs)
 
     def save_assets(self, dir_path):
         super().save_assets(dir_path)
@@ -216,8 +236,8 @@ class ErnieMTokenizer(EncoderTokenizer):
         self._sentence_piece = tf_text.SentencepieceTokenizer(
             model=self.proto, out_type=tf.string
         )
-        # Create the model resource now, eagerly, not inside a `tf.data` map.
-        self._sentence_piece.tokenize(tf.constant([""]))
+        # Created now, eagerly (not inside a `tf.data` map), and shared.
+        self._sentence_piece._model_resource = _SharedSentencepieceModel(self.proto)
         tokens = list(self._token_to_id)
         self._piece_ids = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -241,7 +261,7 @@ class ErnieMTokenizer(EncoderTokenizer):
             ),
             default_value=-1,
         )
-        self._char_class = tf.constant(_char_classes())
+        self._char_class = tf.constant(self._classes_for_model())
         if self.lowercase:
             codes, lowered = _lowercase_table()
             self._lower_index = tf.lookup.StaticHashTable(
@@ -253,46 +273,105 @@ class ErnieMTokenizer(EncoderTokenizer):
             )
             self._lower_values = tf.constant(lowered, tf.string)
 
+    def _classes_for_model(self):
+        """The class table, plus what this model's normalizer blanks out.
+
+        SentencePiece's normalizer (e.g. `nmt_nfkc`) turns whitespace into
+        "▁" and deletes some control and format characters (U+200B, ...) or
+        maps them to spaces; which ones depends on the model, so each
+        candidate is run through the model once, between two letters. They
+        count as spaces when aligning pieces with the text.
+        """
+        table = _char_classes().copy()
+        candidates = _invisible_chars()
+        probes = tf.constant([f"a{chr(c)}a".encode("utf-8") for c in candidates])
+        normalized = tf.strings.reduce_join(
+            self._sentence_piece.tokenize(probes), axis=1
+        ).numpy()
+        for code, text in zip(candidates, normalized):
+            text = text.decode("utf-8", errors="replace")
+            middle = text[len(_UNDERLINE) + 1 : -1]
+            if text.startswith(_UNDERLINE + "a") and not middle.strip(_UNDERLINE):
+                table[code] |= _SPACE
+        return table
+
     # === Tokenization ===
+    # ERNIE-M derives its attention mask from the pad id (1 in the released
+    # vocabulary), so `sequence_length` padding uses `[PAD]`, not 0.
+    # The whole path is straight-line TF code: `do_not_convert` spares every
+    # `tf.function` / `tf.data` trace autograph's (slow) source conversion.
+    @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
+    def tokenize(self, inputs):
+        """Strings to token ids (ragged for a batch, dense for one string)."""
+        ids, _, _, unbatched = self._run(inputs)
+        return self._finish(ids, unbatched, pad_value=self.pad_token_id)
+
+    @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
+    def tokenize_with_offsets(self, inputs):
+        """Strings to `(token_ids, starts, ends)`, character offsets.
+
+        `text[start:end]` is the original text of a token, before lowercasing
+        and SentencePiece's normalization; ids are padded with `[PAD]`.
+        """
+        ids, starts, ends, unbatched = self._run(inputs)
+        return (
+            self._finish(ids, unbatched, pad_value=self.pad_token_id),
+            self._finish(starts, unbatched),
+            self._finish(ends, unbatched),
+        )
+
+    @tf.autograph.experimental.do_not_convert
+    def call(self, inputs, *args, training=None, **kwargs):
+        return self.tokenize(inputs, *args, **kwargs)
+
     def _tokenize_with_offsets_tf(self, strings):
+        # Everything below works on flat tensors plus explicit row ids:
+        # ragged arithmetic and concatenation would add shape assertions that
+        # make `tf.function` / `tf.data` traces slow.
         lowered = None
         text = strings
         if self.lowercase:
             text, lowered = self._lowercase(strings)
 
         # 1. Cut out special tokens written in the text; they bypass the rest.
-        chunks, chunk_start, chunk_rows = self._split_specials(text)
+        chunks, chunk_start, chunk_row = self._split_specials(text)
         special_id = self._special_ids.lookup(chunks)
         is_special = special_id >= 0
-        ids, starts, ends = self._ernie_pieces(tf.where(is_special, "", chunks))
-        # Each special chunk is exactly one token spanning the chunk.
-        one = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(special_id, is_special),
-            tf.cast(is_special, tf.int64),
+        ids, starts, ends, token_chunk = self._ernie_pieces(
+            tf.where(is_special, "", chunks)
         )
-        span = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(_byte_length(chunks), is_special),
-            tf.cast(is_special, tf.int64),
+        # Each special chunk is exactly one token spanning the chunk; merge
+        # them in chunk order (a stable sort keeps each chunk's tokens' order).
+        special_chunk = tf.where(is_special)[:, 0]
+        ids = tf.concat([ids, tf.gather(special_id, special_chunk)], 0)
+        starts = tf.concat([starts, tf.zeros_like(special_chunk)], 0)
+        ends = tf.concat(
+            [ends, tf.gather(_byte_length(chunks), special_chunk)], 0
         )
-        ids = tf.concat([ids, one], axis=1)
-        starts = tf.concat([starts, tf.zeros_like(span)], axis=1)
-        ends = tf.concat([ends, span], axis=1)
+        token_chunk = tf.concat([token_chunk, special_chunk], 0)
+        order = tf.argsort(token_chunk, stable=True)
+        token_chunk = tf.gather(token_chunk, order)
 
         # 2. Back to one row per input string, offsets relative to the string.
-        shift = chunk_start[:, None]
-        starts, ends = starts + shift, ends + shift
+        shift = tf.gather(chunk_start, token_chunk)
+        rows = tf.gather(chunk_row, token_chunk)
+        num_rows = tf.shape(strings, out_type=tf.int64)[0]
 
-        def regroup(x):
-            x = tf.RaggedTensor.from_row_splits(x, chunk_rows)
-            return x.merge_dims(1, 2)
+        def to_rows(x, shift=0):
+            x = tf.gather(x, order) + shift
+            return tf.RaggedTensor.from_value_rowids(
+                x, rows, num_rows, validate=False
+            )
 
-        ids, starts, ends = regroup(ids), regroup(starts), regroup(ends)
+        ids, starts, ends = to_rows(ids), to_rows(starts, shift), to_rows(ends, shift)
         if lowered is not None:
             starts, ends = lowered(starts, ends)
         return ids, starts, ends
 
     def _split_specials(self, text):
-        """Chunks of `text` (flat), their byte starts, and row splits."""
+        """Chunks of `text` (flat), their byte starts and their rows."""
         # tf-text's regex split stops at NUL; "\x01" keeps every offset, and
         # the chunks are then cut from the real text.
         safe = tf.strings.regex_replace(text, "\x00", "\x01")
@@ -304,12 +383,12 @@ class ErnieMTokenizer(EncoderTokenizer):
         chunks = tf.strings.substr(
             tf.gather(text, rows), flat_start, ends.flat_values - flat_start
         )
-        return chunks, flat_start, starts.row_splits
+        return chunks, flat_start, rows
 
     def _ernie_pieces(self, chunks):
         """SentencePiece + ERNIE-M's re-splitting of a 1-D batch of chunks.
 
-        Returns ragged `[chunk, token]` ids and byte offsets in the chunk.
+        Returns flat token ids, byte offsets in the chunk and chunk indices.
         """
         pieces, piece_start, piece_end = self._sentence_piece.tokenize_with_offsets(
             chunks
@@ -341,8 +420,9 @@ class ErnieMTokenizer(EncoderTokenizer):
         alone = tf.not_equal(tf.bitwise.bitwise_and(char_class, _ALONE), 0)
         digit = tf.not_equal(tf.bitwise.bitwise_and(char_class, _DIGIT), 0)
         # A segment starts at an isolated character, right after one, or at a
-        # digit/non-digit change; "▁" itself never starts one ("▁" is not a
-        # digit when it precedes a character).
+        # digit/non-digit change (Hugging Face compares each character with
+        # the one before, "▁" counting as a non-digit), except that a "▁"
+        # never starts a segment itself.
         begins = (
             first
             | alone
@@ -356,7 +436,9 @@ class ErnieMTokenizer(EncoderTokenizer):
         num_segments = tf.reduce_sum(tf.cast(begins, tf.int64))
         segment_piece = tf.boolean_mask(char_piece, begins)
         segment = tf.strings.unicode_encode(
-            tf.RaggedTensor.from_value_rowids(code, char_segment, num_segments),
+            tf.RaggedTensor.from_value_rowids(
+                code, char_segment, num_segments, validate=False
+            ),
             "UTF-8",
         )
         next_segment_piece = tf.concat([segment_piece[1:], [-1]], 0)[:num_segments]
@@ -381,14 +463,13 @@ class ErnieMTokenizer(EncoderTokenizer):
             num_pieces,
         )
         ids = self._piece_ids.lookup(segment)
-        rows = tf.boolean_mask(tf.gather(piece_row, segment_piece), keep)
-        num_rows = tf.shape(chunks, out_type=tf.int64)[0]
-
-        def to_rows(x):
-            x = tf.boolean_mask(x, keep)
-            return tf.RaggedTensor.from_value_rowids(x, rows, num_rows)
-
-        return to_rows(ids), to_rows(starts), to_rows(ends)
+        chunk = tf.gather(piece_row, segment_piece)
+        return (
+            tf.boolean_mask(ids, keep),
+            tf.boolean_mask(starts, keep),
+            tf.boolean_mask(ends, keep),
+            tf.boolean_mask(chunk, keep),
+        )
 
     def _segment_spans(
         self,
@@ -408,9 +489,8 @@ class ErnieMTokenizer(EncoderTokenizer):
         SentencePiece only gives the span of a whole piece (with the space
         before it). Inside a piece, the characters other than "▁" are matched
         in order with the non-space characters of the NFKC form of the span,
-        and tf-text's NFKC offset map leads back to the original bytes. When
-        the two counts differ (SentencePiece's normalizer is not exactly
-        NFKC), positions are clamped to the piece.
+        and tf-text's NFKC offset map leads back to the original bytes, then
+        to whole original characters.
         """
         # Content characters of every piece ("▁" covers no character).
         content = tf.not_equal(code, ord(_UNDERLINE))
@@ -426,10 +506,17 @@ class ErnieMTokenizer(EncoderTokenizer):
         piece_base = tf.gather(tf.cumsum(per_piece) - per_piece, segment_piece)
 
         # Content characters of the NFKC form of every piece's source span.
+        chunk_of_piece = tf.gather(chunks, piece_row)
         source = tf.strings.substr(
-            tf.gather(chunks, piece_row), piece_start, piece_end - piece_start
+            chunk_of_piece, piece_start, piece_end - piece_start
         )
-        normal, offset_map = tf_text.normalize_utf8_with_offsets_map(source, "NFKC")
+        # tf-text's `find_source_offsets` crashes on an empty batch and
+        # rejects empty rows: one extra string (with one offset, below) keeps
+        # every call well-formed; every piece has a segment.
+        normal, offset_map = tf_text.normalize_utf8_with_offsets_map(
+            tf.concat([source, ["a"]], axis=0), "NFKC"
+        )
+        normal = normal[:-1]
         n_codes, n_starts = tf.strings.unicode_decode_with_offsets(
             normal, "UTF-8", errors="replace"
         )
@@ -445,56 +532,97 @@ class ErnieMTokenizer(EncoderTokenizer):
         )
         n_base = tf.gather(tf.cumsum(n_per_piece) - n_per_piece, segment_piece)
         n_count = tf.gather(n_per_piece, segment_piece)
-        # Flat index of every content character; a trailing 0 absorbs the
-        # lookups of segments that have no content.
+        # Flat index of every content character; a trailing 0 (`nothing`)
+        # absorbs the lookups of segments that have no match.
         n_index = tf.boolean_mask(
             tf.range(tf.shape(n_code, out_type=tf.int64)[0]), n_content
         )
         n_index = tf.concat([n_index, [0]], axis=0)
         n_start = tf.concat([n_start, [0]], axis=0)
         n_end = tf.concat([n_end, [0]], axis=0)
-        dummy = tf.shape(n_index, out_type=tf.int64)[0] - 1
+        nothing = tf.shape(n_index, out_type=tf.int64)[0] - 1
 
-        has_content = (last_rank >= 0) & (n_count > 0)
-        top = tf.maximum(n_count - 1, 0)
-        first_local = tf.clip_by_value(first_rank - piece_base, 0, top)
-        last_local = tf.clip_by_value(last_rank - piece_base, 0, top)
-        first_char = tf.where(has_content, n_base + first_local, dummy)
-        last_char = tf.where(has_content, n_base + last_local, dummy)
+        # SentencePiece gives an expanding source character ("…" -> "...")
+        # to the last piece holding part of its expansion. So a piece can
+        # start inside an expansion (its span has extra normalized characters
+        # in front: align right) or end inside one (characters beyond its
+        # span, even an empty span: they come from the character after it).
+        has_content = last_rank >= 0
+        skew = tf.maximum(n_count - tf.gather(per_piece, segment_piece), 0)
+        first_local = first_rank - piece_base + skew
+        last_local = last_rank - piece_base + skew
+        first_over = first_local >= n_count
+        last_over = last_local >= n_count
+        first_char = tf.where(
+            has_content & ~first_over, n_base + first_local, nothing
+        )
+        last_char = tf.where(has_content & ~last_over, n_base + last_local, nothing)
         first_char = tf.gather(n_index, first_char)
         last_char = tf.gather(n_index, last_char)
 
+        extra_rows = tf.concat([segment_piece, num_pieces[None]], axis=0)
+
         def to_source(offsets):
             offsets = tf.RaggedTensor.from_value_rowids(
-                offsets, segment_piece, num_pieces
+                tf.concat([offsets, [0]], axis=0),
+                extra_rows,
+                num_pieces + 1,
+                validate=False,
             )
-            return tf_text.find_source_offsets(offset_map, offsets).flat_values
+            found = tf_text.find_source_offsets(offset_map, offsets)
+            return found.flat_values[:-1]
 
         first_start = to_source(tf.gather(n_start, first_char))
         first_end = to_source(tf.gather(n_end, first_char))
         last_end = to_source(tf.gather(n_end, last_char))
-        # In an expansion ("㍿" -> "株式会社") only the first output character
-        # maps to a non-empty source range; the others take the whole source
-        # character, which ends where their range collapses.
-        collapsed = first_end <= first_start
+        # Snap to whole characters of the source. In an expansion ("㍿" ->
+        # "株式会社") only the first output character maps to a non-empty
+        # source range; the others take the source character where their
+        # range collapses.
         s_codes, s_starts = tf.strings.unicode_decode_with_offsets(
             source, "UTF-8", errors="replace"
         )
-        s_keys = _row_ids(s_codes) * _ROW_STRIDE + tf.cast(
-            s_starts.flat_values, tf.int64
+        s_bounds, s_rows = _with_row_ends(
+            s_codes.row_splits,
+            _row_ids(s_codes),
+            tf.cast(s_starts.flat_values, tf.int64),
+            _byte_length(source),
         )
-        query = segment_piece * _ROW_STRIDE + tf.maximum(first_end - 1, 0)
-        owner = tf.searchsorted(s_keys, query, side="right", out_type=tf.int64) - 1
-        owner_start = tf.gather(
-            tf.concat([s_keys, [0]], axis=0),
-            tf.where(collapsed & (owner >= 0), owner, tf.shape(s_keys, out_type=tf.int64)[0]),
-        ) - segment_piece * _ROW_STRIDE
-        start = tf.where(collapsed, owner_start, first_start)
-        end = tf.maximum(last_end, start)
+        s_keys = s_rows * _ROW_STRIDE + s_bounds
+        last = tf.shape(s_keys, out_type=tf.int64)[0] - 1
 
-        # Segments without content ("▁") get an empty span after the piece.
+        def containing(byte):
+            """Start and end of the source character holding `byte`."""
+            query = segment_piece * _ROW_STRIDE + tf.maximum(byte, 0)
+            at = tf.clip_by_value(_search(s_keys, query, "right") - 1, 0, last)
+            after = tf.minimum(at + 1, last)
+            return tf.gather(s_bounds, at), tf.gather(s_bounds, after)
+
+        collapsed = first_end <= first_start
+        start = tf.where(
+            collapsed,
+            containing(first_end - 1)[0],
+            containing(first_start)[0],
+        )
+        end = tf.maximum(containing(last_end - 1)[1], start)
+
+        # Past the span: the character right after it (4 bytes hold it).
+        four = tf.fill(tf.shape(piece_end), tf.constant(4, piece_end.dtype))
+        after = tf.strings.substr(chunk_of_piece, piece_end, four)
+        after = tf.strings.unicode_decode(after, "UTF-8", errors="replace")
+        has_after = after.row_lengths() > 0
+        after_code = tf.gather(
+            tf.concat([after.flat_values, [0]], 0),
+            tf.where(has_after, after.row_splits[:-1], after.row_splits[-1]),
+        )
+        after_length = tf.where(has_after, _utf8_length(after_code), 0)
+        after_length = tf.gather(after_length, segment_piece)
         span_start = tf.gather(piece_start, segment_piece)
         span_end = tf.gather(piece_end, segment_piece)
+        span = span_end - span_start
+        start = tf.where(first_over, span, start)
+        end = tf.maximum(tf.where(last_over, span + after_length, end), start)
+        # Segments without content ("▁") get an empty span after the piece.
         start = tf.where(has_content, span_start + start, span_end)
         end = tf.where(has_content, span_start + end, span_end)
         return start, end
@@ -511,64 +639,52 @@ class ErnieMTokenizer(EncoderTokenizer):
         codes, char_starts = tf.strings.unicode_decode_with_offsets(
             strings, "UTF-8", errors="replace"
         )
+        splits = codes.row_splits
         rows = _row_ids(codes)
         start = tf.cast(char_starts.flat_values, tf.int64)
         total = _byte_length(strings)
-        # Byte bounds of every character plus a sentinel at the string's end.
-        bounds = tf.concat(
-            [tf.cast(char_starts, tf.int64), tf.RaggedTensor.from_tensor(total[:, None])],
-            axis=1,
-        )
-        length = (bounds[:, 1:] - bounds[:, :-1]).flat_values
+        num_chars = tf.shape(start, out_type=tf.int64)[0]
+        num_rows = tf.shape(strings, out_type=tf.int64)[0]
+        # A character ends where the next one starts, or at its string's end.
+        is_last = tf.equal(tf.range(num_chars), tf.gather(splits, rows + 1) - 1)
+        next_start = tf.concat([start[1:], [0]], 0)[:num_chars]
+        length = tf.where(is_last, tf.gather(total, rows), next_start) - start
         chars = tf.strings.substr(tf.gather(strings, rows), start, length)
 
         # Special tokens written in the text are not lowercased.
-        safe = tf.strings.regex_replace(strings, "\x00", "\x01")
-        _, sp_start, sp_end = tf_text.regex_split_with_offsets(
-            safe, self._special_pattern, self._special_pattern
-        )
-        sp_rows = _row_ids(sp_start)
-        sp_text = tf.strings.substr(
-            tf.gather(strings, sp_rows),
-            sp_start.flat_values,
-            sp_end.flat_values - sp_start.flat_values,
-        )
+        sp_text, sp_start, sp_rows = self._split_specials(strings)
         sp_is_special = tf.concat(
             [self._special_ids.lookup(sp_text) >= 0, [False]], axis=0
         )
-        sp_keys = sp_rows * _ROW_STRIDE + sp_start.flat_values
-        owner = tf.searchsorted(sp_keys, rows * _ROW_STRIDE + start, side="right", out_type=tf.int64) - 1
+        sp_keys = sp_rows * _ROW_STRIDE + sp_start
+        owner = _search(sp_keys, rows * _ROW_STRIDE + start, "right") - 1
         owner = tf.where(owner >= 0, owner, tf.shape(sp_keys, out_type=tf.int64)[0])
         in_special = tf.gather(sp_is_special, owner)
 
         index = self._lower_index.lookup(tf.cast(codes.flat_values, tf.int64))
         lower = tf.gather(self._lower_values, tf.maximum(index, 0))
         new_chars = tf.where((index >= 0) & ~in_special, lower, chars)
-        new_length = _byte_length(new_chars)
-        splits = codes.row_splits
         text = tf.strings.reduce_join(
-            tf.RaggedTensor.from_row_splits(new_chars, splits), axis=1
+            tf.RaggedTensor.from_row_splits(new_chars, splits, validate=False),
+            axis=1,
         )
-        # Byte bounds of the characters in the lowercased text, same layout.
-        running = tf.concat([[0], tf.cumsum(new_length)], axis=0)
+        # Character bounds in the lowercased text, same layout.
+        running = tf.concat([[0], tf.cumsum(_byte_length(new_chars))], axis=0)
         row_base = tf.gather(running, splits[:-1])
         new_start = running[:-1] - tf.gather(row_base, rows)
         new_total = tf.gather(running, splits[1:]) - row_base
-        new_bounds = tf.concat(
-            [
-                tf.RaggedTensor.from_row_splits(new_start, splits),
-                tf.RaggedTensor.from_tensor(new_total[:, None]),
-            ],
-            axis=1,
-        )
-        keys = _row_ids(new_bounds) * _ROW_STRIDE + new_bounds.flat_values
-        values = bounds.flat_values
+
+        # Per string: every character's bounds then one at the string's end,
+        # as one flat, sorted search table.
+        new_bounds, bound_rows = _with_row_ends(splits, rows, new_start, new_total)
+        keys = bound_rows * _ROW_STRIDE + new_bounds
+        values, _ = _with_row_ends(splits, rows, start, total)
 
         def to_input(starts, ends):
             def convert(offsets, side, shift):
-                rows_ = _row_ids(offsets) * _ROW_STRIDE
-                at = tf.searchsorted(keys, rows_ + offsets.flat_values, side=side, out_type=tf.int64)
-                return offsets.with_flat_values(tf.gather(values, at + shift))
+                query = _row_ids(offsets) * _ROW_STRIDE + offsets.flat_values
+                found = _search(keys, query, side) + shift
+                return offsets.with_flat_values(tf.gather(values, found))
 
             # A start inside a lowercased character moves to its start, an
             # end inside one to its end.
@@ -576,6 +692,7 @@ class ErnieMTokenizer(EncoderTokenizer):
 
         return text, to_input
 
+    @tf.autograph.experimental.do_not_convert
     def _detokenize_tf(self, tokens):
         # Hugging Face's `convert_tokens_to_string`: join, "▁" -> " ", strip.
         text = tf.strings.reduce_join(tokens, separator="", axis=-1)
@@ -597,6 +714,30 @@ class ErnieMTokenizer(EncoderTokenizer):
             }
         )
         return config
+
+
+class _SharedSentencepieceModel(tf.saved_model.experimental.TrackableResource):
+    """tf-text's SentencePiece model resource, registered under a shared name.
+
+    tf-text makes the model a resource private to the op's kernel, so it is
+    deleted whenever TensorFlow clears its eager kernel cache, which
+    `tf.random.set_seed` (and so `keras.utils.set_random_seed`) does; the
+    tokenizer then fails with "Resource ... SentencepieceOp does not exist".
+    Under a shared name (derived from the model bytes, so equal models share
+    it) the resource lives in the resource manager instead.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self._model = model
+        digest = hashlib.sha256(model).hexdigest()[:32]
+        self._shared_name = f"keras_encoders_sentencepiece_{digest}"
+        _ = self.resource_handle  # creates the resource, eagerly
+
+    def _create_resource(self):
+        return tf_text_spm.gen_sentencepiece_tokenizer.sentencepiece_op(
+            model=self._model, shared_name=self._shared_name
+        )
 
 
 def _read_proto(proto):
@@ -623,6 +764,24 @@ def _row_ids(ragged):
         splits[1:-1], minlength=size, maxlength=size, dtype=splits.dtype
     )
     return tf.cumsum(starts)
+
+
+def _with_row_ends(splits, rows, values, row_ends):
+    """Per row, its `values` (one per element) followed by its `row_ends`
+    entry, flattened; and the row of every entry."""
+    num_values = tf.shape(values, out_type=tf.int64)[0]
+    num_rows = tf.shape(row_ends, out_type=tf.int64)[0]
+    row_range = tf.range(num_rows)
+    at = tf.concat([tf.range(num_values) + rows, splits[1:] + row_range], 0)
+    at = at[:, None]
+    size = (num_values + num_rows)[None]
+    flat = tf.scatter_nd(at, tf.concat([values, row_ends], 0), size)
+    row_of = tf.scatter_nd(at, tf.concat([rows, row_range], 0), size)
+    return flat, row_of
+
+
+def _search(sorted_values, queries, side):
+    return tf.searchsorted(sorted_values, queries, side=side, out_type=tf.int64)
 
 
 def _byte_length(strings):
