@@ -66,3 +66,14 @@ def classification_loss(problem_type, num_classes):
     raise ValueError(f"problem_type must be one of {LOSS_TYPES}, got {problem_type!r}")
 
 
+
+
+def choice_compile_defaults(optimizer, loss, metrics):
+    """keras-hub style defaults for heads that pick one class out of several."""
+    if optimizer == "auto":
+        optimizer = keras.optimizers.Adam(5e-5)
+    if loss == "auto":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if metrics == "auto":
+        metrics = [keras.metrics.SparseCategoricalAccuracy()]
+    return optimizer, loss, metrics

@@ -79,12 +79,9 @@ class MultipleChoice(Task):
         return {}
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(5e-5)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy()]
+        optimizer, loss, metrics = encoder_task.choice_compile_defaults(
+            optimizer, loss, metrics
+        )
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def get_config(self):

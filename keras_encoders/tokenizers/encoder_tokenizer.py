@@ -126,6 +126,7 @@ class EncoderTokenizer(Tokenizer):
         return ids, starts, ends, unbatched
 
     def _finish(self, tensor, unbatched, pad_value=0):
+        """Pad to `sequence_length` (if set) and drop the batch dim if unbatched."""
         if self.sequence_length:
             shape = tf.cast([-1, self.sequence_length], "int64")
             tensor = tensor.to_tensor(default_value=pad_value, shape=shape)
@@ -133,13 +134,22 @@ class EncoderTokenizer(Tokenizer):
             tensor = tensor[0]
         return tensor
 
+    @property
+    def _id_pad_value(self):
+        # `[PAD]` rather than 0: ERNIE-M's pad id is 1 and its mask derives from it.
+        return self.pad_token_id if getattr(self, "pad_token_id", None) is not None else 0
+
+    # The whole path is straight-line TF code: `do_not_convert` spares every
+    # `tf.function` / `tf.data` trace autograph's (slow) source conversion.
     @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
     def tokenize(self, inputs):
         """Strings to token ids (ragged for a batch, dense for one string)."""
         ids, _, _, unbatched = self._run(inputs)
-        return self._finish(ids, unbatched)
+        return self._finish(ids, unbatched, pad_value=self._id_pad_value)
 
     @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
     def tokenize_with_offsets(self, inputs):
         """Strings to `(token_ids, starts, ends)`.
 
@@ -150,7 +160,7 @@ class EncoderTokenizer(Tokenizer):
         """
         ids, starts, ends, unbatched = self._run(inputs)
         return (
-            self._finish(ids, unbatched),
+            self._finish(ids, unbatched, pad_value=self._id_pad_value),
             self._finish(starts, unbatched),
             self._finish(ends, unbatched),
         )
@@ -175,6 +185,7 @@ class EncoderTokenizer(Tokenizer):
             outputs = outputs[0]
         return outputs
 
+    @tf.autograph.experimental.do_not_convert
     def call(self, inputs, *args, training=None, **kwargs):
         return self.tokenize(inputs, *args, **kwargs)
 

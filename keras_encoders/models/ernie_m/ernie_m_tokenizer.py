@@ -21,7 +21,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
-from keras_hub.src.utils.tensor_utils import preprocessing_function
 from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_spm
 
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
@@ -296,36 +295,6 @@ class ErnieMTokenizer(EncoderTokenizer):
         return table
 
     # === Tokenization ===
-    # ERNIE-M derives its attention mask from the pad id (1 in the released
-    # vocabulary), so `sequence_length` padding uses `[PAD]`, not 0.
-    # The whole path is straight-line TF code: `do_not_convert` spares every
-    # `tf.function` / `tf.data` trace autograph's (slow) source conversion.
-    @preprocessing_function
-    @tf.autograph.experimental.do_not_convert
-    def tokenize(self, inputs):
-        """Strings to token ids (ragged for a batch, dense for one string)."""
-        ids, _, _, unbatched = self._run(inputs)
-        return self._finish(ids, unbatched, pad_value=self.pad_token_id)
-
-    @preprocessing_function
-    @tf.autograph.experimental.do_not_convert
-    def tokenize_with_offsets(self, inputs):
-        """Strings to `(token_ids, starts, ends)`, character offsets.
-
-        `text[start:end]` is the original text of a token, before lowercasing
-        and SentencePiece's normalization; ids are padded with `[PAD]`.
-        """
-        ids, starts, ends, unbatched = self._run(inputs)
-        return (
-            self._finish(ids, unbatched, pad_value=self.pad_token_id),
-            self._finish(starts, unbatched),
-            self._finish(ends, unbatched),
-        )
-
-    @tf.autograph.experimental.do_not_convert
-    def call(self, inputs, *args, training=None, **kwargs):
-        return self.tokenize(inputs, *args, **kwargs)
-
     def _tokenize_with_offsets_tf(self, strings):
         # Everything below works on flat tensors plus explicit row ids:
         # ragged arithmetic and concatenation would add shape assertions that
