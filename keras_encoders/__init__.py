@@ -9,6 +9,12 @@ from keras_encoders.version import __version__
 from keras_encoders import layers
 from keras_encoders import tokenizers
 from keras_encoders import models
+from keras_encoders.export import export_saved_model
 from keras_encoders.convert import hf_preset_loader as _hf_preset_loader
 
 _hf_preset_loader.install()
+
+# Named presets (presets/*.json): `from_preset("nezha_base_zh")` and the like.
+from keras_encoders import presets  # noqa: E402
+
+presets.register_catalogue()

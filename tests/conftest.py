@@ -54,3 +54,34 @@ def _seed():
         torch.manual_seed(0)
     except ImportError:
         pass
+
+
+def assert_round_trips(task, x, path, atol=1e-6):
+    """`.keras` save/load and `save_to_preset`/`from_preset` both reproduce
+    the task's outputs on `x` (and the task's own class comes back)."""
+    def run(model):  # dicts are packed inputs: call the model, bypassing preprocessing
+        if isinstance(x, dict):
+            return to_numpy(model(x, training=False))
+        return to_numpy(model.predict(x, verbose=0))
+
+    os.makedirs(path, exist_ok=True)
+    before = run(task)
+    task.save(os.path.join(path, "task.keras"))
+    restored = keras.models.load_model(os.path.join(path, "task.keras"))
+    assert type(restored) is type(task)
+    _assert_close(run(restored), before, atol)
+
+    task.save_to_preset(os.path.join(path, "preset"))
+    again = type(task).from_preset(os.path.join(path, "preset"))
+    assert type(again) is type(task)
+    _assert_close(run(again), before, atol)
+    return before
+
+
+def _assert_close(a, b, atol):
+    if isinstance(b, dict):
+        assert set(a) == set(b)
+        for k in b:
+            np.testing.assert_allclose(a[k], b[k], atol=atol, err_msg=k)
+    else:
+        np.testing.assert_allclose(a, b, atol=atol)

@@ -16,13 +16,13 @@ import os
 import re
 
 from keras_hub.src.utils.preset_utils import PresetLoader
-from keras_hub.src.utils.preset_utils import get_file
 from keras_hub.src.utils.transformers import preset_loader as _keras_hub_loader
 
 from keras_encoders.convert import hf_checkpoint
 from keras_encoders.convert.weight_map import detect_prefix
 from keras_encoders.convert.weight_map import expand_rules
 from keras_encoders.convert.weight_map import port_weights
+from keras_encoders.presets.downloads import hf_layout_dir
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +35,13 @@ def register_converter(module):
         CONVERTERS[model_type] = module
 
 
-def _local_dir(preset):
-    """The directory holding the checkpoint files (downloading if remote)."""
-    return os.path.dirname(get_file(preset, "config.json"))
+def _local_dir(preset, weights=False):
+    """The directory holding the checkpoint files (downloading if remote).
+
+    keras-hub fetches only `config.json` of an `hf://` preset; the tokenizer
+    files, and the weights once they are needed, are fetched here.
+    """
+    return hf_layout_dir(preset, weights=weights)
 
 
 class HFPresetLoader(PresetLoader):
@@ -52,7 +56,9 @@ class HFPresetLoader(PresetLoader):
     @property
     def state_dict(self):
         if self._state_dict is None:
-            self._state_dict = hf_checkpoint.load_state_dict(self.directory)
+            self._state_dict = hf_checkpoint.load_state_dict(
+                _local_dir(self.preset, weights=True)
+            )
         return self._state_dict
 
     @property

@@ -40,7 +40,9 @@ def expand_rules(rules, num_layers):
     for keras_path, key, fn in rules:
         if "{i}" in keras_path:
             for i in range(num_layers):
-                table[keras_path.format(i=i)] = (key.format(i=i), fn)
+                # A key may be a tuple of alternative names (see port_weights).
+                keys = tuple(k.format(i=i) for k in key) if isinstance(key, tuple) else key.format(i=i)
+                table[keras_path.format(i=i)] = (keys, fn)
         else:
             table[keras_path] = (key, fn)
     return table

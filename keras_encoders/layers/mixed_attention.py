@@ -1,10 +1,10 @@
 """ConvBERT's mixed attention: self-attention heads + span-based dynamic convolution."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_encoders.layers.multi_head_self_attention import MASK_VALUE
+from keras_encoders.layers.multi_head_self_attention import scale_queries
 
 
 def mixed_attention_dims(hidden_dim, num_heads, head_ratio):
@@ -155,8 +155,9 @@ class MixedAttention(keras.layers.Layer):
         q = self._split_heads(query)
         key = self._split_heads(self.key(x))
         value = self._split_heads(self.value(x))
+        q, divisor = scale_queries(q, head_dim, self.compute_dtype)
         scores = ops.einsum("bhid,bhjd->bhij", q, key)
-        scores = ops.cast(scores, "float32") / np.sqrt(head_dim).astype("float32")
+        scores = ops.cast(scores, "float32") / divisor
         if padding_mask is not None:
             keep = ops.cast(padding_mask, "bool")[:, None, None, :]
             scores = ops.where(keep, scores, MASK_VALUE)

@@ -9,6 +9,21 @@ from keras import ops
 MASK_VALUE = -1e9
 
 
+def scale_queries(q, head_dim, compute_dtype):
+    """`(queries, divisor)`: where the `1/sqrt(d)` of the attention logits goes.
+
+    In float32 and bfloat16 the logits are divided after the dot products, as
+    in the references (so float32 numbers match them). float16 tops out at
+    65504, and `q . k` of large activations overflows to inf (then NaN after
+    the softmax); there the queries are scaled first (as Keras' attention and
+    PyTorch SDPA do), which keeps the logits `sqrt(d)` times further from the
+    limit.
+    """
+    if compute_dtype == "float16":
+        return q * ops.cast(1.0 / np.sqrt(head_dim), q.dtype), 1.0
+    return q, np.sqrt(head_dim).astype("float32")
+
+
 def sinusoid_relative_table(max_relative_position, depth):
     """NEZHA's fixed relative-position table, shape (2K+1, depth).
 
@@ -104,6 +119,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         q = self._split_heads(self.query(x))
         k = self._split_heads(self.key(x))
         v = self._split_heads(self.value(x))
+        q, divisor = scale_queries(q, self.head_dim, self.compute_dtype)
         scores = ops.einsum("bhid,bhjd->bhij", q, k)
         length = ops.shape(x)[1]
         if self.max_relative_position is not None:
@@ -112,7 +128,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             q_t = ops.einsum("bhid,rd->bhir", q, table)
             rel_b = ops.broadcast_to(rel[None, None], ops.shape(scores))
             scores = scores + ops.take_along_axis(q_t, rel_b, axis=-1)
-        scores = ops.cast(scores, "float32") / np.sqrt(self.head_dim).astype("float32")
+        scores = ops.cast(scores, "float32") / divisor
         if padding_mask is not None:
             keep = ops.cast(padding_mask, "bool")[:, None, None, :]
             scores = ops.where(keep, scores, MASK_VALUE)

@@ -34,6 +34,12 @@ def concrete_value(x):
         return None
 
 
+def static_shape(x):
+    """The shape known at trace time, unknown dims as None (never tensors)."""
+    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    return tuple(d if isinstance(d, int) or d is None else None for d in shape)
+
+
 def _dtype_name(x):
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
     return keras.backend.standardize_dtype(dtype)
@@ -82,9 +88,9 @@ class EncoderBackbone(Backbone):
                         f"dtype {dtype}. Cast the ids, or feed raw strings "
                         "through the task's preprocessor."
                     )
-        ids_shape = tuple(ops.shape(inputs["token_ids"]))
+        ids_shape = static_shape(inputs["token_ids"])
         for name in expected - {"token_ids"}:
-            shape = tuple(ops.shape(inputs[name]))
+            shape = static_shape(inputs[name])
             if None not in shape and None not in ids_shape and shape != ids_shape:
                 raise ValueError(
                     f"`{name}` has shape {shape} but `token_ids` has shape "
@@ -92,17 +98,12 @@ class EncoderBackbone(Backbone):
                 )
         limit = self.position_limit
         length = ids_shape[-1] if ids_shape else None
-        if limit and length is not None and not isinstance(length, keras.KerasTensor):
-            try:
-                length = int(length)
-            except TypeError:
-                length = None
-            if length is not None and length > limit:
-                raise ValueError(
-                    f"Sequence length {length} exceeds the maximum of {limit} "
-                    f"positions of this {self.__class__.__name__}. Truncate the "
-                    f"inputs (e.g. a preprocessor with sequence_length={limit})."
-                )
+        if limit and length is not None and length > limit:
+            raise ValueError(
+                f"Sequence length {length} exceeds the maximum of {limit} "
+                f"positions of this {self.__class__.__name__}. Truncate the "
+                f"inputs (e.g. a preprocessor with sequence_length={limit})."
+            )
         ids = concrete_value(inputs["token_ids"])
         if ids is not None and ids.size:
             if ids.min() < 0 or ids.max() >= self.vocabulary_size:
@@ -120,3 +121,106 @@ class EncoderBackbone(Backbone):
                     f"`segment_ids` must be in [0, {num_segments}); found "
                     f"[{seg.min()}, {seg.max()}]."
                 )
+
+    # === LoRA ===
+    def default_lora_layer_names(self):
+        """The sublayers `enable_lora(rank)` adapts by default.
+
+        The attention query and value projections (`self_attention/query`,
+        `self_attention/value` of every layer), the LoRA paper's choice.
+        """
+        return ["query", "value"]
+
+    def enable_lora(self, rank, target_layer_names=None):
+        """Freeze the backbone and add rank-`rank` LoRA factors to its targets.
+
+        keras-hub's `enable_lora`, with one fix: it leaves the biases of the
+        adapted layers trainable, but `save_lora_weights` stores only the LoRA
+        factors, so a fine-tuned model would not reload to the same outputs.
+        Here the biases are frozen too: the backbone's trainable weights are
+        exactly the `lora_kernel_a` / `lora_kernel_b` pairs (a task's head
+        stays trainable).
+
+        Args:
+            rank: int. Rank of the LoRA factorization.
+            target_layer_names: names of the sublayers to adapt;
+                `default_lora_layer_names()` if None.
+        """
+        super().enable_lora(rank, target_layer_names=target_layer_names)
+        for layer in self._flatten_layers(include_self=False):
+            if getattr(layer, "lora_enabled", False) and getattr(layer, "bias", None) is not None:
+                layer.bias.trainable = False
+
+    # === Distribution ===
+    @classmethod
+    def get_layout_map(
+        cls,
+        device_mesh,
+        model_parallel_dim_name="model",
+        data_parallel_dim_name="batch",
+        **options,
+    ):
+        """A `keras.distribution.LayoutMap` for `keras.distribution.ModelParallel`.
+
+        Megatron-style sharding of the encoder weights over the
+        `model_parallel_dim_name` axis of `device_mesh` (attention q/k/v and
+        the first feed-forward projection split by output features, the
+        attention output and second feed-forward projection by input
+        features, embeddings by hidden features), and, as keras-hub's Gemma
+        layout does, of their other large dimension over the
+        `data_parallel_dim_name` axis. Every other weight is replicated.
+        Both axes must divide the widths they split (hidden, intermediate).
+        Build the model inside the distribution's scope.
+
+        Example:
+        ```python
+        mesh = keras.distribution.DeviceMesh(
+            (2, 4), ("batch", "model"), keras.distribution.list_devices())
+        layout_map = NezhaBackbone.get_layout_map(mesh)
+        distribution = keras.distribution.ModelParallel(
+            layout_map=layout_map, batch_dim_name="batch")
+        with distribution.scope():
+            classifier = NezhaTextClassifier.from_preset(
+                "nezha_base_zh", num_classes=2)
+        ```
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh`.
+            model_parallel_dim_name: the mesh axis the weights are split on.
+            data_parallel_dim_name: the mesh axis the batch is split on.
+            **options: model-specific layout options (see the subclass).
+        """
+        if not isinstance(device_mesh, keras.distribution.DeviceMesh):
+            raise ValueError(
+                "`device_mesh` must be a `keras.distribution.DeviceMesh`; "
+                f"received {type(device_mesh).__name__}."
+            )
+        for name in (model_parallel_dim_name, data_parallel_dim_name):
+            if name not in device_mesh.axis_names:
+                raise ValueError(
+                    f"Axis {name!r} is not an axis of the device mesh "
+                    f"{device_mesh.axis_names}; pass model_parallel_dim_name= "
+                    "and data_parallel_dim_name= with the mesh's axis names."
+                )
+        layout_map = keras.distribution.LayoutMap(device_mesh)
+        rules = cls.layout_rules(model_parallel_dim_name, data_parallel_dim_name, **options)
+        for pattern, axes in rules.items():
+            layout_map[pattern] = axes
+        return layout_map
+
+    @classmethod
+    def layout_rules(cls, model, data):
+        """`{variable path regex: mesh axes}` behind `get_layout_map`.
+
+        Paths are matched in full (`re.fullmatch`), so that `output` does not
+        catch `attention_output` and LoRA factors stay replicated.
+        """
+        block = r"(.*/)?transformer_layer_\d+/"
+        return {
+            r"(.*/)?token_embedding/embeddings": (None, model),
+            block + r"self_attention/(query|key|value)/kernel": (data, model),
+            block + r"attention_output/kernel": (model, data),
+            block + r"intermediate/kernel": (data, model),
+            block + r"output/kernel": (model, data),
+            r"(.*/)?pooled_dense/kernel": (data, model),
+        }

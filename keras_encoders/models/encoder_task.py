@@ -24,6 +24,29 @@ def sequence_summary(backbone, outputs, summary):
     raise ValueError(f"summary must be 'pooled', 'first' or 'last', got {summary!r}")
 
 
+class DerivesBackboneInputs:
+    """Mixin for tasks: inputs the backbone can derive may be left out.
+
+    ERNIE-M's backbone fills in a missing `padding_mask` from the pad id
+    (`ErnieMBackbone.with_padding_mask`), as its reference does without an
+    `attention_mask`. A task's functional graph lists the mask as an input
+    and Keras checks the input dict before anything else runs, so the task
+    fills it in first: in `__call__` (eager calls, `fit`, `predict`) and in
+    `call`, which JAX's `stateless_call` uses directly. Backbones without
+    that hook are left as they are.
+    """
+
+    def with_derived_inputs(self, inputs):
+        derive = getattr(self.backbone, "with_padding_mask", None)
+        return inputs if derive is None else derive(inputs)
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self.with_derived_inputs(inputs), *args, **kwargs)
+
+    def call(self, inputs, *args, **kwargs):
+        return super().call(self.with_derived_inputs(inputs), *args, **kwargs)
+
+
 def head_dense(units, name, dtype, activation=None):
     return keras.layers.Dense(
         units,

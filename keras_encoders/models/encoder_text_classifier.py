@@ -7,7 +7,7 @@ from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class EncoderTextClassifier(TextClassifier):
+class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
     """Sequence classification (or regression) on top of an encoder backbone.
 
     `summary -> Dropout -> [Dense(hidden_dim) -> activation -> Dropout] ->
@@ -100,6 +100,15 @@ class EncoderTextClassifier(TextClassifier):
             "label_names": encoder_task.label_names_from_hf(config),
             **({"problem_type": problem_type} if problem_type else {}),
         }
+
+    def serving_signature(self, **options):
+        """How `keras_encoders.export_saved_model` serves this task from raw
+        strings: class logits, probabilities and label names; `text_pair=True`
+        serves sentence pairs (see `TextClassifierSignature`)."""
+        # Imported here: the export package imports the models package.
+        from keras_encoders.export import TextClassifierSignature
+
+        return TextClassifierSignature(self, **options)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         auto_loss, auto_metrics = encoder_task.classification_loss(

@@ -30,7 +30,7 @@ class _ChoiceScores(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class MultipleChoice(Task):
+class MultipleChoice(encoder_task.DerivesBackboneInputs, Task):
     """Scores C candidate continuations: Hugging Face's `*ForMultipleChoice`.
 
     Inputs have shape `(B, C, L)`; each choice is encoded separately,
@@ -77,6 +77,14 @@ class MultipleChoice(Task):
     @classmethod
     def task_config_from_hf(cls, config):
         return {}
+
+    def serving_signature(self, **options):
+        """How `keras_encoders.export_saved_model` serves this task from raw
+        strings: the best of `choices` (B, C) for each prompt `text` (see `MultipleChoiceSignature`)."""
+        # Imported here: the export package imports the models package.
+        from keras_encoders.export import MultipleChoiceSignature
+
+        return MultipleChoiceSignature(self, **options)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         optimizer, loss, metrics = encoder_task.choice_compile_defaults(

@@ -42,3 +42,12 @@ def model_inputs(tokenizer, token_ids, segment_ids):
 def as_segments(x):
     """A single input or a tuple of inputs (segments) as a tuple."""
     return x if isinstance(x, tuple) else (x,)
+
+
+def ragged_if_nested(value):
+    """Nested Python lists (pre-split words, per-word labels) as a ragged
+    tensor: keras-hub slices in-memory data with `tf.data`, which cannot
+    build a dense tensor from rows of different lengths."""
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
+        return tf.ragged.constant([list(row) for row in value])
+    return value

@@ -9,7 +9,7 @@ from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class QuestionAnswerer(Task):
+class QuestionAnswerer(encoder_task.DerivesBackboneInputs, Task):
     """Start/end logits over the sequence, Hugging Face's `*ForQuestionAnswering`.
 
     `sequence_output -> Dense(2)` (no dropout, as in the reference), split
@@ -42,6 +42,14 @@ class QuestionAnswerer(Task):
             raise ValueError("Question answering checkpoints must have 2 labels.")
         return {}
 
+    def serving_signature(self, **options):
+        """How `keras_encoders.export_saved_model` serves this task from raw
+        strings: the best answer span of `(question, context)` (see `QuestionAnswererSignature`)."""
+        # Imported here: the export package imports the models package.
+        from keras_encoders.export import QuestionAnswererSignature
+
+        return QuestionAnswererSignature(self, **options)
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(5e-5)
@@ -64,7 +72,9 @@ class QuestionAnswerer(Task):
         """
         features = self.preprocessor.windows(questions, contexts, doc_stride=doc_stride)
         inputs = {k: features[k] for k in self.backbone.input}
-        logits = self.predict(inputs, batch_size=batch_size, verbose=0)
+        # The windows are model inputs already: Keras' own `predict`, since
+        # keras-hub's would run them through the (string) preprocessor again.
+        logits = keras.Model.predict(self, inputs, batch_size=batch_size, verbose=0)
         start = np.asarray(ops.convert_to_numpy(logits["start_logits"]), "float32")
         end = np.asarray(ops.convert_to_numpy(logits["end_logits"]), "float32")
         best = [{"text": "", "start": 0, "end": 0, "score": -np.inf} for _ in contexts]

@@ -8,7 +8,7 @@ from keras_encoders.models import preprocessing
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class TokenClassifier(Task):
+class TokenClassifier(encoder_task.DerivesBackboneInputs, Task):
     """Per-token classification: `sequence_output -> Dropout -> Dense(num_classes)`.
 
     Hugging Face's `*ForTokenClassification`. The loss is cross-entropy
@@ -44,12 +44,32 @@ class TokenClassifier(Task):
         self.dropout = dropout
         self.label_names = list(label_names) if label_names else None
 
+    # Pre-split words and per-word labels are rows of different lengths.
+    def fit(self, x=None, y=None, *args, **kwargs):
+        x, y = preprocessing.ragged_if_nested(x), preprocessing.ragged_if_nested(y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        x, y = preprocessing.ragged_if_nested(x), preprocessing.ragged_if_nested(y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(preprocessing.ragged_if_nested(x), *args, **kwargs)
+
     @classmethod
     def task_config_from_hf(cls, config):
         return {
             "num_classes": encoder_task.num_labels_from_hf(config),
             "label_names": encoder_task.label_names_from_hf(config),
         }
+
+    def serving_signature(self, **options):
+        """How `keras_encoders.export_saved_model` serves this task from raw
+        strings: a label and a character span for every token (see `TokenClassifierSignature`)."""
+        # Imported here: the export package imports the models package.
+        from keras_encoders.export import TokenClassifierSignature
+
+        return TokenClassifierSignature(self, **options)
 
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", **kwargs):
         if optimizer == "auto":

@@ -185,6 +185,42 @@ class ConvBertBackbone(EncoderBackbone):
         # Absolute positions: the position table has this many rows.
         return getattr(self, "max_sequence_length", None)
 
+    def default_lora_layer_names(self):
+        """Attention query/value, plus `conv_out`, the convolution heads' values.
+
+        The convolution heads read the shared `query`; `conv_out` projects the
+        values they mix, the counterpart of `value`. `conv_kernel` (which
+        turns the local span into the convolution taps, like attention
+        logits) and the separable `key_conv` are left frozen, as keys are.
+        """
+        return ["query", "value", "conv_out"]
+
+    @classmethod
+    def layout_rules(cls, model, data, num_groups=1):
+        """The shared encoder layout plus the convolution heads' projections.
+
+        `key_conv`'s pointwise kernel and `conv_out` are split like `value`,
+        `conv_kernel` by its (head-ordered) input features. The layout is
+        built before the model exists, so it cannot read the configuration:
+        pass `num_groups` (2 for convbert medium-small) to
+        `get_layout_map(mesh, num_groups=...)` to get the grouped
+        feed-forward kernels, `(groups, in / groups, out / groups)`, right.
+        """
+        rules = super().layout_rules(model, data)
+        block = r"(.*/)?transformer_layer_\d+/"
+        rules.update(
+            {
+                block + r"self_attention/key_conv/pointwise_kernel": (None, data, model),
+                block + r"self_attention/conv_kernel/kernel": (model, None),
+                block + r"self_attention/conv_out/kernel": (data, model),
+                r"(.*/)?embeddings_projection/kernel": (data, model),
+            }
+        )
+        if num_groups > 1:
+            rules[block + r"intermediate/kernel"] = (None, data, model)
+            rules[block + r"output/kernel"] = (None, model, data)
+        return rules
+
     def get_config(self):
         config = super().get_config()
         config.update(

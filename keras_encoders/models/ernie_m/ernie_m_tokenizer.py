@@ -23,6 +23,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_spm
 
+from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
 from keras_encoders.utils import text_utils
 
@@ -161,6 +162,7 @@ class ErnieMTokenizer(EncoderTokenizer):
     ```
     """
 
+    backbone_cls = ErnieMBackbone
     proto_asset = "vocabulary.spm"
     # Read by the shared preprocessors: ERNIE-M packs a pair as
     # `[CLS] A [SEP] [SEP] B [SEP]` and has no segment (token type) input.

@@ -372,3 +372,24 @@ def test_errors():
         ErnieMTokenizer(proto=asset(*TINY))(["hello"])
     with pytest.raises(ValueError, match="unknown token"):
         ErnieMTokenizer(proto=asset(*TINY), vocabulary=["[CLS]", "[SEP]"])
+
+
+def test_from_preset_finds_the_ernie_m_tokenizer(pairs, tmp_path):
+    """A Keras preset holding an ERNIE-M backbone gives back this tokenizer,
+    from our class and from keras-hub's base class."""
+    import keras_hub
+
+    from keras_encoders.models import ErnieMBackbone
+
+    ours, _, _ = pairs("tiny-xlmr-lower")
+    backbone = ErnieMBackbone(
+        vocabulary_size=ours.vocabulary_size(), num_layers=1, num_heads=2,
+        hidden_dim=8, intermediate_dim=8,
+    )
+    backbone.save_to_preset(str(tmp_path))
+    ours.save_to_preset(str(tmp_path))
+    texts = TEXTS[:20]
+    for cls in (ErnieMTokenizer, keras_hub.models.Tokenizer):
+        loaded = cls.from_preset(str(tmp_path))
+        assert isinstance(loaded, ErnieMTokenizer)
+        assert _rows(loaded(texts)) == _rows(ours(texts))

@@ -178,3 +178,33 @@ def test_backbone_from_head_checkpoint_and_bin(tmp_path):
     out = backbone.predict(x, verbose=0)
     assert max_abs_diff(out["sequence_output"], ref.last_hidden_state) <= 1e-5
     assert max_abs_diff(out["pooled_output"], ref.pooler_output) <= 1e-5
+
+
+@pytest.mark.large
+def test_base_size_parity(tmp_path):
+    """`nezha-cn-base`'s config (relative positions clipped at 64), a padded
+    batch of 200 tokens: the backbone and the classifier head within 1e-4."""
+    torch.manual_seed(0)
+    config = transformers.NezhaConfig(
+        vocab_size=VOCAB, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+        intermediate_size=3072, max_position_embeddings=512, max_relative_position=64,
+        num_labels=3,
+    )
+    hf = transformers.NezhaForSequenceClassification(config).eval()
+    hf.save_pretrained(tmp_path)
+    task = models.NezhaTextClassifier.from_preset(str(tmp_path), preprocessor=None)
+    rng = np.random.default_rng(0)
+    length = 200
+    ids = rng.integers(104, VOCAB, (2, length)).astype("int32")
+    seg = np.zeros_like(ids)
+    seg[:, 120:] = 1
+    mask = np.ones_like(ids)
+    mask[1, 150:] = 0
+    ids[mask == 0] = 0
+    seg[mask == 0] = 0
+    x = {"token_ids": ids, "segment_ids": seg, "padding_mask": mask}
+    with torch.no_grad():
+        ref = hf(**torch_inputs(x), output_hidden_states=True)
+    out = task.backbone.predict(x, verbose=0)
+    assert max_abs_diff(out["sequence_output"], ref.hidden_states[-1]) <= 1e-4
+    assert max_abs_diff(task.predict(x, verbose=0), ref.logits) <= 1e-4

@@ -1,0 +1,348 @@
+"""Read a PaddlePaddle `.pdparams` file into NumPy arrays, without paddle.
+
+Format (`paddle.save(layer.state_dict(), path)`, and the older
+`paddle.fluid.save_dygraph`): one pickle, protocol 2, 3 or 4 (4 is the
+default since Paddle 2.1), of a plain `dict`:
+
+* `"<structured name>" -> numpy.ndarray` for every parameter and persistable
+  buffer (`ernie_m.encoder.layers.0.linear1.weight`, ...). Paddle converts its
+  tensors with `np.array(tensor)` before pickling (`_build_saved_state_dict`),
+  so each value is an ordinary NumPy array pickle:
+  `numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), b"b")` followed by
+  a BUILD with `(1, shape, numpy.dtype("f4", False, True) + its state,
+  is_fortran, raw bytes)` (`numpy._core.multiarray` since NumPy 2; protocol 2
+  spells the bytes as `_codecs.encode(<latin-1 str>, "latin1")`).
+* `"StructuredToParameterName@@" -> {structured name: parameter name}`: the
+  name table (`linear_0.w_0` ...), which `paddle.load` drops.
+* With protocol 2 or 3, arrays of more than 2**30 - 1 bytes are split
+  (`_unpack_saved_dict`): `"<name>@@.0"`, `"<name>@@.1"`, ... hold flat
+  slices and `"UnpackBigParamInfor@@" -> {name: {"OriginShape": shape,
+  "slices": [...]}}` says how to join them (`_pack_loaded_dict`).
+
+Safety: the unpickler's `find_class` never imports anything. It resolves a
+short allow-list (the array and dtype reconstructors, `numpy.ndarray`,
+`_codecs.encode`, `collections.OrderedDict`) to our own stand-ins, which only
+record what the pickle describes and validate it; every other global raises
+`UnsafeCheckpointError` before anything from the file is called. Arrays are
+built afterwards from the recorded bytes with `np.frombuffer`.
+"""
+
+import errno
+import io
+import math
+import os
+import pickle
+
+import numpy as np
+
+from keras_encoders.convert.torch_pickle import CheckpointFormatError
+from keras_encoders.convert.torch_pickle import UnsafeCheckpointError
+
+__all__ = ["NAME_TABLE", "SPLIT_INFO", "load_paddle_state_dict"]
+
+NAME_TABLE = "StructuredToParameterName@@"
+SPLIT_INFO = "UnpackBigParamInfor@@"
+
+
+class _Malformed(Exception):
+    """Internal: raised while unpickling, re-raised with the file's path."""
+
+
+class _Inert:
+    """Base of every object the unpickler hands to the pickle.
+
+    No `__dict__`, and BUILD (the only opcode that mutates an object) goes
+    through `__setstate__`, which refuses unless a subclass validates it.
+    """
+
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        raise _Malformed(f"the pickle tries to set state on {self!r}")
+
+
+class _NdarrayClass(_Inert):
+    """What `numpy.ndarray` resolves to: a marker, never instantiated."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "numpy.ndarray"
+
+
+_NDARRAY = _NdarrayClass()
+
+# Numeric dtypes only (object arrays would hold pickled objects, not weights).
+_DTYPE_NAMES = {
+    "f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1",
+    "c8", "c16",
+}
+
+
+class _DType(_Inert):
+    """`numpy.dtype(name, align, copy)`, completed by its BUILD state."""
+
+    __slots__ = ("name", "byteorder")
+
+    def __init__(self, name):
+        self.name = name
+        self.byteorder = None
+
+    def __setstate__(self, state):
+        # (version, byteorder, subarray, names, fields, elsize, alignment,
+        #  flags[, metadata]); only plain scalar dtypes are accepted.
+        if (
+            not isinstance(state, tuple)
+            or len(state) not in (8, 9)
+            or state[0] not in (3, 4)
+            or state[1] not in ("<", ">", "|", "=")
+            or any(s is not None for s in state[2:5])
+            or (len(state) == 9 and state[8] is not None)
+        ):
+            raise _Malformed(f"unsupported dtype state {state!r} for {self.name}")
+        self.byteorder = state[1]
+
+    @property
+    def numpy(self):
+        dtype = np.dtype(self.name)
+        if self.byteorder in ("<", ">") and dtype.itemsize > 1:
+            dtype = dtype.newbyteorder(self.byteorder)
+        return dtype
+
+    def __repr__(self):
+        return f"numpy.dtype({self.name!r})"
+
+
+class _Array(_Inert):
+    """An ndarray under construction: `_reconstruct` creates it, BUILD fills it."""
+
+    __slots__ = ("array",)
+
+    def __init__(self):
+        self.array = None
+
+    def __setstate__(self, state):
+        if self.array is not None or not isinstance(state, tuple):
+            raise _Malformed(f"unexpected array state {state!r}")
+        if len(state) == 5:
+            version, shape, dtype, fortran, data = state
+            if version != 1:
+                raise _Malformed(f"unsupported array state version {version!r}")
+        elif len(state) == 4:
+            shape, dtype, fortran, data = state
+        else:
+            raise _Malformed(f"unexpected array state of length {len(state)}")
+        if not isinstance(dtype, _DType):
+            raise _Malformed(f"array dtype must be a numpy dtype, got {dtype!r}")
+        if not isinstance(shape, tuple) or not all(
+            type(n) is int and n >= 0 for n in shape
+        ):
+            raise _Malformed(f"invalid array shape {shape!r}")
+        if type(fortran) is not bool:
+            raise _Malformed(f"invalid is_fortran flag {fortran!r}")
+        if isinstance(data, str):  # Python 2 pickles, read with latin-1
+            data = data.encode("latin-1")
+        if not isinstance(data, (bytes, bytearray)):
+            raise _Malformed(f"array data must be bytes, got {type(data).__name__}")
+        np_dtype = dtype.numpy
+        count = math.prod(shape)
+        if len(data) != count * np_dtype.itemsize:
+            raise _Malformed(
+                f"array of shape {shape} and dtype {np_dtype} needs "
+                f"{count * np_dtype.itemsize} bytes, the pickle holds {len(data)}"
+            )
+        array = np.frombuffer(data, dtype=np_dtype, count=count)
+        array = array.reshape(shape, order="F" if fortran else "C")
+        if not array.dtype.isnative:
+            array = array.astype(array.dtype.newbyteorder("="))
+        if np_dtype.kind == "b":
+            array = array.view(np.uint8) != 0  # never trust bool bytes
+        self.array = array
+
+    def __repr__(self):
+        return "<numpy array>" if self.array is None else f"<array {self.array.shape}>"
+
+
+class _SafeCallable(_Inert):
+    """A callable the pickle may REDUCE; wraps one of our own functions."""
+
+    __slots__ = ("qualname", "fn")
+
+    def __init__(self, qualname, fn):
+        self.qualname = qualname
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __repr__(self):
+        return f"<stand-in for {self.qualname}>"
+
+
+def _reconstruct(cls, shape, typecode):
+    if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
+        raise _Malformed(
+            f"unexpected _reconstruct({cls!r}, {shape!r}, {typecode!r})"
+        )
+    return _Array()
+
+
+def _dtype(name, align=False, copy=True):
+    if name not in _DTYPE_NAMES or type(align) is not bool or type(copy) is not bool:
+        raise _Malformed(
+            f"unsupported dtype {name!r}: only numeric arrays are weights"
+        )
+    return _DType(name)
+
+
+def _scalar(dtype, data):
+    if not isinstance(dtype, _DType) or not isinstance(data, (bytes, str)):
+        raise _Malformed(f"unexpected scalar({dtype!r}, ...)")
+    if isinstance(data, str):
+        data = data.encode("latin-1")
+    np_dtype = dtype.numpy
+    if len(data) != np_dtype.itemsize:
+        raise _Malformed(f"scalar of dtype {np_dtype} with {len(data)} bytes")
+    return np.frombuffer(data, dtype=np_dtype, count=1)[0]
+
+
+def _codecs_encode(text, encoding):
+    # How protocol 2 spells `bytes` under Python 3.
+    if type(text) is not str or encoding not in ("latin1", "latin-1"):
+        raise _Malformed(f"unexpected _codecs.encode(..., {encoding!r})")
+    return text.encode("latin-1")
+
+
+def _ordered_dict(*args):
+    if args:
+        raise _Malformed("OrderedDict called with arguments")
+    return {}
+
+
+_CALLABLES = {}
+for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    _CALLABLES[(_module, "_reconstruct")] = _SafeCallable(
+        f"{_module}._reconstruct", _reconstruct
+    )
+    _CALLABLES[(_module, "scalar")] = _SafeCallable(f"{_module}.scalar", _scalar)
+_CALLABLES[("numpy", "dtype")] = _SafeCallable("numpy.dtype", _dtype)
+_CALLABLES[("numpy", "ndarray")] = _NDARRAY
+_CALLABLES[("_codecs", "encode")] = _SafeCallable("_codecs.encode", _codecs_encode)
+_CALLABLES[("collections", "OrderedDict")] = _SafeCallable(
+    "collections.OrderedDict", _ordered_dict
+)
+
+
+class _PdparamsUnpickler(pickle.Unpickler):
+    def __init__(self, file, path):
+        super().__init__(file, encoding="latin1")
+        self._path = path
+
+    def find_class(self, module, name):
+        # Never defer to pickle.Unpickler.find_class: that imports modules.
+        found = _CALLABLES.get((module, name)) if (
+            type(module) is str and type(name) is str
+        ) else None
+        if found is None:
+            raise UnsafeCheckpointError(
+                f"{self._path}: refused to load. Its pickle tries to import "
+                f"'{module}.{name}', which is not part of a Paddle state dict "
+                "(NumPy arrays in a dict). Nothing from the file was run. Only "
+                "use checkpoints from sources you trust; if you trust this one, "
+                "load it with paddle in an isolated environment and re-save "
+                "`layer.state_dict()` with paddle.save."
+            )
+        return found
+
+    def persistent_load(self, pid):
+        raise _Malformed(f"unexpected persistent id {pid!r}")
+
+
+def _materialize(path, obj):
+    """The `{name: array}` dict paddle.load would return (with return_numpy)."""
+    if not isinstance(obj, dict):
+        raise CheckpointFormatError(
+            f"{path}: holds a {type(obj).__name__}, not a state dict. Save "
+            "`layer.state_dict()` with paddle.save."
+        )
+    obj = dict(obj)
+    names = obj.pop(NAME_TABLE, None)
+    if names is not None and not isinstance(names, dict):
+        raise CheckpointFormatError(f"{path}: malformed {NAME_TABLE} entry")
+    split = obj.pop(SPLIT_INFO, None)
+    state = {}
+    for key, value in obj.items():
+        if type(key) is not str:
+            raise CheckpointFormatError(f"{path}: state dict key {key!r} is not a string")
+        if isinstance(value, _Array) and value.array is not None:
+            state[key] = value.array
+        else:
+            raise CheckpointFormatError(
+                f"{path}: entry {key!r} holds {value!r}, not an array; this is "
+                "not a `layer.state_dict()` saved with paddle.save (optimizer "
+                "states and nested objects are not weights)."
+            )
+    if split is not None:
+        if not isinstance(split, dict):
+            raise CheckpointFormatError(f"{path}: malformed {SPLIT_INFO} entry")
+        for key, info in split.items():
+            try:
+                parts = [state.pop(part) for part in info["slices"]]
+                shape = tuple(info["OriginShape"])
+                state[key] = np.concatenate([p.reshape(-1) for p in parts]).reshape(shape)
+            except (KeyError, TypeError, ValueError) as e:
+                raise CheckpointFormatError(
+                    f"{path}: cannot re-join the slices of {key!r} ({e}); the "
+                    "file is corrupt."
+                ) from e
+    return state
+
+
+def load_paddle_state_dict(path):
+    """Load the arrays of a `.pdparams` file without paddle, running no code.
+
+    Args:
+        path: str or path-like.
+
+    Returns:
+        `{structured name: np.ndarray}` in the file's order (the name table
+        dropped, split parameters re-joined). Arrays are read-only views of
+        the file's bytes in native byte order.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        UnsafeCheckpointError: the pickle names anything besides NumPy arrays
+            and plain containers; nothing from the file was run.
+        CheckpointFormatError: not a pickled state dict, or truncated.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "checkpoint file not found", path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"PK":
+        raise CheckpointFormatError(
+            f"{path}: this is a zip archive (a PyTorch checkpoint?), not a "
+            "Paddle .pdparams pickle."
+        )
+    if not data.startswith(b"\x80") or data[1:2] not in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        raise CheckpointFormatError(
+            f"{path}: not a .pdparams file written by paddle.save (it does not "
+            "start with a pickle protocol 2-5 header). Static-graph parameter "
+            "files (`.pdiparams`, save_inference_model) are not supported."
+        )
+    unpickler = _PdparamsUnpickler(io.BytesIO(data), path)
+    try:
+        obj = unpickler.load()
+    except (UnsafeCheckpointError, CheckpointFormatError):
+        raise
+    except _Malformed as e:
+        raise CheckpointFormatError(f"{path}: malformed pickle: {e}") from None
+    except RecursionError as e:
+        raise CheckpointFormatError(f"{path}: the pickle is nested too deeply") from e
+    except Exception as e:  # noqa: BLE001 - nothing from the file ran
+        raise CheckpointFormatError(
+            f"{path}: the pickle cannot be parsed ({type(e).__name__}: {e}); "
+            "the file is truncated or corrupt. Download it again."
+        ) from e
+    return _materialize(path, obj)

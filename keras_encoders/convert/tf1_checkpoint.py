@@ -1,0 +1,152 @@
+"""Read an original TensorFlow 1 checkpoint into NumPy arrays.
+
+The NEZHA (Huawei) and ConvBERT (Yitu) releases are name-based TF1
+checkpoints written by `tf.train.Saver`: `model.ckpt-N.index` plus
+`model.ckpt-N.data-00000-of-0000K` (and usually `.meta` and a `checkpoint`
+state file). Each variable is stored under its graph name
+(`bert/encoder/layer_0/attention/self/query/kernel`). TensorFlow's own
+checkpoint reader reads them; nothing from the checkpoint is executed (the
+`.meta` graph is never loaded).
+
+Training checkpoints also hold optimizer state: the `adam_m`/`adam_v`
+(AdamWeightDecayOptimizer) or `lamb_m`/`lamb_v` (NEZHA's LAMB) slots of every
+weight, fp16 `shadow` copies and `global_step`. Those are skipped here and
+listed, so that converters only ever see weights.
+"""
+
+import glob
+import os
+import re
+
+import numpy as np
+
+from keras_encoders.convert.torch_pickle import CheckpointFormatError
+
+__all__ = [
+    "OPTIMIZER_STATE",
+    "is_tf1_checkpoint",
+    "load_tf1_checkpoint",
+    "resolve_checkpoint_prefix",
+]
+
+# Names written by the original optimizers (NEZHA-TensorFlow/optimization.py,
+# ConvBert/model/optimization.py): `<weight>/adam_m`, `<weight>/adam_v`,
+# `<weight>/lamb_m`, `<weight>/lamb_v`, `<weight>/shadow` (fp32 master copy
+# with --manual_fp16), the step counter, anything under an optimizer scope,
+# and the loss-scale state of tf.contrib.mixed_precision's
+# ExponentialUpdateLossScaleManager (NEZHA's --use_fp16).
+OPTIMIZER_STATE = re.compile(
+    r"(^|/)(adam_m|adam_v|lamb_m|lamb_v|shadow)$"
+    r"|^(global_step|loss_scale|good_steps|bad_steps)$"
+    r"|(^|/)AdamWeightDecayOptimizer(_\d+)?(/|$)"
+)
+
+# TF2 object-based checkpoints (tf.train.Checkpoint / Keras) carry this entry.
+_OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def _strip_suffix(path):
+    for suffix in (".index", ".meta"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    match = re.match(r"^(.*)\.data-\d{5}-of-\d{5}$", path)
+    return match.group(1) if match else path
+
+
+def resolve_checkpoint_prefix(path):
+    """The checkpoint prefix (`.../model.ckpt-100`) for a file, prefix or folder.
+
+    A folder is resolved through its `checkpoint` state file, or else through
+    its single `*.index` file.
+
+    Raises:
+        FileNotFoundError: nothing checkpoint-like is at `path`.
+        CheckpointFormatError: a folder holds several checkpoints and no
+            `checkpoint` state file says which one is current.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "checkpoint")):
+            import tensorflow as tf
+
+            latest = tf.train.latest_checkpoint(path)
+            if latest is not None and os.path.exists(latest + ".index"):
+                return latest
+        indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+        if len(indexes) == 1:
+            return indexes[0][: -len(".index")]
+        if not indexes:
+            raise FileNotFoundError(
+                f"{path} holds no TensorFlow checkpoint (no `*.index` file)."
+            )
+        raise CheckpointFormatError(
+            f"{path} holds several checkpoints "
+            f"({', '.join(os.path.basename(i) for i in indexes)}) and no "
+            "`checkpoint` file naming the current one; pass the prefix of the "
+            "one to convert, e.g. .../model.ckpt-1000000."
+        )
+    prefix = _strip_suffix(path)
+    if os.path.exists(prefix + ".index"):
+        return prefix
+    raise FileNotFoundError(
+        f"No TensorFlow checkpoint at {path} (expected {prefix}.index and its "
+        ".data-* files)."
+    )
+
+
+def is_tf1_checkpoint(path):
+    """Whether `path` looks like a TF checkpoint (prefix, file or folder)."""
+    try:
+        resolve_checkpoint_prefix(path)
+    except (FileNotFoundError, CheckpointFormatError):
+        return False
+    return True
+
+
+def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
+    """All weights of a name-based TF1 checkpoint, as `{name: np.ndarray}`.
+
+    Args:
+        path: checkpoint prefix, one of its files, or the folder holding it.
+        skip: regex of names that are optimizer state, not weights.
+        progress: optional `callable(done, total)` called while reading.
+
+    Returns:
+        `(prefix, tensors, skipped)`: the resolved prefix, the weights in
+        name order, and the sorted names that were skipped.
+
+    Raises:
+        FileNotFoundError, CheckpointFormatError: no readable TF1 checkpoint.
+    """
+    import tensorflow as tf
+
+    prefix = resolve_checkpoint_prefix(path)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        shapes = reader.get_variable_to_shape_map()
+    except (tf.errors.OpError, ValueError) as e:
+        raise CheckpointFormatError(
+            f"{prefix} is not a readable TensorFlow checkpoint ({e}). If it was "
+            "downloaded, the .data-* file may be truncated: download it again."
+        ) from e
+    if _OBJECT_GRAPH in shapes:
+        raise CheckpointFormatError(
+            f"{prefix} is a TF2 object-based checkpoint (tf.train.Checkpoint or "
+            "Keras), not an original TF1 release; its variables are named by "
+            "object path, not by the original graph names this converter maps."
+        )
+    names = sorted(shapes)
+    skipped = [n for n in names if skip is not None and skip.search(n)]
+    wanted = [n for n in names if not (skip is not None and skip.search(n))]
+    tensors = {}
+    for i, name in enumerate(wanted):
+        try:
+            tensors[name] = np.asarray(reader.get_tensor(name))
+        except tf.errors.OpError as e:
+            raise CheckpointFormatError(
+                f"{prefix}: cannot read variable {name!r} ({e}); the checkpoint "
+                "is truncated or corrupt. Download it again."
+            ) from e
+        if progress is not None:
+            progress(i + 1, len(wanted))
+    return prefix, tensors, skipped

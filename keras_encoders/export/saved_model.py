@@ -1,0 +1,165 @@
+"""Export a task as a TensorFlow SavedModel that takes raw strings."""
+
+import keras
+import tensorflow as tf
+
+SERVE_TOKEN_IDS = "serve_token_ids"
+
+TORCH_MESSAGE = (
+    "SavedModel export needs the TensorFlow or JAX backend, and Keras is "
+    "running on '{backend}' (a torch model cannot be traced into a "
+    "TensorFlow graph). Either save the task with `task.save_to_preset(dir)` "
+    "and run `python -m keras_encoders.export dir out_dir` (it exports under "
+    "TensorFlow whatever KERAS_BACKEND says), or load the preset in a process "
+    "started with KERAS_BACKEND=tensorflow and call `export_saved_model` there."
+)
+
+
+def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, **options):
+    """Write `task` as a SavedModel for TF-Serving, with tokenization inside.
+
+    The SavedModel has two signatures:
+
+    - `serving_default` takes raw strings (`text`; `text` + `text_pair` for
+      pair classifiers; `question` + `context` for question answering;
+      `text` + `choices` (B, C) for multiple choice; `prompt` + `text` for
+      information extraction) and returns what a client needs: logits plus
+      probabilities, label ids and label names, token spans, answer strings,
+      mask fillers or extracted spans, depending on the task;
+    - `serve_token_ids` takes the task's own integer inputs (`token_ids`,
+      `padding_mask`, `segment_ids`, ...) and returns the same outputs
+      minus those that need the text.
+
+    What each task serves is described by the `ServingSignature` that its
+    `serving_signature(**options)` method returns (see the `*Signature`
+    classes in `keras_encoders.export`). Tokenization uses tensorflow-text
+    ops: a server or client must load `tensorflow_text` (TF-Serving links it
+    in; in Python, `import tensorflow_text` before `tf.saved_model.load`).
+
+    Works on the TensorFlow and JAX backends (on JAX, the forward pass is
+    converted with jax2tf, serialized for the platform it runs on unless
+    `jax2tf_kwargs` says otherwise). On torch it raises; see
+    `python -m keras_encoders.export --help`.
+
+    Args:
+        task: a keras_encoders task with its preprocessor.
+        path: the SavedModel directory to write.
+        verbose: bool. Print the endpoints.
+        jax2tf_kwargs: dict. Extra `jax2tf.convert` arguments (JAX only),
+            e.g. `{"native_serialization_platforms": ("cpu", "cuda")}`.
+        **options: options of the task's serving signature, e.g.
+            `text_pair=True` (classifiers), `top_k=5` (masked LM),
+            `max_answer_length=30` (question answering), `threshold=0.5`
+            (information extraction).
+
+    Example:
+    ```python
+    classifier = keras_encoders.models.NezhaTextClassifier.from_preset(...)
+    keras_encoders.export_saved_model(classifier, "exported/1")
+
+    # In any TensorFlow process (no Keras needed):
+    import tensorflow as tf, tensorflow_text  # noqa: registers the ops
+    serve = tf.saved_model.load("exported/1").signatures["serving_default"]
+    serve(text=tf.constant(["这家酒店很好"]))["label_names"]
+    ```
+    """
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
+        raise RuntimeError(TORCH_MESSAGE.format(backend=backend))
+    if not hasattr(task, "serving_signature"):
+        raise ValueError(
+            f"{task.__class__.__name__} does not define `serving_signature()`, "
+            "so there is no raw-string serving contract to export. Export one "
+            "of the task heads (classifier, masked LM, token classifier, "
+            "question answerer, multiple choice, information extractor), or "
+            "add the method (see `keras_encoders.export.ServingSignature`)."
+        )
+    signature = task.serving_signature(**options)
+    token_spec = signature.token_spec()
+    # The heavy parts are traced once, here, as concrete functions: saving
+    # retraces every `tf.function` it is given (under its own context), and
+    # a tokenizer graph takes seconds to trace. `scratch` owns the variables
+    # that `forward` captures (weakly; on JAX they are converted copies), so
+    # it must live until the archive is written.
+    forward, scratch = _forward_function(task, signature, jax2tf_kwargs)
+    preprocess = _traced(signature.string_spec(), signature.preprocess)
+
+    def serve_strings(inputs):
+        model_inputs, extras = preprocess(*inputs.values())
+        model_inputs = {
+            name: tf.cast(model_inputs[name], spec.dtype) for name, spec in token_spec.items()
+        }
+        return signature.outputs(forward(model_inputs), model_inputs, extras)
+
+    def serve_token_ids(inputs):
+        return signature.outputs(forward(inputs), inputs, {})
+
+    archive = keras.export.ExportArchive()
+    for resource in signature.resources():
+        archive.track(resource)
+    # The variables come with the functions that use them (`write_out`
+    # collects them), so `task` itself needs no second tracking.
+    for name, spec, body in (
+        ("serving_default", signature.string_spec(), serve_strings),
+        (SERVE_TOKEN_IDS, token_spec, serve_token_ids),
+    ):
+        endpoint = tf.function(_positional(spec, body), input_signature=list(spec.values()), autograph=False)
+        endpoint.get_concrete_function()  # ExportArchive takes traced functions
+        archive.add_endpoint(name, endpoint)
+    archive.write_out(str(path), verbose=verbose)
+    del scratch
+
+
+def _forward_function(task, signature, jax2tf_kwargs):
+    """The task's inference call as a concrete TF function of the token-id
+    inputs, and the scratch archive that holds its variables.
+
+    It is built as an endpoint of that archive, which is how Keras converts
+    a JAX model to TensorFlow (jax2tf) and binds its variables; the scratch
+    archive itself is never written.
+    """
+    kwargs = {}
+    if keras.backend.backend() == "jax":
+        kwargs["jax2tf_kwargs"] = dict(jax2tf_kwargs or {})
+        # A serving graph needs no gradient (and saving one would trace the
+        # model's VJP too).
+        kwargs["jax2tf_kwargs"].setdefault("with_gradient", False)
+        # Axes with one name are one size: the sequence axis of token_ids
+        # and of padding_mask must not be independent symbols.
+        kwargs["jax2tf_kwargs"].setdefault(
+            "polymorphic_shapes",
+            [{name: f"({', '.join(axes)})" for name, axes in signature.token_axes().items()}],
+        )
+        # Absolute position embeddings (ERNIE-M, ConvBERT) slice a table by
+        # the sequence length, which JAX can only do with a known bound.
+        limit = getattr(task.backbone, "position_limit", None)
+        if limit:
+            kwargs["jax2tf_kwargs"].setdefault("polymorphic_constraints", (f"sequence <= {limit}",))
+    elif jax2tf_kwargs is not None:
+        raise ValueError("`jax2tf_kwargs` only applies to the JAX backend.")
+    scratch = keras.export.ExportArchive()
+    scratch.track(task)
+    forward = scratch.add_endpoint(
+        "forward",
+        lambda inputs: task(inputs, training=False),
+        input_signature=[signature.token_spec()],
+        **kwargs,
+    )
+    return forward.get_concrete_function(), scratch
+
+
+def _positional(spec, body):
+    """`body(dict)` as a function of positional tensors, in `spec`'s order
+    (signature inputs are named after the specs)."""
+    names = list(spec)
+
+    def function(*args):
+        return body(dict(zip(names, args)))
+
+    return function
+
+
+def _traced(spec, body):
+    """`body` traced once, as a concrete function of positional tensors."""
+    function = tf.function(_positional(spec, body), autograph=False)
+    return function.get_concrete_function(*spec.values())

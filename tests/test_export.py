@@ -1,0 +1,495 @@
+"""SavedModel export for TF-Serving: raw strings in, the task's numbers out.
+
+`test_exports_serve_like_the_task` exports a tiny task of every kind (NEZHA
+text classifier with label names, token classifier, question answerer,
+multiple choice and masked LM; ERNIE-M information extractor) and serves them
+all in ONE fresh Python process that has TensorFlow and the tensorflow-text
+kernels only: Keras, keras_hub, keras_encoders, JAX and torch are blocked from
+import there. (The tensorflow_text Python package itself imports `tf.keras`,
+so that process registers the kernels with `tf.load_op_library`, as TF-Serving
+links them.) Both signatures must reproduce the task run in this process.
+It is one test because exporting dominates the cost: a module fixture shared
+by several tests may run once per pytest-xdist worker.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import sentencepiece
+
+import keras_encoders
+from keras_encoders import models
+from tests.conftest import asset, to_numpy
+
+BACKEND = keras.backend.backend()
+TOL = 1e-5
+SEQ = 16
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+exporting = pytest.mark.skipif(
+    BACKEND == "torch", reason="torch cannot export; see the torch tests below"
+)
+on_torch = pytest.mark.skipif(BACKEND != "torch", reason="the torch path")
+
+# Every op the exported graphs may hold. A new op (a new tokenizer feature,
+# a TensorFlow upgrade) fails the test, so that someone checks that
+# TF-Serving (which links the tensorflow-text kernels) still runs the model.
+ALLOWED_OPS = frozenset(
+    # --- tensorflow-text kernels ---
+    [
+        "FastWordpieceTokenizeWithOffsets",
+        "NormalizeUTF8",
+        "NormalizeUTF8WithOffsetsMap",
+        "FindSourceOffsets",
+        "RegexSplitWithOffsets",
+        "SentencepieceOp",
+        "SentencepieceTokenizeWithOffsetsOp",
+        "TFText>RoundRobinTrim",
+    ]
+    # --- JAX models: the jax2tf-serialized forward pass, without gradient ---
+    + ["XlaCallModule", "PreventGradient"]
+    # --- TensorFlow core ---
+    + """
+    Abs AddV2 All Any ArgMax Assert AssignVariableOp BatchMatMulV2 BiasAdd
+    BitwiseAnd BroadcastArgs BroadcastTo Cast ConcatV2 Const Cumsum
+    DenseBincount DisableCopyOnRead DynamicStitch Einsum Equal Erf Erfc
+    ExpandDims Fill FloorDiv FloorMod GatherV2 Greater GreaterEqual
+    HashTableV2 Identity IdentityN If Less LessEqual LogicalAnd LogicalNot
+    LogicalOr LookupTableFindV2 LookupTableImportV2 LowerBound MatMul Max
+    Maximum Mean MergeV2Checkpoints Min Minimum Mul Neg NoOp NotEqual
+    OnesLike Pack Pad PadV2 PartitionedCall Placeholder Prod RaggedGather
+    RaggedRange RaggedTensorToTensor Range RealDiv ReadVariableOp Relu
+    Reshape RestoreV2 Rsqrt SaveV2 ScatterNd Select SelectV2 Shape
+    ShardedFilename Sigmoid Size Slice Softmax Split SplitV Sqrt Square
+    SquaredDifference Squeeze StatefulPartitionedCall StatelessIf
+    StaticRegexFullMatch StaticRegexReplace StopGradient StridedSlice
+    StringJoin StringLength StringLower Sub Substr Sum Tanh
+    TensorScatterUpdate Tile TopKV2 Transpose UnicodeDecode
+    UnicodeDecodeWithOffsets UnicodeEncode Unpack UnsortedSegmentJoin
+    UnsortedSegmentMax UnsortedSegmentMin UnsortedSegmentSum UpperBound
+    VarHandleOp Where ZerosLike
+    """.split()
+)
+
+
+# === Tiny tasks and what they must serve ===
+class Case:
+    """A task to export, its raw inputs and the outputs it must serve.
+
+    `expected` holds outputs of `serving_default`, `expected_ids` those of
+    `serve_token_ids` fed `token_inputs`, both computed by the task in this
+    process; `check(outputs)` returns problems with anything else.
+    """
+
+    def __init__(self, name, task, strings, token_inputs, expected, expected_ids,
+                 check=None, options=None):
+        self.name, self.task, self.strings = name, task, strings
+        self.token_inputs = {k: np.asarray(to_numpy(v)).astype("int32") for k, v in token_inputs.items()}
+        self.expected, self.expected_ids = expected, expected_ids
+        self.check = check or (lambda outputs: [])
+        self.options = options or {}
+
+
+def nezha_backbone():
+    return models.NezhaBackbone(
+        vocabulary_size=21128, num_layers=2, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_relative_position=8, dropout=0.0,
+        attention_dropout=0.0,
+    )
+
+
+def predict(task, inputs):
+    """The task on packed inputs (`task.predict` would run the preprocessor)."""
+    if BACKEND == "jax":  # compiled once: eager JAX compiles op by op
+        import jax
+
+        call = jax.jit(lambda t, n, x: task.stateless_call(t, n, x, training=False)[0])
+        values = [[v.value for v in task.trainable_variables],
+                  [v.value for v in task.non_trainable_variables]]
+        return to_numpy(call(*values, {k: to_numpy(v) for k, v in inputs.items()}))
+    return to_numpy(task(inputs, training=False))
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def rows(ragged):
+    """A ragged batch from an eager tokenizer call, as lists of ints."""
+    ragged = ragged.to_list() if hasattr(ragged, "to_list") else ragged
+    return [[int(v) for v in np.asarray(row).reshape(-1)] for row in ragged]
+
+
+def labels(logits, names):
+    ids = logits.argmax(-1)
+    return {"probabilities": softmax(logits), "label_ids": ids,
+            **({"label_names": np.asarray(names)[ids]} if names else {})}
+
+
+def text_classifier_case(tokenizer):
+    names = ["负面", "中性", "正面"]
+    pre = models.NezhaTextClassifierPreprocessor(tokenizer, sequence_length=SEQ)
+    task = models.NezhaTextClassifier(nezha_backbone(), 3, preprocessor=pre, label_names=names)
+    texts = ["这家酒店很好", "服务太差了，不会再来了吧", "一般般"]
+    x = pre(texts)
+    logits = predict(task, x)
+    expected = {"logits": logits, **labels(logits, names)}
+    return Case("text_classifier", task, {"text": texts}, x, expected, expected)
+
+
+def token_classifier_case(tokenizer):
+    names = ["O", "B-LOC", "I-LOC"]
+    pre = models.NezhaTokenClassifierPreprocessor(tokenizer, sequence_length=SEQ)
+    task = models.NezhaTokenClassifier(nezha_backbone(), 3, preprocessor=pre, label_names=names)
+    texts = ["小明在北京工作", "我爱 Shanghai！"]
+    x = pre(texts)
+    logits = predict(task, x)
+    expected = {"logits": logits, **labels(logits, names)}
+    expected_ids = dict(expected)
+    # Spans: each token's characters in its text; -1 at [CLS], [SEP], padding.
+    _, starts, ends = tokenizer.tokenize_with_offsets(texts)
+    for key, values in (("token_start", starts), ("token_end", ends)):
+        spans = np.full((len(texts), SEQ), -1)
+        for r, row in enumerate(rows(values)):
+            spans[r, 1 : 1 + len(row)] = row
+        expected[key] = spans
+    return Case("token_classifier", task, {"text": texts}, x, expected, expected_ids)
+
+
+def question_answerer_case(tokenizer):
+    pre = models.NezhaQuestionAnswererPreprocessor(tokenizer, sequence_length=32, max_question_length=6)
+    task = models.NezhaQuestionAnswerer(nezha_backbone(), preprocessor=pre)
+    questions = ["小明在哪里工作？", "谁住在上海？"]
+    contexts = ["小明在北京工作，他很喜欢那里。", "小红住在上海市的一个小区里，很久了。"]
+    x = pre(x=(questions, contexts))
+    logits = predict(task, x)
+    answers = task.answer(questions, contexts)  # the Python decoding
+    expected = {
+        **logits,
+        "answer_text": np.asarray([a["text"] for a in answers]),
+        "answer_start": np.asarray([a["start"] for a in answers]),
+        "answer_end": np.asarray([a["end"] for a in answers]),
+        "answer_score": np.asarray([a["score"] for a in answers]),
+    }
+    strings = {"question": questions, "context": contexts}
+    return Case("question_answerer", task, strings, x, expected, logits)
+
+
+def multiple_choice_case(tokenizer):
+    pre = models.NezhaMultipleChoicePreprocessor(tokenizer, sequence_length=SEQ)
+    task = models.NezhaMultipleChoice(nezha_backbone(), preprocessor=pre)
+    prompts = ["今天天气怎么样", "这部电影"]
+    choices = [["很好", "下雨了", "不知道"], ["好看", "难看", "一般"]]
+    x = pre(x=(prompts, choices))
+    logits = predict(task, x)
+    expected_ids = {"logits": logits, **labels(logits, None)}
+    best = np.asarray([c[i] for c, i in zip(choices, logits.argmax(-1))])
+    expected = {**expected_ids, "best_choice": best}
+    return Case("multiple_choice", task, {"text": prompts, "choices": choices}, x,
+                expected, expected_ids)
+
+
+def masked_lm_case(tokenizer):
+    pre = models.NezhaMaskedLMPreprocessor(tokenizer, sequence_length=SEQ)
+    task = models.NezhaMaskedLM(nezha_backbone(), preprocessor=pre)
+    texts = ["今天天气很[MASK]。", "我[MASK][MASK]北京"]
+    # The packed text, and the positions of the masks written in it.
+    pieces = rows(tokenizer(texts))
+    token_ids = np.full((len(texts), SEQ), tokenizer.pad_token_id)
+    masks = []
+    for r, row in enumerate(pieces):
+        packed = [tokenizer.cls_token_id, *row, tokenizer.sep_token_id]
+        token_ids[r, : len(packed)] = packed
+        masks.append([i for i, t in enumerate(packed) if t == tokenizer.mask_token_id])
+    width = max(len(m) for m in masks)
+    x = {
+        "token_ids": token_ids,
+        "segment_ids": np.zeros_like(token_ids),
+        "padding_mask": token_ids != tokenizer.pad_token_id,
+        "mask_positions": np.asarray([m + [0] * (width - len(m)) for m in masks]),
+    }
+    logits = predict(task, x)
+    order = np.argsort(-logits, axis=-1)[..., :3]  # top_k=3 (the default is 5)
+    vocabulary = np.asarray(tokenizer.get_vocabulary())
+    expected = {
+        "logits": logits,
+        "mask_positions": x["mask_positions"],
+        "top_k_ids": order,
+        "top_k_probabilities": np.take_along_axis(softmax(logits), order, -1),
+        "top_k_tokens": vocabulary[order],
+    }
+    valid = np.asarray([[i < len(m) for i in range(width)] for m in masks])
+    strings = {"text": texts}
+    return Case("masked_lm", task, strings, x, {**expected, "mask_valid": valid}, expected,
+                options={"top_k": 3})
+
+
+def information_extractor_case():
+    """ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE with its span decoding."""
+    spm = asset("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
+    processor = sentencepiece.SentencePieceProcessor(model_file=spm)
+    head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    vocabulary = head + [p for p in pieces if p not in head + ["[MASK]"]]
+    vocabulary += [c for c in dict.fromkeys("时间选手谷爱凌获得金牌情感倾向正负好") if c not in vocabulary]
+    tokenizer = models.ErnieMTokenizer(proto=spm, vocabulary=vocabulary + ["[MASK]"])
+    backbone = models.ErnieMBackbone(
+        vocabulary_size=len(vocabulary) + 1, num_layers=2, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=64, dropout=0.0, attention_dropout=0.0,
+    )
+    pre = models.ErnieMInformationExtractorPreprocessor(tokenizer, sequence_length=32, max_prompt_length=10)
+    task = models.ErnieMInformationExtractor(backbone, preprocessor=pre)
+    for layer in (task.start_dense, task.end_dense):
+        # Spread the probabilities, so that many tokens pass the threshold
+        # and none sits on it.
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel * 40, bias])
+    # A full-width prompt: `extract()` makes it ASCII first, as must the server.
+    prompts = ["时间", "选手", "情感倾向［正向，负向］"]
+    texts = ["2月8日上午谷爱凌获得金牌", "In 1997, Steve became the CEO of Apple.", "好"]
+    x = pre(x=(["时间", "选手", "情感倾向[正向,负向]"], texts))
+    logits = predict(task, x)
+    expected = {**logits}
+    for key in ("start", "end"):
+        expected[f"{key}_probabilities"] = 1 / (1 + np.exp(-logits[f"{key}_logits"]))
+    # One schema over every text (one `predict`); row r serves prompt r.
+    wanted = [found.get(p, []) for p, found in zip(prompts, task.extract(texts, schema=prompts))]
+
+    def check(outputs):
+        problems = []
+        for r, found in enumerate(wanted):
+            want = {(s["text"], s.get("start"), s.get("end")): s["probability"] for s in found}
+            got = {}  # prompt spans merge by text, keeping the likeliest, as in extract()
+            for text, a, b, p, in_prompt in zip(*(outputs[k][r] for k in (
+                    "span_text", "span_start", "span_end", "span_probability", "span_in_prompt"))):
+                if a >= 0:
+                    key = (text.decode(), None, None) if in_prompt else (text.decode(), int(a), int(b))
+                    got[key] = max(float(p), got.get(key, 0.0))
+            if set(got) != set(want):
+                problems.append(
+                    f"information_extractor row {r}: spans {sorted(got, key=str)} != "
+                    f"{sorted(want, key=str)}"
+                )
+            elif want and max(abs(got[k] - want[k]) for k in want) > TOL:
+                problems.append(f"information_extractor row {r}: span probabilities differ")
+        if not any(wanted):
+            problems.append("information_extractor: the check found no span at all")
+        return problems
+
+    return Case("information_extractor", task, {"prompt": prompts, "text": texts}, x,
+                expected, expected, check=check)
+
+
+# === The serving process ===
+SERVER = textwrap.dedent(
+    """
+    import glob, json, os, pickle, sys
+
+    # Nothing of Keras may be needed to serve: block it outright.
+    for name in ("keras", "keras_hub", "keras_encoders", "jax", "torch", "tensorflow_text"):
+        sys.modules[name] = None
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    # The tensorflow-text kernels, without its Python package (which imports
+    # tf.keras): what TF-Serving links in.
+    kernels = sys.argv[3]
+    for library in sorted(glob.glob(os.path.join(kernels, "*.so"))):
+        tf.load_op_library(library)
+
+    cases = json.load(open(sys.argv[1]))
+    results = {}
+    for name, case in cases.items():
+        model = tf.saved_model.load(case["path"])
+        strings = model.signatures["serving_default"](
+            **{k: tf.constant(v, tf.string) for k, v in case["strings"].items()})
+        ids = model.signatures["serve_token_ids"](
+            **{k: tf.constant(v, tf.int32) for k, v in case["token_inputs"].items()})
+        proto = saved_model_pb2.SavedModel()
+        with open(os.path.join(case["path"], "saved_model.pb"), "rb") as f:
+            proto.ParseFromString(f.read())
+        ops = set()
+        for graph in proto.meta_graphs:
+            ops.update(node.op for node in graph.graph_def.node)
+            for function in graph.graph_def.library.function:
+                ops.update(node.op for node in function.node_def)
+        results[name] = {
+            "strings": {k: v.numpy() for k, v in strings.items()},
+            "token_ids": {k: v.numpy() for k, v in ids.items()},
+            "ops": sorted(ops),
+        }
+    blocked = ("keras", "keras_hub", "keras_encoders", "jax", "torch", "tensorflow_text")
+    results["modules"] = sorted(
+        m for m, module in sys.modules.items()
+        if module is not None and m.split(".")[0] in blocked)
+    with open(sys.argv[2], "wb") as f:
+        pickle.dump(results, f)
+    """
+)
+
+
+def tf_text_kernels():
+    import importlib.util
+
+    spec = importlib.util.find_spec("tensorflow_text")
+    return os.path.join(spec.submodule_search_locations[0], "python", "ops")
+
+
+def serve(cases, root):
+    """Serve every export in one fresh TensorFlow-only process."""
+    spec = {
+        case.name: {
+            "path": str(root / case.name),
+            "strings": case.strings,
+            "token_inputs": {k: v.tolist() for k, v in case.token_inputs.items()},
+        }
+        for case in cases
+    }
+    (root / "cases.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    (root / "server.py").write_text(SERVER)
+    result = subprocess.run(
+        [sys.executable, str(root / "server.py"), str(root / "cases.json"),
+         str(root / "served.pkl"), tf_text_kernels()],
+        capture_output=True, text=True, cwd=str(root),
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    with open(root / "served.pkl", "rb") as f:
+        return pickle.load(f)
+
+
+def differences(name, served, expected):
+    """Problems with `served` outputs against `expected` (floats: <= TOL)."""
+    problems = []
+    for key, want in expected.items():
+        if key not in served:
+            problems.append(f"{name}: no output {key!r} (got {sorted(served)})")
+            continue
+        got, want = served[key], np.asarray(want)
+        if want.dtype.kind == "U":
+            got = np.vectorize(lambda s: s.decode("utf-8"), otypes=[str])(got)
+        if got.shape != want.shape:
+            problems.append(f"{name}/{key}: shape {got.shape} != {want.shape}")
+        elif want.dtype.kind == "f":
+            diff = float(np.max(np.abs(got - want), initial=0.0))
+            if diff > TOL:
+                problems.append(f"{name}/{key}: max |diff| {diff:.2e} > {TOL}")
+        elif not np.array_equal(got, want):
+            problems.append(f"{name}/{key}: {got.tolist()} != {want.tolist()}")
+    return problems
+
+
+def saved_model_cli():
+    """The `saved_model_cli` of this environment."""
+    script = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return models.NezhaTokenizer(asset("vocab", "bert-base-chinese-vocab.txt"))
+
+
+@exporting
+def test_exports_serve_like_the_task(tokenizer, tmp_path):
+    cases = [
+        text_classifier_case(tokenizer),
+        token_classifier_case(tokenizer),
+        question_answerer_case(tokenizer),
+        multiple_choice_case(tokenizer),
+        masked_lm_case(tokenizer),
+        information_extractor_case(),
+    ]
+    for case in cases:
+        keras_encoders.export_saved_model(case.task, tmp_path / case.name, **case.options)
+    served = serve(cases, tmp_path)
+
+    problems = []
+    for case in cases:
+        out = served[case.name]
+        problems += differences(case.name, out["strings"], case.expected)
+        problems += differences(f"{case.name} (token ids)", out["token_ids"], case.expected_ids)
+        problems += case.check(out["strings"])
+        unknown = sorted(set(out["ops"]) - ALLOWED_OPS)
+        if unknown:
+            problems.append(f"{case.name}: ops outside ALLOWED_OPS: {unknown}")
+    if served["modules"]:
+        problems.append(f"the serving process imported {served['modules']}")
+
+    # What TF-Serving users look at first: the signature takes strings.
+    show = subprocess.run(
+        saved_model_cli() + ["show", "--dir", str(tmp_path / "text_classifier"), "--all"],
+        capture_output=True, text=True,
+    )
+    serving_default = show.stdout.split("signature_def['serving_default']")[-1]
+    if show.returncode or "inputs['text']" not in serving_default or "DT_STRING" not in serving_default:
+        problems.append(f"saved_model_cli show: {show.stdout[-2000:]}{show.stderr[-2000:]}")
+    assert not problems, "\n".join(problems)
+
+
+# === Errors and the other backends ===
+@exporting
+def test_export_errors_name_the_fix(tokenizer, tmp_path):
+    pre = models.NezhaTextClassifierPreprocessor(tokenizer, sequence_length=SEQ)
+    with pytest.raises(ValueError, match="has no preprocessor"):
+        keras_encoders.export_saved_model(models.NezhaTextClassifier(nezha_backbone(), 2), tmp_path)
+    classifier = models.NezhaTextClassifier(nezha_backbone(), 2, preprocessor=pre)
+    with pytest.raises(TypeError, match="top_k"):
+        keras_encoders.export_saved_model(classifier, tmp_path, top_k=3)
+    pre_trainer = models.NezhaPreTrainer(
+        nezha_backbone(), preprocessor=models.NezhaPreTrainerPreprocessor(tokenizer)
+    )
+    with pytest.raises(ValueError, match="serving_signature"):
+        keras_encoders.export_saved_model(pre_trainer, tmp_path)
+    if BACKEND == "tensorflow":
+        with pytest.raises(ValueError, match="JAX backend"):
+            keras_encoders.export_saved_model(classifier, tmp_path, jax2tf_kwargs={})
+    assert not os.listdir(tmp_path)  # nothing half-written
+
+
+@on_torch
+def test_torch_export_error_explains_the_working_paths(tokenizer, tmp_path):
+    pre = models.NezhaTextClassifierPreprocessor(tokenizer, sequence_length=SEQ)
+    task = models.NezhaTextClassifier(nezha_backbone(), 2, preprocessor=pre)
+    with pytest.raises(RuntimeError) as error:
+        keras_encoders.export_saved_model(task, tmp_path / "model")
+    message = str(error.value)
+    assert "'torch'" in message
+    assert "KERAS_BACKEND=tensorflow" in message
+    assert "python -m keras_encoders.export" in message
+    assert not (tmp_path / "model").exists()
+
+
+@on_torch
+def test_command_line_exports_a_torch_trained_preset_under_tensorflow(tokenizer, tmp_path):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    names = ["负面", "正面"]
+    pre = models.NezhaTextClassifierPreprocessor(tokenizer, sequence_length=SEQ)
+    task = models.NezhaTextClassifier(nezha_backbone(), 2, preprocessor=pre, label_names=names)
+    task.save_to_preset(str(tmp_path / "preset"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
+    # Started on torch (this process's KERAS_BACKEND): it re-runs itself on TF.
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_encoders.export", str(tmp_path / "preset"), str(tmp_path / "model")],
+        capture_output=True, text=True, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Exported NezhaTextClassifier" in result.stdout
+
+    texts = ["这家酒店很好", "服务太差了"]
+    logits = to_numpy(task.predict(texts, verbose=0))
+    serve = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
+    served = serve(text=tf.constant(texts))
+    assert np.max(np.abs(served["logits"].numpy() - logits)) <= TOL
+    assert [s.decode() for s in served["label_names"].numpy()] == [names[i] for i in logits.argmax(-1)]
