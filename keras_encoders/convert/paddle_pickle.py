@@ -37,28 +37,15 @@ import numpy as np
 
 from keras_encoders.convert.torch_pickle import CheckpointFormatError
 from keras_encoders.convert.torch_pickle import UnsafeCheckpointError
+# The same hardened building blocks as the PyTorch reader.
+from keras_encoders.convert.torch_pickle import _Inert
+from keras_encoders.convert.torch_pickle import _Malformed
+from keras_encoders.convert.torch_pickle import _SafeCallable
 
 __all__ = ["NAME_TABLE", "SPLIT_INFO", "load_paddle_state_dict"]
 
 NAME_TABLE = "StructuredToParameterName@@"
 SPLIT_INFO = "UnpackBigParamInfor@@"
-
-
-class _Malformed(Exception):
-    """Internal: raised while unpickling, re-raised with the file's path."""
-
-
-class _Inert:
-    """Base of every object the unpickler hands to the pickle.
-
-    No `__dict__`, and BUILD (the only opcode that mutates an object) goes
-    through `__setstate__`, which refuses unless a subclass validates it.
-    """
-
-    __slots__ = ()
-
-    def __setstate__(self, state):
-        raise _Malformed(f"the pickle tries to set state on {self!r}")
 
 
 class _NdarrayClass(_Inert):
@@ -161,22 +148,6 @@ class _Array(_Inert):
 
     def __repr__(self):
         return "<numpy array>" if self.array is None else f"<array {self.array.shape}>"
-
-
-class _SafeCallable(_Inert):
-    """A callable the pickle may REDUCE; wraps one of our own functions."""
-
-    __slots__ = ("qualname", "fn")
-
-    def __init__(self, qualname, fn):
-        self.qualname = qualname
-        self.fn = fn
-
-    def __call__(self, *args):
-        return self.fn(*args)
-
-    def __repr__(self):
-        return f"<stand-in for {self.qualname}>"
 
 
 def _reconstruct(cls, shape, typecode):
