@@ -60,14 +60,6 @@ class EncoderMaskedLM(MaskedLM):
     def task_config_from_hf(cls, config):
         return {}
 
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: the top-k fillers of the `[MASK]` tokens in the text (see `MaskedLMSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import MaskedLMSignature
-
-        return MaskedLMSignature(self, **options)
-
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", **kwargs):
         super().compile(
             optimizer=optimizer,

@@ -8,20 +8,40 @@ from keras_encoders.models.encoder_backbone import kernel_initializer
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
 
 
-def sequence_summary(backbone, outputs, summary):
+def sequence_summary(backbone, outputs, summary_type):
     """One vector per sequence: the pooler, the first token, or the last one."""
-    if summary == "pooled":
+    if summary_type == "pooled":
         if "pooled_output" not in outputs:
             raise ValueError(
                 f"{backbone.__class__.__name__} has no pooler; use "
-                "summary='first' or 'last'."
+                "summary_type='first' or 'last'."
             )
         return outputs["pooled_output"]
-    if summary == "first":
+    if summary_type == "first":
         return outputs["sequence_output"][:, 0, :]
-    if summary == "last":
+    if summary_type == "last":
         return outputs["sequence_output"][:, -1, :]
-    raise ValueError(f"summary must be 'pooled', 'first' or 'last', got {summary!r}")
+    raise ValueError(
+        f"summary_type must be 'pooled', 'first' or 'last', got {summary_type!r}"
+    )
+
+
+def check_no_summary(kwargs):
+    if "summary" in kwargs:
+        raise TypeError(
+            "`summary` is now called `summary_type` (the old name hid "
+            "`keras.Model.summary()`): pass "
+            f"summary_type={kwargs['summary']!r}."
+        )
+
+
+def renamed_summary(config):
+    """A task config saved before `summary` became `summary_type` (the old
+    name hid `keras.Model.summary()`), in the current names."""
+    config = dict(config)
+    if "summary" in config:
+        config.setdefault("summary_type", config.pop("summary"))
+    return config
 
 
 class DerivesBackboneInputs:
