@@ -338,11 +338,12 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
             else:
                 sizes = [max_seq_len - len(prompt) - specials for prompt in prompts]
             features = preprocessor.character_windows(prompts, texts, sizes, max_seq_len)
-        inputs = {name: features[name] for name in self.backbone.input}
+        rows = len(features["example_index"])
+        inputs = {name: _pad_rows(features[name], batch_size) for name in self.backbone.input}
         logits = self.predict(inputs, batch_size=batch_size, verbose=0)
         spans = uie.decode_spans(
-            _sigmoid(ops.convert_to_numpy(logits["start_logits"])),
-            _sigmoid(ops.convert_to_numpy(logits["end_logits"])),
+            _sigmoid(ops.convert_to_numpy(logits["start_logits"])[:rows]),
+            _sigmoid(ops.convert_to_numpy(logits["end_logits"])[:rows]),
             features["part"], features["token_start"], features["token_end"],
             features["prompt_length"], threshold,
             taskflow_offsets=decoding == "taskflow",
@@ -383,6 +384,17 @@ def _best_of_windows(windows):
             if key not in best or span["probability"] > best[key]["probability"]:
                 best[key] = span
     return sorted(best.values(), key=lambda s: (s.get("start", -1), s.get("end", -1), s["text"]))
+
+
+def _pad_rows(array, batch_size):
+    """`array` with its first row repeated so that the last batch has a
+    power-of-two size: few distinct batch shapes (compiled once each on
+    JAX), at most twice the work of the last batch."""
+    last = len(array) % batch_size
+    if not last:
+        return array
+    extra = min(1 << (last - 1).bit_length(), batch_size) - last
+    return np.concatenate([array, np.repeat(array[:1], extra, axis=0)])
 
 
 def _sigmoid(logits):
