@@ -156,6 +156,11 @@ def test_the_settings_matter(reference):
     assert any(s["text"] == "" for run in expected.values() for s in spans_of(run))
     hugging_face = task.with_convention("transformers")
     assert differences(hugging_face.extract(texts, schema, max_seq_len=128, decoding="taskflow"), theirs)
+    # [PAD] at its index instead of PaddleNLP's position 0.
+    config = {**task.backbone.get_config(), "pad_position_id": None}
+    indexed = type(task)(type(task.backbone).from_config(config), task.preprocessor, decoding="taskflow")
+    indexed.set_weights(task.get_weights())
+    assert differences(indexed.extract(texts, schema, max_seq_len=128), theirs)
     corrected = task.extract(texts, schema, max_seq_len=128, decoding="taskflow_corrected")
     assert differences(corrected, theirs)
 
