@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from keras_encoders.convert.weight_map import identity
-from keras_encoders.convert.weight_map import transpose
+from keras_encoders.convert.porting import identity
+from keras_encoders.convert.porting import transpose
 
 MODEL_TYPES = ("convbert", "conv_bert")  # the YituTech uploads use both
 BASE_PREFIXES = ("convbert.", "")
@@ -110,10 +110,6 @@ HEADS = {
 }
 
 
-def backbone_cls():
-    from keras_encoders.models.convbert.convbert_backbone import ConvBertBackbone
-
-    return ConvBertBackbone
 
 
 def convert_backbone_config(config):

@@ -1,7 +1,7 @@
 """NEZHA: Hugging Face `NezhaModel` / `NezhaFor*` checkpoints -> Keras."""
 
-from keras_encoders.convert.weight_map import identity
-from keras_encoders.convert.weight_map import transpose
+from keras_encoders.convert.porting import identity
+from keras_encoders.convert.porting import transpose
 
 MODEL_TYPES = ("nezha",)
 BASE_PREFIXES = ("nezha.", "bert.", "")
@@ -71,10 +71,6 @@ HEADS = {
 }
 
 
-def backbone_cls():
-    from keras_encoders.models.nezha.nezha_backbone import NezhaBackbone
-
-    return NezhaBackbone
 
 
 def convert_backbone_config(config):

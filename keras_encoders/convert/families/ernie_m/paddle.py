@@ -13,7 +13,7 @@ import json
 import os
 import re
 
-from keras_encoders.convert.weight_map import identity
+from keras_encoders.convert.porting import identity
 
 MODEL_TYPE = "ernie_m"
 SOURCE_FORMAT = "PaddleNLP .pdparams"

@@ -1,16 +1,12 @@
 """ERNIE-M: Hugging Face `ErnieMModel` / `ErnieMFor*` checkpoints -> Keras."""
 
-import os
-
-from keras_encoders.convert.weight_map import identity
-from keras_encoders.convert.weight_map import transpose
+from keras_encoders.convert.porting import identity
+from keras_encoders.convert.porting import transpose
+from keras_encoders.models.ernie_m.ernie_m_backbone import POSITION_OFFSET
 
 MODEL_TYPES = ("ernie_m",)
 BASE_PREFIXES = ("ernie_m.", "")
 ANCHOR = "embeddings.word_embeddings.weight"
-# Positions start at 2, so the usable length is `max_position_embeddings - 2`
-# (read by the preset loader to size the preprocessors).
-POSITION_OFFSET = 2
 # Buffers, not weights.
 IGNORE = (r"position_ids$",)
 
@@ -69,10 +65,6 @@ HEADS = {
 }
 
 
-def backbone_cls():
-    from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
-
-    return ErnieMBackbone
 
 
 def convert_backbone_config(config):
@@ -111,13 +103,6 @@ def convert_tokenizer_config(config, tokenizer_config):
     # The published tokenizer configs say `do_lower_case: false`, the HF default.
     return {"lowercase": tokenizer_config.get("do_lower_case", False)}
 
-
-def tokenizer_files(directory):
-    """ERNIE-M tokenizes with the SentencePiece model but takes ids from vocab.txt."""
-    return {
-        "proto": os.path.join(directory, "sentencepiece.bpe.model"),
-        "vocabulary": os.path.join(directory, "vocab.txt"),
-    }
 
 
 def classifier_dropout(config):
