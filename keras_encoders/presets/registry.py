@@ -20,6 +20,7 @@ from keras_hub.src.utils import preset_utils
 
 from keras_encoders.convert import conversion
 from keras_encoders.convert import downloads
+from keras_encoders.convert.readers.hf_folder import read_json
 from keras_encoders.presets import catalogue
 
 
@@ -158,7 +159,10 @@ def _checked_get_file(get_file):
                 and not os.path.exists(text)
             ):
                 raise ValueError(unknown_preset_message(text))
-        return get_file(preset, path)
+        local = get_file(preset, path)
+        if str(path).endswith(".json") and os.path.isfile(local):
+            read_json(local)  # keras-hub's own parse would not name the file
+        return local
 
     checked.wrapped = get_file
     return checked

@@ -10,6 +10,8 @@ BASE_PREFIXES = ("convbert.", "")
 ANCHOR = "embeddings.word_embeddings.weight"
 # Buffers, not weights (older saves still carry them).
 IGNORE = (r"embeddings\.position_ids$", r"embeddings\.token_type_ids$")
+# Every weight is required (ConvBERT has no pooler).
+OPTIONAL = ()
 
 
 # === Transforms (checkpoint array -> Keras array) ===
