@@ -19,8 +19,9 @@ format) hold declarative tables, read by `porting`:
 """
 
 import dataclasses
-import importlib
 import types
+
+from keras_encoders import models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +80,6 @@ class FamilySpec:
 
     def keras_class(self, name):
         """A class of `keras_encoders.models` (`spec.keras_class(spec.backbone)`)."""
-        models = importlib.import_module("keras_encoders.models")
         cls = getattr(models, name, None)
         if cls is None:
             raise ValueError(f"keras_encoders.models has no {name}.")

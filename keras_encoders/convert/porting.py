@@ -33,6 +33,14 @@ def transpose_reshape(x, shape):
     return np.reshape(np.transpose(x), shape)
 
 
+def torch_linear(keras_name, checkpoint_name):
+    """Rules for a torch `Linear` (`.weight` (out, in), `.bias`) -> Keras `Dense`."""
+    return [
+        (f"{keras_name}/kernel", f"{checkpoint_name}.weight", transpose),
+        (f"{keras_name}/bias", f"{checkpoint_name}.bias", identity),
+    ]
+
+
 def expand_rules(rules, num_layers):
     """Instantiate `{i}` rules for every layer: {keras_path: (key, transform)}."""
     table = {}

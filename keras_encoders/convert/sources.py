@@ -22,9 +22,12 @@ that lists them, NaN / Inf weights a `CheckpointFormatError`.
 """
 
 import dataclasses
-import importlib
 import os
 import re
+
+from keras_hub.models import Task
+
+from keras_encoders import models
 
 from keras_encoders.convert import downloads
 from keras_encoders.convert import porting
@@ -98,9 +101,6 @@ class CheckpointSource:
 # === Helpers ===
 def task_class(architecture, backbone_cls):
     """The public Keras task whose `checkpoint_head` is `architecture`, or None."""
-    from keras_hub.models import Task
-
-    models = importlib.import_module("keras_encoders.models")
     found = {
         c for c in vars(models).values()
         if isinstance(c, type) and issubclass(c, Task)
@@ -299,7 +299,7 @@ def _open_paddle(location, path, config_path, tokenizer_dir):
         )
     spec, prefix = found[0]
     rules = spec.originals[PADDLE]
-    config_path = config_path or rules.find_config(directory)
+    config_path = config_path or _first_existing(directory, rules.CONFIG_FILES)
     if config_path is None:
         raise FileNotFoundError(
             f"No model_config.json or config.json next to {file}: PaddleNLP "

@@ -18,10 +18,12 @@ import warnings
 
 from keras_hub.src.utils import preset_utils
 
+from keras_encoders import models
 from keras_encoders.convert import conversion
 from keras_encoders.convert import downloads
 from keras_encoders.convert.readers.hf_folder import read_json
 from keras_encoders.presets import catalogue
+from keras_encoders.presets import resolver
 
 
 class CataloguePreset(dict):
@@ -43,8 +45,6 @@ class CataloguePreset(dict):
 
     def __getitem__(self, key):
         if key == "kaggle_handle":
-            from keras_encoders.presets import resolver
-
             return resolver.ensure_preset(self.name)
         return super().__getitem__(key)
 
@@ -71,8 +71,6 @@ def keras_hub_metadata(name, entry):
 
 
 def _backbone_class(name, entry):
-    from keras_encoders import models
-
     cls = getattr(models, entry["backbone_class"], None)
     if cls is None:
         raise catalogue.CatalogueError(
