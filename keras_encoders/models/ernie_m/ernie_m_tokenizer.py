@@ -27,6 +27,8 @@ from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
 from keras_encoders.utils import text_utils
 
+# Whose ErnieMTokenizer to agree with (see the class docstring).
+REFERENCES = ("transformers", "paddlenlp")
 _UNDERLINE = "\u2581"  # SentencePiece's word-boundary marker "▁".
 # ERNIE-M's `is_ch_char` range and `is_punct` characters: each is a token.
 _CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
@@ -100,8 +102,9 @@ class ErnieMTokenizer(EncoderTokenizer):
     piece is then split again exactly as ERNIE-M does:
 
     - a piece that is only "▁" is kept iff it is not the chunk's first piece
-      and the next piece does not start with "▁" (Hugging Face keeps it;
-      PaddleNLP always drops it);
+      and the next piece does not start with "▁" (Hugging Face's rule,
+      `reference="transformers"`); with `reference="paddlenlp"` it is always
+      dropped, as PaddleNLP's `ErnieMTokenizer` does;
     - every CJK ideograph (U+4E00..U+9FFF) and every character of
       `,;:.?!~，；：。？！《》【】` becomes a token of its own;
     - digits are split from non-digits (`str.isdigit`, so "model2000year"
@@ -123,6 +126,12 @@ class ErnieMTokenizer(EncoderTokenizer):
         vocabulary: list of tokens or path to `vocab.txt` (id = line index).
         lowercase: bool. Lowercase the text first (`do_lower_case`; special
             tokens written in the text are left as they are).
+        reference: `"transformers"` (default) or `"paddlenlp"`: whose
+            tokenizer to agree with. They differ only in a SentencePiece
+            piece that is just "▁": Hugging Face keeps it before a piece that
+            does not start a word ("world Hello" -> "▁world", "▁", "H",
+            "ello"), PaddleNLP always drops it. Checkpoints fine-tuned with
+            PaddleNLP (e.g. UIE-M) saw PaddleNLP's ids.
         sequence_length: int. Pad/truncate `tokenize` outputs to this length.
         unk_token, sep_token, pad_token, cls_token, mask_token: the special
             tokens; all must be in `vocabulary`. `cls_token` and `sep_token`
@@ -174,6 +183,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         proto=None,
         vocabulary=None,
         lowercase=False,
+        reference="transformers",
         sequence_length=None,
         unk_token="[UNK]",
         sep_token="[SEP]",
@@ -182,7 +192,13 @@ class ErnieMTokenizer(EncoderTokenizer):
         mask_token="[MASK]",
         **kwargs,
     ):
+        if reference not in REFERENCES:
+            raise ValueError(
+                f"`reference` must be one of {REFERENCES}. "
+                f"Received: reference={reference!r}"
+            )
         self.lowercase = lowercase
+        self.reference = reference
         # Set before the base class builds the tables from the vocabulary.
         self.proto = _read_proto(proto)
         self._add_special_token(unk_token, "unk_token")
@@ -379,6 +395,8 @@ class ErnieMTokenizer(EncoderTokenizer):
         next_is_word = tf.strings.substr(next_piece, 0, len(_UNDERLINE.encode()))
         next_is_word = tf.equal(next_is_word, _UNDERLINE)
         keep_lone = (position > 0) & has_next & ~next_is_word
+        if self.reference == "paddlenlp":
+            keep_lone = tf.zeros_like(keep_lone)
         is_lone = tf.equal(piece, _UNDERLINE)
 
         # Split every piece into segments at character level.
@@ -677,6 +695,7 @@ class ErnieMTokenizer(EncoderTokenizer):
             {
                 "proto": None,
                 "lowercase": self.lowercase,
+                "reference": self.reference,
                 "unk_token": self.unk_token,
                 "sep_token": self.sep_token,
                 "pad_token": self.pad_token,
