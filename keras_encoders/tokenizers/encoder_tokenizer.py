@@ -40,6 +40,7 @@ class EncoderTokenizer(Tokenizer):
         self.sequence_length = sequence_length
         self.vocabulary = None
         self.file_assets = [self.vocabulary_asset]
+        self.reset_tokenize_graph()
         self.set_vocabulary(vocabulary)
 
     # === Vocabulary ===
@@ -55,6 +56,7 @@ class EncoderTokenizer(Tokenizer):
         self._token_to_id = {token: i for i, token in enumerate(self.vocabulary)}
         self._id_to_token_table = tf.constant(self.vocabulary, dtype=tf.string)
         self._build_tables()
+        self.reset_tokenize_graph()
         self._update_special_token_ids()
 
     def _build_tables(self):
@@ -104,6 +106,38 @@ class EncoderTokenizer(Tokenizer):
     def _tokenize_with_offsets_tf(self, strings):
         raise NotImplementedError
 
+    def _ids_and_char_offsets(self, strings):
+        ids, starts, ends = self._tokenize_with_offsets_tf(strings)
+        starts, ends = text_utils.byte_to_char_offsets(strings, starts, ends)
+        return ids, starts, ends
+
+    def tokenize_graph(self):
+        """The tokenization graph: a `tf.function` traced once per tokenizer.
+
+        It maps a 1-D string tensor (any batch size) to ragged token ids and
+        character offsets. Every call goes through it: eager calls run the
+        traced graph, and `tf.data` maps, preprocessors and exported
+        SavedModels call it as one function op, so no `predict`, `fit` or
+        `evaluate` traces the tokenizer again and ids and offsets cannot
+        differ between those paths.
+        """
+        graph = self._graph_holder.get("tokenize")
+        if graph is None:
+            graph = tf.function(
+                self._ids_and_char_offsets,
+                input_signature=[tf.TensorSpec([None], tf.string)],
+                autograph=False,
+            )
+            self._graph_holder["tokenize"] = graph
+        return graph
+
+    def reset_tokenize_graph(self):
+        """Drop the traced graph; the next call traces again (used when the
+        vocabulary or another table it captures changes)."""
+        # A plain dict kept out of Keras/TF attribute tracking: the cache is
+        # not state to save, and a tracked `tf.function` would be exported.
+        self.__dict__["_graph_holder"] = {}
+
     def _run(self, inputs):
         self._check_vocabulary()
         inputs = tf.convert_to_tensor(inputs)
@@ -120,8 +154,7 @@ class EncoderTokenizer(Tokenizer):
                 "Tokenizer inputs must be a string or a 1-D batch of strings. "
                 f"Received shape {inputs.shape}."
             )
-        ids, starts, ends = self._tokenize_with_offsets_tf(inputs)
-        starts, ends = text_utils.byte_to_char_offsets(inputs, starts, ends)
+        ids, starts, ends = self.tokenize_graph()(inputs)
         ids = tf.cast(ids, self.compute_dtype)
         return ids, starts, ends, unbatched
 

@@ -220,6 +220,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         self.proto = _read_proto(proto)
         if self.vocabulary is not None:
             self._build_tables()
+            self.reset_tokenize_graph()
 
     def _run(self, inputs):
         # The vocabulary alone serves the id <-> token helpers; tokenizing
