@@ -172,16 +172,14 @@ class EncoderTokenizer(Tokenizer):
         # `[PAD]` rather than 0: ERNIE-M's pad id is 1 and its mask derives from it.
         return self.pad_token_id if getattr(self, "pad_token_id", None) is not None else 0
 
-    # The whole path is straight-line TF code: `do_not_convert` spares every
-    # `tf.function` / `tf.data` trace autograph's (slow) source conversion.
-    @preprocessing_function
+    # Python strings may hold lone surrogates, which TensorFlow cannot
+    # encode: each becomes U+FFFD first (see `text_utils`). BERT drops it,
+    # as Hugging Face's `BertTokenizer` drops surrogates (category Cs).
     @tf.autograph.experimental.do_not_convert
     def tokenize(self, inputs):
         """Strings to token ids (ragged for a batch, dense for one string)."""
-        ids, _, _, unbatched = self._run(inputs)
-        return self._finish(ids, unbatched, pad_value=self._id_pad_value)
+        return self._tokenize(text_utils.replace_lone_surrogates(inputs))
 
-    @preprocessing_function
     @tf.autograph.experimental.do_not_convert
     def tokenize_with_offsets(self, inputs):
         """Strings to `(token_ids, starts, ends)`.
@@ -191,6 +189,19 @@ class EncoderTokenizer(Tokenizer):
         original text (before lowercasing, accent stripping or other
         normalization). Special tokens written in the text get their span too.
         """
+        return self._tokenize_with_offsets(text_utils.replace_lone_surrogates(inputs))
+
+    # The whole path is straight-line TF code: `do_not_convert` spares every
+    # `tf.function` / `tf.data` trace autograph's (slow) source conversion.
+    @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
+    def _tokenize(self, inputs):
+        ids, _, _, unbatched = self._run(inputs)
+        return self._finish(ids, unbatched, pad_value=self._id_pad_value)
+
+    @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
+    def _tokenize_with_offsets(self, inputs):
         ids, starts, ends, unbatched = self._run(inputs)
         return (
             self._finish(ids, unbatched, pad_value=self._id_pad_value),

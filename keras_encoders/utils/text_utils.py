@@ -1,6 +1,9 @@
 """Text helpers shared by the tokenizers (vocabulary files, offsets)."""
 
 import os
+import re
+
+import numpy as np
 
 import tensorflow as tf
 from tensorflow.python.ops import gen_string_ops
@@ -24,6 +27,27 @@ def write_vocabulary(tokens, path):
     with open(path, "w", encoding="utf-8") as f:
         for token in tokens:
             f.write(f"{token}\n")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(inputs):
+    """Python strings with lone surrogates, each replaced by U+FFFD.
+
+    A Python `str` may hold surrogate code points, which are not Unicode
+    characters and cannot be encoded as UTF-8 (TensorFlow refuses them). One
+    replacement character per surrogate keeps character offsets indexing the
+    original string. Lists, tuples and numpy arrays of strings are handled;
+    anything else is returned as is.
+    """
+    if isinstance(inputs, str):
+        return _LONE_SURROGATE.sub("\ufffd", inputs)
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(replace_lone_surrogates(x) for x in inputs)
+    if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "OU":
+        return np.vectorize(replace_lone_surrogates, otypes=[inputs.dtype])(inputs)
+    return inputs
 
 
 def regex_escape(token):
