@@ -57,16 +57,22 @@ def _char_tables(lowercase, strip_accents, split_on_cjk):
             classes[code] = _SPACE
             continue
         text = char.lower() if lowercase else char
-        if strip_accents:
+        # Most characters (all of CJK) are unchanged: skip the slow path.
+        if strip_accents and not (
+            text == char and unicodedata.is_normalized("NFD", char)
+        ):
             text = "".join(
                 c for c in unicodedata.normalize("NFD", text)
                 if unicodedata.category(c) != "Mn"
             )
+        if text == char:
+            if category[0] == "P" or (code < 128 and _is_punctuation(char)):
+                classes[code] |= _ALONE
+            continue
         if text and all(_is_punctuation(c) for c in text):
             classes[code] |= _ALONE
-        if text != char:
-            codes.append(code)
-            texts.append(text.encode("utf-8"))
+        codes.append(code)
+        texts.append(text.encode("utf-8"))
     return classes, codes, texts
 
 
