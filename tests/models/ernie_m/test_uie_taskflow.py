@@ -52,7 +52,7 @@ RUNS = [(name, length) for name in SCHEMAS for length in (512, 128)]
 
 def paddle_python():
     """The paddle reference venv's python, or skip (fail under CI)."""
-    venv = os.environ.get("KERAS_ENCODERS_PADDLE_VENV", os.path.join(ROOT, ".venv-paddle"))
+    venv = os.environ.get("KERAS_ENCODERS_PADDLE_VENV") or os.path.join(ROOT, ".venv-paddle")
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
         message = (
