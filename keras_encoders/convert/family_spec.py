@@ -46,6 +46,9 @@ class FamilySpec:
             -> (transformers model, its architecture)` for original formats.
         reference_tokenizer: verification hook, `callable(files, settings)`
             -> the transformers tokenizer.
+        saved_form: `callable(src, model) -> model`, the verified model as it
+            is written (e.g. UIE-M set up the way PaddleNLP's weights expect
+            their inputs); `None` writes the model as verified.
     """
 
     name: str
@@ -62,6 +65,7 @@ class FamilySpec:
     reference_from_source: object
     reference_tokenizer: object
     position_offset: int = 0
+    saved_form: object = None
 
     @property
     def base_architecture(self):

@@ -164,6 +164,11 @@ def test_uie_m_pdparams_converts_to_a_matching_information_extractor(uie_m):
     compared = {c.name for c in result.report.comparisons}
     assert {"task.start_logits", "task.end_logits", "backbone.sequence_output"} <= compared
     task = models.ErnieMInformationExtractor.from_preset(result.output)
+    # Written the way PaddleNLP's Taskflow feeds UIE-M (the weights' training
+    # conventions); the same weights in Hugging Face's conventions match it.
+    assert task.preprocessor.tokenizer.reference == "paddlenlp"
+    assert task.backbone.pad_position_id == 0 and task.decoding == "taskflow"
+    task = task.with_convention("transformers")
     x = padded_batch(vocab)
     ref = reference(hf, x)
     out = task(x, training=False)

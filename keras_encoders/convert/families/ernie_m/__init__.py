@@ -27,6 +27,15 @@ def reference_from_source(src, config, hf_class):
     return model.eval(), src.architecture
 
 
+def saved_form(src, model):
+    """UIE-M from PaddleNLP is written as Taskflow feeds it (see
+    `InformationExtractor.with_convention`): its weights were fine-tuned on
+    PaddleNLP's tokenization, mask and position conventions."""
+    if src.rules is paddle and src.architecture == "ErnieMForInformationExtraction":
+        return model.with_convention("paddlenlp")
+    return model
+
+
 def reference_tokenizer(files, settings):
     from transformers.models.deprecated.ernie_m import ErnieMTokenizer
 
@@ -61,4 +70,5 @@ SPEC = FamilySpec(
     reference_from_source=reference_from_source,
     reference_tokenizer=reference_tokenizer,
     position_offset=POSITION_OFFSET,
+    saved_form=saved_form,
 )
