@@ -220,7 +220,9 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         rows = tf.gather(chunk_row, token_chunk)
         num_rows = tf.shape(strings, out_type=tf.int64)[0]
 
-        splits = tf.searchsorted(rows, tf.range(num_rows + 1), side="left")
+        splits = tf.searchsorted(
+            rows, tf.range(num_rows + 1), side="left", out_type=tf.int64
+        )
 
         def to_rows(x, shift=0):
             return tf.RaggedTensor.from_row_splits(
