@@ -59,7 +59,9 @@ def _char_tables(lowercase, strip_accents, split_on_cjk):
         text = char.lower() if lowercase else char
         # Most characters (all of CJK) are unchanged: skip the slow path.
         if strip_accents and not (
-            text == char and unicodedata.is_normalized("NFD", char)
+            text == char
+            and category != "Mn"
+            and unicodedata.is_normalized("NFD", char)
         ):
             text = "".join(
                 c for c in unicodedata.normalize("NFD", text)
