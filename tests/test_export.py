@@ -70,7 +70,7 @@ ALLOWED_OPS = frozenset(
     ShardedFilename Sigmoid Size Slice Softmax Split SplitV Sqrt Square
     SquaredDifference Squeeze StatefulPartitionedCall StatelessIf
     StaticRegexFullMatch StaticRegexReplace StopGradient StridedSlice
-    StringJoin StringLength StringLower Sub Substr Sum Tanh
+    StringJoin StringLength StringLower StringSplit Sub Substr Sum Tanh
     TensorScatterUpdate Tile TopKV2 Transpose UnicodeDecode
     UnicodeDecodeWithOffsets UnicodeEncode Unpack UnsortedSegmentJoin
     UnsortedSegmentMax UnsortedSegmentMin UnsortedSegmentSum UpperBound

@@ -59,7 +59,9 @@ def _char_tables(lowercase, strip_accents, split_on_cjk):
         text = char.lower() if lowercase else char
         # Most characters (all of CJK) are unchanged: skip the slow path.
         if strip_accents and not (
-            text == char and unicodedata.is_normalized("NFD", char)
+            text == char
+            and category != "Mn"
+            and unicodedata.is_normalized("NFD", char)
         ):
             text = "".join(
                 c for c in unicodedata.normalize("NFD", text)
@@ -202,32 +204,14 @@ class BertWordPieceTokenizer(EncoderTokenizer):
             chunk_start = tf.zeros_like(chunk_row)
             chunk_length = tf.cast(tf.strings.length(strings), tf.int64)
             special_id = -tf.ones_like(chunk_row)
-        is_special = special_id >= 0
-        ids, starts, ends, token_chunk = self._word_pieces(
-            tf.where(is_special, "", chunks)
-        )
-        # Each special chunk is one token spanning the chunk; merge them in
-        # chunk order (a stable sort keeps each chunk's tokens in order).
-        special_chunk = text_utils.mask_index(is_special)
-        ids = tf.concat([ids, tf.gather(special_id, special_chunk)], 0)
-        starts = tf.concat([starts, tf.zeros_like(special_chunk)], 0)
-        ends = tf.concat([ends, tf.gather(chunk_length, special_chunk)], 0)
-        token_chunk = tf.concat([token_chunk, special_chunk], 0)
-        order = tf.argsort(token_chunk, stable=True)
-        token_chunk = tf.gather(token_chunk, order)
+        tokens = self._word_pieces(tf.where(special_id >= 0, "", chunks))
         # 2. Back to one row per input string, offsets relative to the string.
-        shift = tf.gather(chunk_start, token_chunk)
-        rows = tf.gather(chunk_row, token_chunk)
-        num_rows = tf.shape(strings, out_type=tf.int64)[0]
-
-        splits = tf.searchsorted(rows, tf.range(num_rows + 1), side="left")
-
-        def to_rows(x, shift=0):
-            return tf.RaggedTensor.from_row_splits(
-                tf.gather(x, order) + shift, splits, validate=False
-            )
-
-        return to_rows(ids), to_rows(starts, shift), to_rows(ends, shift)
+        return text_utils.merge_chunks(
+            tokens,
+            special_id,
+            (chunk_length, chunk_start, chunk_row),
+            tf.shape(strings, out_type=tf.int64)[0],
+        )
 
     def _word_pieces(self, chunks):
         """Basic tokenization + WordPiece of a 1-D batch of chunks.

@@ -89,6 +89,39 @@ def regex_split(strings, pattern):
     return pieces, starts, ends, splits_to_row_ids(splits)
 
 
+def merge_chunks(tokens, special_id, chunks, num_rows):
+    """Tokens of text chunks plus special-token chunks, back to input rows.
+
+    `tokens` is `(ids, starts, ends, chunk)`, flat, sorted by chunk, with byte
+    offsets inside each chunk; `special_id` is the id of each chunk that is a
+    special token (else negative), and such a chunk is one token spanning
+    it; `chunks` is `(lengths, starts, rows)` of every chunk in its input
+    string. Returns ragged `[num_rows, tokens]` ids and byte offsets.
+    """
+    ids, starts, ends, token_chunk = tokens
+    chunk_length, chunk_start, chunk_row = chunks
+    special = mask_index(special_id >= 0)
+    ids = tf.concat([ids, tf.gather(special_id, special)], 0)
+    starts = tf.concat([starts, tf.zeros_like(special)], 0)
+    ends = tf.concat([ends, tf.gather(chunk_length, special)], 0)
+    # A stable sort keeps each chunk's tokens in order.
+    token_chunk = tf.concat([token_chunk, special], 0)
+    order = tf.argsort(token_chunk, stable=True)
+    token_chunk = tf.gather(token_chunk, order)
+    shift = tf.gather(chunk_start, token_chunk)
+    rows = tf.gather(chunk_row, token_chunk)
+    splits = tf.searchsorted(
+        rows, tf.range(num_rows + 1), side="left", out_type=tf.int64
+    )
+
+    def to_rows(x, shift=0):
+        return tf.RaggedTensor.from_row_splits(
+            tf.gather(x, order) + shift, splits, validate=False
+        )
+
+    return to_rows(ids), to_rows(starts, shift), to_rows(ends, shift)
+
+
 def encode_chars(code):
     """One UTF-8 string per code point."""
     code = tf.cast(code, tf.int32)

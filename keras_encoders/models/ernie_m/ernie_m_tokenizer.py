@@ -326,34 +326,14 @@ class ErnieMTokenizer(EncoderTokenizer):
         # 1. Cut out special tokens written in the text; they bypass the rest.
         chunks, chunk_start, chunk_row = self._split_specials(text)
         special_id = self._special_ids.lookup(chunks)
-        is_special = special_id >= 0
-        ids, starts, ends, token_chunk = self._ernie_pieces(
-            tf.where(is_special, "", chunks)
-        )
-        # Each special chunk is exactly one token spanning the chunk; merge
-        # them in chunk order (a stable sort keeps each chunk's tokens' order).
-        special_chunk = tf.where(is_special)[:, 0]
-        ids = tf.concat([ids, tf.gather(special_id, special_chunk)], 0)
-        starts = tf.concat([starts, tf.zeros_like(special_chunk)], 0)
-        ends = tf.concat(
-            [ends, tf.gather(_byte_length(chunks), special_chunk)], 0
-        )
-        token_chunk = tf.concat([token_chunk, special_chunk], 0)
-        order = tf.argsort(token_chunk, stable=True)
-        token_chunk = tf.gather(token_chunk, order)
-
+        tokens = self._ernie_pieces(tf.where(special_id >= 0, "", chunks))
         # 2. Back to one row per input string, offsets relative to the string.
-        shift = tf.gather(chunk_start, token_chunk)
-        rows = tf.gather(chunk_row, token_chunk)
-        num_rows = tf.shape(strings, out_type=tf.int64)[0]
-
-        def to_rows(x, shift=0):
-            x = tf.gather(x, order) + shift
-            return tf.RaggedTensor.from_value_rowids(
-                x, rows, num_rows, validate=False
-            )
-
-        ids, starts, ends = to_rows(ids), to_rows(starts, shift), to_rows(ends, shift)
+        ids, starts, ends = text_utils.merge_chunks(
+            tokens,
+            special_id,
+            (_byte_length(chunks), chunk_start, chunk_row),
+            tf.shape(strings, out_type=tf.int64)[0],
+        )
         if lowered is not None:
             starts, ends = lowered(starts, ends)
         return ids, starts, ends
