@@ -27,6 +27,14 @@ class ConvBertEncoderLayer(PostLNEncoderLayer):
         num_groups: int. Groups of the feed-forward projections.
         **kwargs: the other `PostLNEncoderLayer` arguments (dropout,
             attention_dropout, layer_norm_epsilon, kernel_initializer ...).
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_encoders.layers import ConvBertEncoderLayer
+    >>> layer = ConvBertEncoderLayer(hidden_dim=8, intermediate_dim=16, num_heads=2, conv_kernel_size=3)
+    >>> x = np.random.uniform(size=(1, 5, 8)).astype("float32")
+    >>> tuple(layer(x, padding_mask=np.array([[1, 1, 1, 0, 0]])).shape)
+    (1, 5, 8)
     """
 
     def __init__(

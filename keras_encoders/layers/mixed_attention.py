@@ -68,6 +68,14 @@ class MixedAttention(keras.layers.Layer):
         conv_kernel_size: int. k, the (odd) span of the dynamic convolution.
         dropout: float. Dropout on the attention probabilities.
         kernel_initializer: initializer of every kernel.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_encoders.layers import MixedAttention
+    >>> layer = MixedAttention(hidden_dim=8, num_heads=2, conv_kernel_size=3)
+    >>> x = np.random.uniform(size=(1, 5, 8)).astype("float32")
+    >>> tuple(layer(x, padding_mask=np.array([[1, 1, 1, 0, 0]])).shape)
+    (1, 5, 8)
     """
 
     def __init__(

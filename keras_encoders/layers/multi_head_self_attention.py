@@ -68,6 +68,14 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         head_dim: int. Size of each head.
         max_relative_position: int or None. K above; None for plain attention.
         dropout: float. Dropout on the attention probabilities.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_encoders.layers import MultiHeadSelfAttention
+    >>> layer = MultiHeadSelfAttention(num_heads=2, head_dim=4, max_relative_position=3)
+    >>> x = np.random.uniform(size=(1, 5, 8)).astype("float32")
+    >>> tuple(layer(x, padding_mask=np.array([[1, 1, 1, 0, 0]])).shape)
+    (1, 5, 8)
     """
 
     def __init__(

@@ -29,6 +29,14 @@ class PostLNEncoderLayer(keras.layers.Layer):
         activation: the feed-forward activation (exact GELU by default).
         layer_norm_epsilon: float.
         kernel_initializer: initializer of every kernel.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_encoders.layers import PostLNEncoderLayer
+    >>> layer = PostLNEncoderLayer(hidden_dim=8, intermediate_dim=16, num_heads=2)
+    >>> x = np.random.uniform(size=(1, 5, 8)).astype("float32")
+    >>> tuple(layer(x, padding_mask=np.array([[1, 1, 1, 0, 0]])).shape)
+    (1, 5, 8)
     """
 
     def __init__(

@@ -54,6 +54,21 @@ class EncoderBackbone(Backbone):
     sequences within the model's position limit. Inside compiled functions
     (JAX/TF jit) only dtypes and static shapes can be checked; the
     preprocessors never produce out-of-range ids.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_encoders.models import EncoderBackbone, NezhaBackbone
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=10, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16)
+    >>> isinstance(backbone, EncoderBackbone)
+    True
+    >>> x = {"token_ids": np.array([[2, 12, 3]]), "padding_mask": np.ones((1, 3), "int32"),
+    ...      "segment_ids": np.zeros((1, 3), "int32")}
+    >>> try:
+    ...     backbone(x)  # id 12 is outside the 10-token vocabulary
+    ... except ValueError:
+    ...     print("refused")
+    refused
     """
 
     @property

@@ -36,6 +36,23 @@ class EncoderMaskedLM(encoder_task.EncoderTask, MaskedLM):
     Called on the backbone inputs plus `mask_positions` (B, P), returns logits
     (B, P, vocabulary_size) at those positions. The loss is the mean
     cross-entropy over real targets, as Hugging Face's `*ForMaskedLM`.
+
+    Example:
+    >>> from keras_encoders.models import EncoderMaskedLM, NezhaMaskedLM
+    >>> issubclass(NezhaMaskedLM, EncoderMaskedLM)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaMaskedLMPreprocessor, NezhaMaskedLM
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    >>> preprocessor = NezhaMaskedLMPreprocessor(tokenizer, sequence_length=8)
+    >>> masked_lm = NezhaMaskedLM(backbone, preprocessor=preprocessor)
+    >>> x, y, sample_weight = preprocessor(["我爱北京", "北京"])
+    >>> logits = masked_lm(x)  # at x["mask_positions"]
+    >>> tuple(logits.shape) == (2, preprocessor.mask_selection_length, len(vocab))
+    True
     """
 
     checkpoint_head = None

@@ -17,6 +17,18 @@ class EncoderMaskedLMPreprocessor(MaskedLMPreprocessor):
     `mask_positions`; `y` the original ids at those positions, with
     `-100` in unused slots (Hugging Face's ignore index, so the loss is the mean
     over real targets); `sample_weight` is 1 for real targets.
+
+    Example:
+    >>> from keras_encoders.models import EncoderMaskedLMPreprocessor, NezhaMaskedLMPreprocessor
+    >>> issubclass(NezhaMaskedLMPreprocessor, EncoderMaskedLMPreprocessor)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaMaskedLMPreprocessor, NezhaTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> preprocessor = NezhaMaskedLMPreprocessor(tokenizer, sequence_length=8)
+    >>> x, y, sample_weight = preprocessor(["我爱北京"])
+    >>> sorted(x)[:2], tuple(x["token_ids"].shape)
+    (['mask_positions', 'padding_mask'], (1, 8))
     """
 
     def __init__(self, tokenizer, sequence_length=512, **kwargs):

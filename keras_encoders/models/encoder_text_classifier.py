@@ -36,6 +36,25 @@ class EncoderTextClassifier(
         problem_type: None, "single_label_classification", "regression" or
             "multi_label_classification".
         label_names: optional list of class names (index = class id).
+
+    Example:
+    >>> from keras_encoders.models import EncoderTextClassifier, NezhaTextClassifier
+    >>> issubclass(NezhaTextClassifier, EncoderTextClassifier)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaTextClassifierPreprocessor, NezhaTextClassifier
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    >>> preprocessor = NezhaTextClassifierPreprocessor(tokenizer, sequence_length=8)
+    >>> classifier = NezhaTextClassifier(backbone, num_classes=2, preprocessor=preprocessor)
+    >>> logits = classifier.predict(["我爱北京", "北京"], verbose=0)
+    >>> logits.shape
+    (2, 2)
+    >>> # Sentence pairs are a tuple of two lists.
+    >>> tuple(classifier(preprocessor(x=(["我爱北京"], ["北京"]))).shape)
+    (1, 2)
     """
 
     summary_type = "pooled"

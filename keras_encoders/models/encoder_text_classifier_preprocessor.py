@@ -19,6 +19,18 @@ class EncoderTextClassifierPreprocessor(TextClassifierPreprocessor):
 
     The same TensorFlow ops run in eager calls on every backend, in `tf.data`
     and in exported graphs.
+
+    Example:
+    >>> from keras_encoders.models import EncoderTextClassifierPreprocessor, NezhaTextClassifierPreprocessor
+    >>> issubclass(NezhaTextClassifierPreprocessor, EncoderTextClassifierPreprocessor)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaTextClassifierPreprocessor, NezhaTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> preprocessor = NezhaTextClassifierPreprocessor(tokenizer, sequence_length=8)
+    >>> x = preprocessor(x=(["我爱北京"], ["北京"]))  # a pair; or one list
+    >>> tuple(x["token_ids"].shape)
+    (1, 8)
     """
 
     def __init__(self, tokenizer, sequence_length=512, truncate="round_robin", **kwargs):

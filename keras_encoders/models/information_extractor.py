@@ -59,6 +59,31 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
            "span_end": tf.ragged.constant([[6], [31]])},
     )
     ```
+
+    Example (a tiny random model; runs offline):
+    >>> from keras_encoders.models import InformationExtractor, ErnieMInformationExtractor
+    >>> issubclass(ErnieMInformationExtractor, InformationExtractor)  # the ErnieM specialisation
+    True
+    >>> from keras_encoders.models import ErnieMBackbone, ErnieMTokenizer, ErnieMInformationExtractorPreprocessor, ErnieMInformationExtractor
+    >>> import io
+    >>> import sentencepiece
+    >>> proto = io.BytesIO()
+    >>> sentencepiece.SentencePieceTrainer.train(
+    ...     sentence_iterator=iter(["the quick brown fox", "the earth is round"]),
+    ...     model_writer=proto, vocab_size=13, model_type="WORD", pad_id=0, unk_id=1,
+    ...     bos_id=2, eos_id=3, pad_piece="[PAD]", unk_piece="[UNK]", bos_piece="[CLS]",
+    ...     eos_piece="[SEP]", user_defined_symbols="[MASK]", minloglevel=2)
+    >>> spm = sentencepiece.SentencePieceProcessor(model_proto=proto.getvalue())
+    >>> vocab = [spm.id_to_piece(i) for i in range(spm.get_piece_size())]
+    >>> tokenizer = ErnieMTokenizer(proto=proto.getvalue(), vocabulary=vocab)
+    >>> backbone = ErnieMBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16, max_sequence_length=32)
+    >>> preprocessor = ErnieMInformationExtractorPreprocessor(tokenizer, sequence_length=16, max_prompt_length=4)
+    >>> extractor = ErnieMInformationExtractor(backbone, preprocessor=preprocessor)
+    >>> results = extractor.extract(["the quick brown fox"], schema=["fox"], threshold=0.0)
+    >>> list(results[0])  # a random model: spans, but meaningless
+    ['fox']
     """
 
     checkpoint_head = None

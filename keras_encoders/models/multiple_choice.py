@@ -44,6 +44,25 @@ class MultipleChoice(encoder_task.EncoderTask, encoder_task.DerivesBackboneInput
         summary_type: "pooled", "first" or "last". Configs saved with its
             former name, `summary`, still load.
         dropout: float. Dropout before the scorer.
+
+    Example:
+    >>> from keras_encoders.models import MultipleChoice, NezhaMultipleChoice
+    >>> issubclass(NezhaMultipleChoice, MultipleChoice)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaMultipleChoicePreprocessor, NezhaMultipleChoice
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    >>> import numpy as np
+    >>> preprocessor = NezhaMultipleChoicePreprocessor(tokenizer, sequence_length=8)
+    >>> chooser = NezhaMultipleChoice(backbone, preprocessor=preprocessor)
+    >>> x = preprocessor(x=(["北京"], np.array([["北京", "我"]])))
+    >>> tuple(x["token_ids"].shape)  # (batch, choices, sequence_length)
+    (1, 2, 8)
+    >>> tuple(chooser(x).shape)  # one logit per choice
+    (1, 2)
     """
 
     checkpoint_head = None

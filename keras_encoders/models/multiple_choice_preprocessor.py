@@ -14,6 +14,19 @@ class MultipleChoicePreprocessor(Preprocessor):
 
     Each choice is paired with its prompt (SWAG-style); `y` is the index of the
     right choice and passes through.
+
+    Example:
+    >>> from keras_encoders.models import MultipleChoicePreprocessor, NezhaMultipleChoicePreprocessor
+    >>> issubclass(NezhaMultipleChoicePreprocessor, MultipleChoicePreprocessor)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaMultipleChoicePreprocessor, NezhaTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> import numpy as np
+    >>> preprocessor = NezhaMultipleChoicePreprocessor(tokenizer, sequence_length=8)
+    >>> x = preprocessor(x=(["北京"], np.array([["北京", "我"]])))
+    >>> tuple(x["token_ids"].shape)  # (batch, choices, sequence_length)
+    (1, 2, 8)
     """
 
     def __init__(self, tokenizer, sequence_length=256, **kwargs):

@@ -12,6 +12,21 @@ class NextSentencePredictor(encoder_task.EncoderTask, Task):
 
     Hugging Face's `*ForNextSentencePrediction` (label 0: B follows A, 1: B is
     random). No dropout, as in the reference head.
+
+    Example:
+    >>> from keras_encoders.models import NextSentencePredictor, NezhaNextSentencePredictor
+    >>> issubclass(NezhaNextSentencePredictor, NextSentencePredictor)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaNextSentencePredictorPreprocessor, NezhaNextSentencePredictor
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    >>> preprocessor = NezhaNextSentencePredictorPreprocessor(tokenizer, sequence_length=8)
+    >>> nsp = NezhaNextSentencePredictor(backbone, preprocessor=preprocessor)
+    >>> tuple(nsp(preprocessor(x=(["我爱北京"], ["北京"]))).shape)
+    (1, 2)
     """
 
     checkpoint_head = None

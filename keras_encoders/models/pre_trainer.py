@@ -14,6 +14,23 @@ class PreTrainer(encoder_task.EncoderTask, Task):
 
     The loss is masked-LM cross-entropy (mean over real targets) plus NSP
     cross-entropy, the reference's `total_loss`.
+
+    Example:
+    >>> from keras_encoders.models import PreTrainer, NezhaPreTrainer
+    >>> issubclass(NezhaPreTrainer, PreTrainer)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaPreTrainerPreprocessor, NezhaPreTrainer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    >>> import numpy as np
+    >>> preprocessor = NezhaPreTrainerPreprocessor(tokenizer, sequence_length=8)
+    >>> pre_trainer = NezhaPreTrainer(backbone, preprocessor=preprocessor)
+    >>> x, y = preprocessor(x=(["我爱北京"], ["北京"]), y=np.array([1]))
+    >>> sorted(pre_trainer(x))
+    ['mlm_logits', 'nsp_logits']
     """
 
     checkpoint_head = None

@@ -13,6 +13,19 @@ class PreTrainerPreprocessor(EncoderMaskedLMPreprocessor):
 
     `y` becomes `{"mlm_logits": masked token ids (-100 where unused),
     "nsp_logits": the NSP label}`.
+
+    Example:
+    >>> from keras_encoders.models import PreTrainerPreprocessor, NezhaPreTrainerPreprocessor
+    >>> issubclass(NezhaPreTrainerPreprocessor, PreTrainerPreprocessor)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaPreTrainerPreprocessor, NezhaTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> import numpy as np
+    >>> preprocessor = NezhaPreTrainerPreprocessor(tokenizer, sequence_length=8)
+    >>> x, y = preprocessor(x=(["我爱北京"], ["北京"]), y=np.array([1]))
+    >>> sorted(y)
+    ['mlm_logits', 'nsp_logits']
     """
 
     @preprocessing_function

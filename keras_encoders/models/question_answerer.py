@@ -16,6 +16,25 @@ class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInp
     into `{"start_logits": (B, L), "end_logits": (B, L)}`. The loss is the
     average of the start and end cross-entropies. `answer()` turns questions
     and contexts into answer strings, windowing long contexts.
+
+    Example:
+    >>> from keras_encoders.models import QuestionAnswerer, NezhaQuestionAnswerer
+    >>> issubclass(NezhaQuestionAnswerer, QuestionAnswerer)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaQuestionAnswererPreprocessor, NezhaQuestionAnswerer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    >>> preprocessor = NezhaQuestionAnswererPreprocessor(tokenizer, sequence_length=16, max_question_length=4)
+    >>> answerer = NezhaQuestionAnswerer(backbone, preprocessor=preprocessor)
+    >>> context = "我爱北京"
+    >>> answer = answerer.answer(["谁爱北京"], [context], doc_stride=4)[0]
+    >>> sorted(answer)
+    ['end', 'score', 'start', 'text']
+    >>> context[answer["start"]:answer["end"]] == answer["text"]
+    True
     """
 
     checkpoint_head = None

@@ -23,6 +23,20 @@ class QuestionAnswererPreprocessor(Preprocessor):
     `windows()` splits long contexts into overlapping windows (`doc_stride`)
     and keeps each token's character span, for training on long documents
     and for turning predicted logits back into answer strings.
+
+    Example:
+    >>> from keras_encoders.models import QuestionAnswererPreprocessor, NezhaQuestionAnswererPreprocessor
+    >>> issubclass(NezhaQuestionAnswererPreprocessor, QuestionAnswererPreprocessor)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaQuestionAnswererPreprocessor, NezhaTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> preprocessor = NezhaQuestionAnswererPreprocessor(tokenizer, sequence_length=16, max_question_length=4)
+    >>> context = "我爱北京"
+    >>> x, y = preprocessor(x=(["谁爱北京"], [context]),
+    ...                     y={"answer_start": [4], "answer_end": [9]})
+    >>> sorted(y)  # token positions of the answer
+    ['end_logits', 'start_logits']
     """
 
     def __init__(self, tokenizer, sequence_length=384, max_question_length=64, **kwargs):

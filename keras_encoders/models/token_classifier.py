@@ -22,6 +22,23 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
         preprocessor: a `TokenClassifierPreprocessor` or None.
         dropout: float. Dropout before the classifier.
         label_names: optional list of tag names (index = tag id).
+
+    Example:
+    >>> from keras_encoders.models import TokenClassifier, NezhaTokenClassifier
+    >>> issubclass(NezhaTokenClassifier, TokenClassifier)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaTokenClassifierPreprocessor, NezhaTokenClassifier
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> backbone = NezhaBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    >>> preprocessor = NezhaTokenClassifierPreprocessor(tokenizer, sequence_length=8)
+    >>> tagger = NezhaTokenClassifier(
+    ...     backbone, num_classes=3, preprocessor=preprocessor, label_names=["O", "B", "I"])
+    >>> x, y, sample_weight = preprocessor(x=[["我", "爱", "北", "京"]], y=[[0, 1, 2, 0]])
+    >>> tuple(tagger(x).shape)  # (batch, sequence_length, num_classes)
+    (1, 8, 3)
     """
 
     checkpoint_head = None

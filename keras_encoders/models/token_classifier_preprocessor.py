@@ -19,6 +19,18 @@ class TokenClassifierPreprocessor(Preprocessor):
     with `is_split_into_words=True`; a word's label goes to its first
     sub-token and every other position gets -100 (ignored by the loss, and
     weight 0 in `sample_weight`).
+
+    Example:
+    >>> from keras_encoders.models import TokenClassifierPreprocessor, NezhaTokenClassifierPreprocessor
+    >>> issubclass(NezhaTokenClassifierPreprocessor, TokenClassifierPreprocessor)  # the Nezha specialisation
+    True
+    >>> from keras_encoders.models import NezhaTokenClassifierPreprocessor, NezhaTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> preprocessor = NezhaTokenClassifierPreprocessor(tokenizer, sequence_length=8)
+    >>> x, y, sample_weight = preprocessor(x=[["我", "爱", "北", "京"]], y=[[0, 1, 2, 0]])
+    >>> tuple(y.shape)  # labels on first sub-tokens, -100 elsewhere
+    (1, 8)
     """
 
     def __init__(self, tokenizer, sequence_length=512, **kwargs):

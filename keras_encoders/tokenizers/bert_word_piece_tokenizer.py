@@ -104,6 +104,16 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         split_on_cjk: bool. Isolate CJK ideographs (`tokenize_chinese_chars`).
         special_tokens_in_strings: bool. Keep special tokens written in the text.
         sequence_length: int. Pad/truncate `tokenize` outputs to this length.
+
+    Example:
+    >>> from keras_encoders.tokenizers import BertWordPieceTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox", "##es"]
+    >>> tokenizer = BertWordPieceTokenizer(vocabulary=vocab)
+    >>> [int(i) for i in tokenizer("The quick brown foxes")]
+    [5, 6, 7, 8, 9]
+    >>> ids, starts, ends = tokenizer.tokenize_with_offsets("The foxes")
+    >>> [int(i) for i in starts], [int(i) for i in ends]
+    ([0, 4, 7], [3, 7, 9])
     """
 
     def __init__(

@@ -31,6 +31,14 @@ class EncoderTokenizer(Tokenizer):
         sequence_length: int. If set, `tokenize` pads or truncates its output
             to this length.
         dtype: the output id dtype, `"int32"` by default.
+
+    Example:
+    >>> from keras_encoders.tokenizers import BertWordPieceTokenizer, EncoderTokenizer
+    >>> tokenizer = BertWordPieceTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "fox"])
+    >>> isinstance(tokenizer, EncoderTokenizer)
+    True
+    >>> tokenizer.token_to_id(tokenizer.pad_token), tokenizer.token_to_id(tokenizer.cls_token)
+    (0, 2)
     """
 
     vocabulary_asset = "vocabulary.txt"

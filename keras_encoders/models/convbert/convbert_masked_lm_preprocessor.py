@@ -12,6 +12,15 @@ class ConvBertMaskedLMPreprocessor(EncoderMaskedLMPreprocessor):
     """ConvBERT masked LM preprocessing: strings to masked inputs and targets.
 
     See `EncoderMaskedLMPreprocessor` for the arguments and behaviour.
+
+    Example:
+    >>> from keras_encoders.models import ConvBertMaskedLMPreprocessor, ConvBertTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox"]
+    >>> tokenizer = ConvBertTokenizer(vocabulary=vocab)
+    >>> preprocessor = ConvBertMaskedLMPreprocessor(tokenizer, sequence_length=8)
+    >>> x, y, sample_weight = preprocessor(["the quick brown fox"])
+    >>> sorted(x)[:2], tuple(x["token_ids"].shape)
+    (['mask_positions', 'padding_mask'], (1, 8))
     """
 
     backbone_cls = ConvBertBackbone

@@ -31,6 +31,22 @@ class ConvBertMultipleChoice(MultipleChoice):
         preprocessor: a `ConvBertMultipleChoicePreprocessor` or None.
         summary_type: "last" (default, the reference's) or "first".
         dropout: float. Dropout before the scorer (0.0, as the reference).
+
+    Example:
+    >>> from keras_encoders.models import ConvBertBackbone, ConvBertTokenizer, ConvBertMultipleChoicePreprocessor, ConvBertMultipleChoice
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox"]
+    >>> tokenizer = ConvBertTokenizer(vocabulary=vocab)
+    >>> backbone = ConvBertBackbone(
+    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16, conv_kernel_size=3)
+    >>> import numpy as np
+    >>> preprocessor = ConvBertMultipleChoicePreprocessor(tokenizer, sequence_length=8)
+    >>> chooser = ConvBertMultipleChoice(backbone, preprocessor=preprocessor)
+    >>> x = preprocessor(x=(["the fox"], np.array([["the fox", "brown"]])))
+    >>> tuple(x["token_ids"].shape)  # (batch, choices, sequence_length)
+    (1, 2, 8)
+    >>> tuple(chooser(x).shape)  # one logit per choice
+    (1, 2)
     """
 
     backbone_cls = ConvBertBackbone

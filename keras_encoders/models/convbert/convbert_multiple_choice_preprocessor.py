@@ -12,6 +12,16 @@ class ConvBertMultipleChoicePreprocessor(MultipleChoicePreprocessor):
     """ConvBERT multiple choice preprocessing: a prompt and C choices to (B, C, L) inputs.
 
     See `MultipleChoicePreprocessor` for the arguments and behaviour.
+
+    Example:
+    >>> from keras_encoders.models import ConvBertMultipleChoicePreprocessor, ConvBertTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox"]
+    >>> tokenizer = ConvBertTokenizer(vocabulary=vocab)
+    >>> import numpy as np
+    >>> preprocessor = ConvBertMultipleChoicePreprocessor(tokenizer, sequence_length=8)
+    >>> x = preprocessor(x=(["the fox"], np.array([["the fox", "brown"]])))
+    >>> tuple(x["token_ids"].shape)  # (batch, choices, sequence_length)
+    (1, 2, 8)
     """
 
     backbone_cls = ConvBertBackbone

@@ -13,6 +13,17 @@ class ConvBertQuestionAnswererPreprocessor(QuestionAnswererPreprocessor):
     and character spans to packed inputs and token targets.
 
     See `QuestionAnswererPreprocessor` for the arguments and behaviour.
+
+    Example:
+    >>> from keras_encoders.models import ConvBertQuestionAnswererPreprocessor, ConvBertTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox"]
+    >>> tokenizer = ConvBertTokenizer(vocabulary=vocab)
+    >>> preprocessor = ConvBertQuestionAnswererPreprocessor(tokenizer, sequence_length=16, max_question_length=4)
+    >>> context = "the quick brown fox"
+    >>> x, y = preprocessor(x=(["the fox"], [context]),
+    ...                     y={"answer_start": [4], "answer_end": [9]})
+    >>> sorted(y)  # token positions of the answer
+    ['end_logits', 'start_logits']
     """
 
     backbone_cls = ConvBertBackbone

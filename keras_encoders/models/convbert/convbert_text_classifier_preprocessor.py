@@ -13,6 +13,15 @@ class ConvBertTextClassifierPreprocessor(EncoderTextClassifierPreprocessor):
     packed inputs.
 
     See `EncoderTextClassifierPreprocessor` for the arguments and behaviour.
+
+    Example:
+    >>> from keras_encoders.models import ConvBertTextClassifierPreprocessor, ConvBertTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox"]
+    >>> tokenizer = ConvBertTokenizer(vocabulary=vocab)
+    >>> preprocessor = ConvBertTextClassifierPreprocessor(tokenizer, sequence_length=8)
+    >>> x = preprocessor(x=(["the quick brown fox"], ["the fox"]))  # a pair; or one list
+    >>> tuple(x["token_ids"].shape)
+    (1, 8)
     """
 
     backbone_cls = ConvBertBackbone

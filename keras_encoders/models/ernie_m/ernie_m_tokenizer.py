@@ -139,36 +139,28 @@ class ErnieMTokenizer(EncoderTokenizer):
             preprocessors.
 
     Example:
-    ```python
-    import io
-    import sentencepiece
-    from keras_encoders.models.ernie_m.ernie_m_tokenizer import ErnieMTokenizer
-
-    model = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(["the quick brown fox", "the earth is round"]),
-        model_writer=model,
-        vocab_size=13,
-        model_type="WORD",
-        pad_id=0,
-        unk_id=1,
-        bos_id=2,
-        eos_id=3,
-        pad_piece="[PAD]",
-        unk_piece="[UNK]",
-        bos_piece="[CLS]",
-        eos_piece="[SEP]",
-        user_defined_symbols="[MASK]",
-    )
-    proto = model.getvalue()
-    spm = sentencepiece.SentencePieceProcessor(model_proto=proto)
-    vocabulary = [spm.id_to_piece(i) for i in range(spm.get_piece_size())]
-    tokenizer = ErnieMTokenizer(proto=proto, vocabulary=vocabulary)
-    tokenizer("the quick brown fox")  # [6, 11, 7, 9]
-    tokenizer(["the earth is round", "the fox"])  # [[6, 8, 10, 12], [6, 9]]
-    tokenizer.detokenize([6, 11, 7, 9])  # "the quick brown fox"
-    tokenizer.tokenize_with_offsets("the fox")  # ids, [0, 4], [3, 7]
-    ```
+    >>> import io
+    >>> import sentencepiece
+    >>> from keras_encoders.models import ErnieMTokenizer
+    >>> model = io.BytesIO()
+    >>> sentencepiece.SentencePieceTrainer.train(
+    ...     sentence_iterator=iter(["the quick brown fox", "the earth is round"]),
+    ...     model_writer=model, vocab_size=13, model_type="WORD", pad_id=0, unk_id=1,
+    ...     bos_id=2, eos_id=3, pad_piece="[PAD]", unk_piece="[UNK]", bos_piece="[CLS]",
+    ...     eos_piece="[SEP]", user_defined_symbols="[MASK]", minloglevel=2)
+    >>> proto = model.getvalue()
+    >>> spm = sentencepiece.SentencePieceProcessor(model_proto=proto)
+    >>> vocabulary = [spm.id_to_piece(i) for i in range(spm.get_piece_size())]
+    >>> tokenizer = ErnieMTokenizer(proto=proto, vocabulary=vocabulary)
+    >>> [int(i) for i in tokenizer("the quick brown fox")]
+    [6, 11, 7, 9]
+    >>> [[int(i) for i in row] for row in tokenizer(["the earth is round", "the fox"])]
+    [[6, 8, 10, 12], [6, 9]]
+    >>> tokenizer.detokenize([6, 11, 7, 9])
+    'the quick brown fox'
+    >>> ids, starts, ends = tokenizer.tokenize_with_offsets("the fox")
+    >>> [int(i) for i in starts], [int(i) for i in ends]
+    ([0, 4], [3, 7])
     """
 
     backbone_cls = ErnieMBackbone

@@ -12,6 +12,16 @@ class NezhaPreTrainerPreprocessor(PreTrainerPreprocessor):
     """NEZHA pre-training preprocessing: sentence pairs to masked inputs, MLM and NSP targets.
 
     See `PreTrainerPreprocessor` for the arguments and behaviour.
+
+    Example:
+    >>> from keras_encoders.models import NezhaPreTrainerPreprocessor, NezhaTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
+    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
+    >>> import numpy as np
+    >>> preprocessor = NezhaPreTrainerPreprocessor(tokenizer, sequence_length=8)
+    >>> x, y = preprocessor(x=(["我爱北京"], ["北京"]), y=np.array([1]))
+    >>> sorted(y)
+    ['mlm_logits', 'nsp_logits']
     """
 
     backbone_cls = NezhaBackbone
