@@ -4,6 +4,7 @@ import keras
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import MaskedLM
 
+from keras_encoders.models import encoder_task
 from keras_encoders.models import preprocessing
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
@@ -30,7 +31,7 @@ def masked_lm_loss():
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class EncoderMaskedLM(MaskedLM):
+class EncoderMaskedLM(encoder_task.EncoderTask, MaskedLM):
     """Masked token prediction with the decoder tied to the word embeddings.
 
     Called on the backbone inputs plus `mask_positions` (B, P), returns logits

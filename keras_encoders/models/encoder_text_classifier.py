@@ -7,7 +7,9 @@ from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
+class EncoderTextClassifier(
+    encoder_task.DerivesBackboneInputs, encoder_task.EncoderTask, TextClassifier
+):
     """Sequence classification (or regression) on top of an encoder backbone.
 
     `summary_type -> Dropout -> [Dense(hidden_dim) -> activation -> Dropout] ->

@@ -13,7 +13,7 @@ SCHEMA_LANGUAGES = ("zh", "en")
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
+class InformationExtractor(encoder_task.DerivesBackboneInputs, encoder_task.EncoderTask, Task):
     """Start/end pointer logits for a prompt, as UIE (`*ForInformationExtraction`).
 
     The inputs are `[CLS] prompt [SEP] text [SEP]`; two `Dense(1)` layers on

@@ -7,7 +7,7 @@ from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class NextSentencePredictor(Task):
+class NextSentencePredictor(encoder_task.EncoderTask, Task):
     """Is B the continuation of A? `pooled_output -> Dense(2)`.
 
     Hugging Face's `*ForNextSentencePrediction` (label 0: B follows A, 1: B is
