@@ -90,7 +90,7 @@ class EncoderTask:
     def fit(self, x=None, y=None, batch_size=None, sample_weight=None,
             validation_split=None, validation_data=None, shuffle=True, **kwargs):
         if not in_memory(x):
-            return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
+            return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
                                validation_split=validation_split,
                                validation_data=validation_data, shuffle=shuffle, **kwargs)
         samples = columns(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))

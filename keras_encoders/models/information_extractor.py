@@ -75,15 +75,6 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, encoder_task.Enco
     def task_config_from_hf(cls, config):
         return {}
 
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: the spans of `text` answering `prompt`, decoded as
-        `extract()` decodes one prompt (see `InformationExtractorSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import InformationExtractorSignature
-
-        return InformationExtractorSignature(self, **options)
-
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         if optimizer == "auto":
             # PaddleNLP's UIE fine-tuning default.

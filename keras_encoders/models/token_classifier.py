@@ -173,10 +173,9 @@ class TokenClassifier(encoder_task.DerivesBackboneInputs, encoder_task.EncoderTa
             )
         texts = [texts] if isinstance(texts, str) else list(texts)
         x, spans = self.preprocessor.call_with_offsets(tf.constant(texts, tf.string))
+        x, spans = keras.tree.map_structure(keras.ops.convert_to_numpy, (x, spans))
         # Packed inputs: Keras' own `predict` (keras-hub's would preprocess them again).
-        logits = keras.Model.predict(
-            self, {k: v.numpy() for k, v in x.items()}, batch_size=batch_size, verbose=0
-        )
+        logits = keras.Model.predict(self, x, batch_size=batch_size, verbose=0)
         decoded = entities.decode_token_labels(
             logits, spans["token_start"], spans["token_end"], texts, self.label_names
         )
