@@ -48,6 +48,15 @@ def test_summary_works_on_every_task(cls):
     task.summary(print_fn=lambda line, **kwargs: lines.append(line))
     text = "\n".join(lines)
     assert task.backbone.name in text and "Total params" in text
+    # No config entry or class attribute of ours (task or backbone) hides a
+    # method of keras.Model, as `summary` once did.
+    for owner in (task, task.backbone):
+        names = set(owner.get_config()) | {
+            n for c in type(owner).__mro__ if c.__module__.startswith("keras_encoders")
+            for n in vars(c)}
+        hidden = sorted(n for n in names if callable(getattr(keras.Model, n, None))
+                        and not callable(getattr(owner, n, None)))
+        assert not hidden, hidden
 
 
 def test_summary_type_replaces_summary_and_old_configs_load():
@@ -143,3 +152,12 @@ def test_in_memory_data_is_recognised():
     assert encoder_task.in_memory((["a"], ["b"])) and encoder_task.in_memory({"x": np.zeros(2)})
     assert not encoder_task.in_memory(tf.data.Dataset.range(3))
     assert not encoder_task.in_memory(iter([1, 2])) and not encoder_task.in_memory(None)
+
+
+def test_token_classifier_docstring_examples_run():
+    import doctest
+
+    from keras_encoders.models import token_classifier
+
+    result = doctest.testmod(token_classifier)
+    assert result.attempted >= 8 and not result.failed
