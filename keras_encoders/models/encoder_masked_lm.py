@@ -4,8 +4,7 @@ import keras
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import MaskedLM
 
-from keras_encoders.models import encoder_task
-from keras_encoders.models import preprocessing
+from keras_encoders.models import encoder_task, preprocessing
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
 

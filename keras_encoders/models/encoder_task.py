@@ -46,33 +46,24 @@ def renamed_summary(config):
     return config
 
 
-class DerivesBackboneInputs:
-    """Mixin for tasks: inputs the backbone can derive may be left out.
-
-    ERNIE-M's backbone fills in a missing `padding_mask` from the pad id
-    (`ErnieMBackbone.with_padding_mask`), as its reference does without an
-    `attention_mask`. A task's functional graph lists the mask as an input
-    and Keras checks the input dict before anything else runs, so the task
-    fills it in first: in `__call__` (eager calls, `fit`, `predict`) and in
-    `call`, which JAX's `stateless_call` uses directly. Backbones without
-    that hook are left as they are.
-    """
-
-    def with_derived_inputs(self, inputs):
-        derive = getattr(self.backbone, "with_padding_mask", None)
-        return inputs if derive is None else derive(inputs)
-
-    def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(self.with_derived_inputs(inputs), *args, **kwargs)
-
-    def call(self, inputs, *args, **kwargs):
-        return super().call(self.with_derived_inputs(inputs), *args, **kwargs)
-
-
 class EncoderTask:
-    """Mixin for every keras_encoders task: training on in-memory data and
-    reloading saved tasks, without Keras' misleading warnings.
+    """Mixin for every task: preprocessing traced once, host ids checked.
 
+    keras-hub maps `preprocess_samples` over a new `tf.data` pipeline in every
+    `fit`, `evaluate` and `predict` call, and `tf.data` traces the mapped
+    function each time. Here that function only calls one `tf.function` per
+    preprocessor (traced on the first call, then reused for every pipeline
+    with the same input structure), so raw strings are tokenized and packed
+    by the same graph in every call.
+
+    Host data (numpy arrays, lists, backend tensors) of token ids given to
+    `fit`, `evaluate` and `predict` is checked against the backbone's
+    vocabulary and segment range before anything is compiled: inside a
+    compiled step an out-of-range id cannot raise (JAX gives NaN or wrong
+    numbers), so the check runs once, on the whole input, on every backend.
+
+    Training on in-memory data and reloading saved tasks, without Keras'
+    misleading warnings:
     - `fit` on lists, numpy arrays or tensors shuffles them each epoch
       (`shuffle=True`, Keras' default). keras-hub turns in-memory data into
       a `tf.data` pipeline before Keras sees it, so Keras would warn that
@@ -87,8 +78,43 @@ class EncoderTask:
       that have them.
     """
 
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        if self.preprocessor is None or tf.executing_eagerly():
+            return super().preprocess_samples(x, y, sample_weight)
+        return self.preprocessing_graph()(x, y, sample_weight)
+
+    def preprocessing_graph(self):
+        """The `tf.function` that `tf.data` pipelines call to preprocess.
+
+        One per preprocessor; it retraces only for a new input structure or
+        dtype (e.g. labels given or not), never for a new pipeline.
+        """
+        # A plain dict outside Keras/TF attribute tracking: a cache, not
+        # state to save or export.
+        cache = self.__dict__.setdefault("_preprocessing_graphs", {})
+        key = id(self.preprocessor)
+        if key not in cache:
+            preprocess = super().preprocess_samples
+            cache[key] = (
+                self.preprocessor,  # keeps `key` from being reused
+                tf.function(preprocess, autograph=False, reduce_retracing=True),
+            )
+        return cache[key][1]
+
+    def check_host_inputs(self, x):
+        """Raise a clear error for out-of-range ids in a dict of host data."""
+        check = getattr(self.backbone, "check_id_ranges", None)
+        if check is None or not isinstance(x, dict) or "token_ids" not in x:
+            return
+        if isinstance(x["token_ids"], (tf.Tensor, tf.RaggedTensor)) and not tf.executing_eagerly():
+            return
+        check({k: _host_array(v) for k, v in x.items() if k in ("token_ids", "segment_ids")})
+
     def fit(self, x=None, y=None, batch_size=None, sample_weight=None,
             validation_split=None, validation_data=None, shuffle=True, **kwargs):
+        self.check_host_inputs(x)
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            self.check_host_inputs(validation_data[0])
         if not in_memory(x):
             return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
                                validation_split=validation_split,
@@ -104,6 +130,14 @@ class EncoderTask:
             dataset = dataset.shuffle(dataset.cardinality(), reshuffle_each_iteration=True)
         dataset = dataset.batch(batch_size or 32)
         return super().fit(dataset, validation_data=validation_data, shuffle=False, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self.check_host_inputs(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self.check_host_inputs(x)
+        return super().predict(x, *args, **kwargs)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -132,6 +166,35 @@ class EncoderTask:
         if getattr(self, "optimizer", None) is not None:
             skip.append(self.optimizer)
         return skip
+
+
+def _host_array(value):
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    return value
+
+
+class DerivesBackboneInputs:
+    """Mixin for tasks: inputs the backbone can derive may be left out.
+
+    ERNIE-M's backbone fills in a missing `padding_mask` from the pad id
+    (`ErnieMBackbone.with_padding_mask`), as its reference does without an
+    `attention_mask`. A task's functional graph lists the mask as an input
+    and Keras checks the input dict before anything else runs, so the task
+    fills it in first: in `__call__` (eager calls, `fit`, `predict`) and in
+    `call`, which JAX's `stateless_call` uses directly. Backbones without
+    that hook are left as they are.
+    """
+
+    def with_derived_inputs(self, inputs):
+        derive = getattr(self.backbone, "with_padding_mask", None)
+        return inputs if derive is None else derive(inputs)
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self.with_derived_inputs(inputs), *args, **kwargs)
+
+    def call(self, inputs, *args, **kwargs):
+        return super().call(self.with_derived_inputs(inputs), *args, **kwargs)
 
 
 def in_memory(x):

@@ -8,7 +8,7 @@ from keras_encoders.models import encoder_task
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
 class EncoderTextClassifier(
-    encoder_task.DerivesBackboneInputs, encoder_task.EncoderTask, TextClassifier
+    encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, TextClassifier
 ):
     """Sequence classification (or regression) on top of an encoder backbone.
 

@@ -30,7 +30,7 @@ class _ChoiceScores(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class MultipleChoice(encoder_task.DerivesBackboneInputs, encoder_task.EncoderTask, Task):
+class MultipleChoice(encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, Task):
     """Scores C candidate continuations: Hugging Face's `*ForMultipleChoice`.
 
     Inputs have shape `(B, C, L)`; each choice is encoded separately,

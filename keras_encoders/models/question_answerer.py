@@ -9,7 +9,7 @@ from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class QuestionAnswerer(encoder_task.DerivesBackboneInputs, encoder_task.EncoderTask, Task):
+class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, Task):
     """Start/end logits over the sequence, Hugging Face's `*ForQuestionAnswering`.
 
     `sequence_output -> Dense(2)` (no dropout, as in the reference), split

@@ -10,7 +10,7 @@ from keras_encoders.models import preprocessing
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class TokenClassifier(encoder_task.DerivesBackboneInputs, encoder_task.EncoderTask, Task):
+class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, Task):
     """Per-token classification: `sequence_output -> Dropout -> Dense(num_classes)`.
 
     Hugging Face's `*ForTokenClassification`. The loss is cross-entropy
