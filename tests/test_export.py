@@ -15,6 +15,7 @@ by several tests may run once per pytest-xdist worker.
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -149,6 +150,9 @@ def token_classifier_case(tokenizer):
     names = ["O", "B-LOC", "I-LOC"]
     pre = models.NezhaTokenClassifierPreprocessor(tokenizer, sequence_length=SEQ)
     task = models.NezhaTokenClassifier(nezha_backbone(), 3, preprocessor=pre, label_names=names)
+    kernel, bias = task.output_dense.get_weights()
+    # Never "O", B-LOC or I-LOC by token: entities (adjacent ones too) to decode.
+    task.output_dense.set_weights([kernel * 40, bias + np.asarray([-1e3, 0.0, 0.0])])
     texts = ["小明在北京工作", "我爱 Shanghai！"]
     x = pre(texts)
     logits = predict(task, x)
@@ -161,7 +165,32 @@ def token_classifier_case(tokenizer):
         for r, row in enumerate(rows(values)):
             spans[r, 1 : 1 + len(row)] = row
         expected[key] = spans
-    return Case("token_classifier", task, {"text": texts}, x, expected, expected_ids)
+    # Words and entities: what the Python methods decode, padded per batch.
+    decoded = task.decode_texts(texts)
+    for key in decoded[0]:
+        width = max(len(row[key]) for row in decoded)
+        fill = {"text": "", "label": "", "score": 0.0}.get(key.split("_", 1)[1], -1)
+        expected[key] = np.asarray(
+            [row[key] + [fill] * (width - len(row[key])) for row in decoded],
+            dtype=None if width else "float32",
+        )
+    entities = task.predict_entities(texts)
+    words = task.predict_labels(texts)
+
+    def check(outputs):
+        problems = []
+        if not any(entities):
+            problems.append("token_classifier: the check found no entity at all")
+        for r, text in enumerate(texts):
+            mine = [(e["text"], e["label"], e["start"], e["end"]) for e in entities[r]]
+            if mine != list(zip(decoded[r]["entity_text"], decoded[r]["entity_label"],
+                                decoded[r]["entity_start"], decoded[r]["entity_end"])):
+                problems.append(f"token_classifier: predict_entities {mine} != decode_texts")
+            if "".join(w["text"] for w in words[r]) != text.replace(" ", ""):
+                problems.append(f"token_classifier: words {words[r]} do not cover {text!r}")
+        return problems
+
+    return Case("token_classifier", task, {"text": texts}, x, expected, expected_ids, check=check)
 
 
 def question_answerer_case(tokenizer):
@@ -448,7 +477,7 @@ def test_export_errors_name_the_fix(tokenizer, tmp_path):
     pre_trainer = models.NezhaPreTrainer(
         nezha_backbone(), preprocessor=models.NezhaPreTrainerPreprocessor(tokenizer)
     )
-    with pytest.raises(ValueError, match="serving_signature"):
+    with pytest.raises(ValueError, match="NezhaPreTrainer has no serving signature.*TASK_SIGNATURES"):
         keras_encoders.export_saved_model(pre_trainer, tmp_path)
     if BACKEND == "tensorflow":
         with pytest.raises(ValueError, match="JAX backend"):
@@ -485,7 +514,8 @@ def test_command_line_exports_a_torch_trained_preset_under_tensorflow(tokenizer,
         capture_output=True, text=True, env=env,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Exported NezhaTextClassifier" in result.stdout
+    assert_progress(result.stdout, tmp_path / "preset", tmp_path / "model")
+    assert "Keras runs on torch: exporting in a TensorFlow process" in result.stdout
 
     texts = ["这家酒店很好", "服务太差了"]
     logits = to_numpy(task.predict(texts, verbose=0))
@@ -493,3 +523,51 @@ def test_command_line_exports_a_torch_trained_preset_under_tensorflow(tokenizer,
     served = serve(text=tf.constant(texts))
     assert np.max(np.abs(served["logits"].numpy() - logits)) <= TOL
     assert [s.decode() for s in served["label_names"].numpy()] == [names[i] for i in logits.argmax(-1)]
+
+
+def assert_progress(stdout, preset, output):
+    """The command line says what it does, in order, while it does it."""
+    stages = [
+        f"Loading NezhaTextClassifier from {preset} ...",
+        "Tracing the NezhaTextClassifier forward pass ...",
+        "Tracing the tokenizer and the serving signatures ...",
+        f"Writing the SavedModel to {output} ...",
+        f"Exported NezhaTextClassifier from {preset} to {os.path.abspath(output)}.",
+    ]
+    positions = [stdout.find(stage) for stage in stages]
+    assert -1 not in positions and positions == sorted(positions), stdout
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="in-process; torch: the subprocess test")
+def test_command_line_reports_progress(tokenizer, tmp_path, capfd):
+    from keras_encoders.export.__main__ import main
+
+    pre = models.NezhaTextClassifierPreprocessor(tokenizer, sequence_length=SEQ)
+    models.NezhaTextClassifier(nezha_backbone(), 2, preprocessor=pre).save_to_preset(
+        str(tmp_path / "preset"))
+    assert main([str(tmp_path / "preset"), str(tmp_path / "model")]) == 0
+    assert_progress(capfd.readouterr().out, tmp_path / "preset", tmp_path / "model")
+    assert (tmp_path / "model" / "saved_model.pb").exists()
+
+
+def test_task_signatures_resolve_by_type_and_tasks_do_not_import_export():
+    from keras_encoders.export import TASK_SIGNATURES, TextClassifierSignature, signature_for
+
+    # Model classes find their generic base's entry; options override defaults.
+    pre = models.NezhaTextClassifierPreprocessor(
+        models.NezhaTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    nsp = models.NezhaNextSentencePredictor(nezha_backbone(), preprocessor=pre)
+    signature = signature_for(nsp, label_names=("yes", "no"))
+    assert isinstance(signature, TextClassifierSignature)
+    assert signature.text_pair and signature.label_names == ("yes", "no")
+    assert models.QuestionAnswerer in TASK_SIGNATURES
+    # Dependencies point one way: models -> decoding <- export.
+    package = os.path.join(REPO, "keras_encoders")
+    for folder, forbidden in (("models", "export"), ("decoding", "export|models")):
+        imports = re.compile(rf"^\s*(from|import)\s+keras_encoders\.({forbidden})\b", re.M)
+        for root, _, files in os.walk(os.path.join(package, folder)):
+            for name in files:
+                if name.endswith(".py"):
+                    with open(os.path.join(root, name), encoding="utf-8") as f:
+                        source = f.read()
+                    assert not imports.search(source), os.path.join(root, name)

@@ -99,6 +99,7 @@ def main(argv=None):
     import keras
 
     if keras.backend.backend() != "tensorflow":
+        say(f"Keras runs on {keras.backend.backend()}: exporting in a TensorFlow process ...")
         env = dict(os.environ, KERAS_BACKEND="tensorflow")
         command = [sys.executable, "-m", "keras_encoders.export", *argv]
         return subprocess.run(command, env=env).returncode
@@ -106,6 +107,7 @@ def main(argv=None):
     import keras_encoders
 
     cls = task_class(args.preset, args.task)
+    say(f"Loading {cls.__name__} from {args.preset} ...")
     kwargs = {}
     if args.sequence_length:
         kwargs["preprocessor"] = cls.preprocessor_cls.from_preset(
@@ -122,9 +124,14 @@ def main(argv=None):
         )
         if value is not None
     }
-    keras_encoders.export_saved_model(task, args.output, **options)
-    print(f"Exported {cls.__name__} from {args.preset} to {args.output}.")
+    keras_encoders.export_saved_model(task, args.output, progress=say, **options)
+    say(f"Exported {cls.__name__} from {args.preset} to {os.path.abspath(args.output)}.")
     return 0
+
+
+def say(message):
+    """Progress on stdout, at once: each stage takes seconds to minutes."""
+    print(message, flush=True)
 
 
 if __name__ == "__main__":

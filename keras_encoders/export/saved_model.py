@@ -17,7 +17,8 @@ TORCH_MESSAGE = (
 )
 
 
-def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, **options):
+def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progress=None,
+                       **options):
     """Write `task` as a SavedModel for TF-Serving, with tokenization inside.
 
     The SavedModel has two signatures:
@@ -47,6 +48,9 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, **optio
         task: a keras_encoders task with its preprocessor.
         path: the SavedModel directory to write.
         verbose: bool. Print the endpoints.
+        progress: a callable taking a message, told when each slow stage
+            (tracing the model, tracing the tokenizer, writing) begins; the
+            command line prints them.
         jax2tf_kwargs: dict. Extra `jax2tf.convert` arguments (JAX only),
             e.g. `{"native_serialization_platforms": ("cpu", "cuda")}`.
         **options: options of the task's serving signature, e.g.
@@ -69,13 +73,16 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, **optio
     if backend not in ("tensorflow", "jax"):
         raise RuntimeError(TORCH_MESSAGE.format(backend=backend))
     signature = signature_for(task, **options)
+    progress = progress or (lambda message: None)
     token_spec = signature.token_spec()
     # The heavy parts are traced once, here, as concrete functions: saving
     # retraces every `tf.function` it is given (under its own context), and
     # a tokenizer graph takes seconds to trace. `scratch` owns the variables
     # that `forward` captures (weakly; on JAX they are converted copies), so
     # it must live until the archive is written.
+    progress(f"Tracing the {type(task).__name__} forward pass ...")
     forward, scratch = _forward_function(task, signature, jax2tf_kwargs)
+    progress("Tracing the tokenizer and the serving signatures ...")
     preprocess = _traced(signature.string_spec(), signature.preprocess)
 
     def serve_strings(inputs):
@@ -100,6 +107,7 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, **optio
         endpoint = tf.function(_positional(spec, body), input_signature=list(spec.values()), autograph=False)
         endpoint.get_concrete_function()  # ExportArchive takes traced functions
         archive.add_endpoint(name, endpoint)
+    progress(f"Writing the SavedModel to {path} ...")
     archive.write_out(str(path), verbose=verbose)
     del scratch
 

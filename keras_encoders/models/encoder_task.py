@@ -61,6 +61,21 @@ class EncoderTask:
     vocabulary and segment range before anything is compiled: inside a
     compiled step an out-of-range id cannot raise (JAX gives NaN or wrong
     numbers), so the check runs once, on the whole input, on every backend.
+
+    Training on in-memory data and reloading saved tasks, without Keras'
+    misleading warnings:
+    - `fit` on lists, numpy arrays or tensors shuffles them each epoch
+      (`shuffle=True`, Keras' default). keras-hub turns in-memory data into
+      a `tf.data` pipeline before Keras sees it, so Keras would warn that
+      `shuffle=True` is ignored and train in the same order every epoch.
+      `validation_split` takes the last samples, before shuffling, as Keras.
+    - A `.keras` file restores the optimizer state it was saved with: the
+      custom `compile()` is called again from the saved compile config, and
+      the optimizer is built before its variables load when it had been
+      built (trained) when saved.
+    - Presets hold the model, not the training state: `save_to_preset`
+      writes no optimizer variables, and loading ignores those of presets
+      that have them.
     """
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
@@ -95,12 +110,26 @@ class EncoderTask:
             return
         check({k: _host_array(v) for k, v in x.items() if k in ("token_ids", "segment_ids")})
 
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, sample_weight=None,
+            validation_split=None, validation_data=None, shuffle=True, **kwargs):
         self.check_host_inputs(x)
-        validation = kwargs.get("validation_data")
-        if isinstance(validation, (tuple, list)) and validation:
-            self.check_host_inputs(validation[0])
-        return super().fit(x, y, *args, **kwargs)
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            self.check_host_inputs(validation_data[0])
+        if not in_memory(x):
+            return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
+                               validation_split=validation_split,
+                               validation_data=validation_data, shuffle=shuffle, **kwargs)
+        samples = columns(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))
+        if validation_split and validation_data is None:
+            count = tf.nest.flatten(samples)[0].shape[0]
+            cut = int(count * (1.0 - validation_split))
+            validation_data = tf.nest.map_structure(lambda v: v[cut:], samples)
+            samples = tf.nest.map_structure(lambda v: v[:cut], samples)
+        dataset = tf.data.Dataset.from_tensor_slices(samples)
+        if shuffle:
+            dataset = dataset.shuffle(dataset.cardinality(), reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size or 32)
+        return super().fit(dataset, validation_data=validation_data, shuffle=False, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_host_inputs(x)
@@ -109,6 +138,34 @@ class EncoderTask:
     def predict(self, x, *args, **kwargs):
         self.check_host_inputs(x)
         return super().predict(x, *args, **kwargs)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        optimizer = getattr(self, "optimizer", None)
+        if config is not None and optimizer is not None:
+            config = {**config, "optimizer_built": bool(optimizer.built)}
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        optimizer_built = config.pop("optimizer_built", False)
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if optimizer_built and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def save_task_weights(self, filepath):
+        keras.saving.save_weights(self, filepath, objects_to_skip=self.not_task_weights())
+
+    def load_task_weights(self, filepath):
+        keras.saving.load_weights(self, filepath, objects_to_skip=self.not_task_weights())
+
+    def not_task_weights(self):
+        """What a preset's task weights leave out: the backbone (saved on
+        its own) and the optimizer."""
+        skip = list(self.backbone._flatten_layers())
+        if getattr(self, "optimizer", None) is not None:
+            skip.append(self.optimizer)
+        return skip
 
 
 def _host_array(value):
@@ -138,6 +195,32 @@ class DerivesBackboneInputs:
 
     def call(self, inputs, *args, **kwargs):
         return super().call(self.with_derived_inputs(inputs), *args, **kwargs)
+
+
+def in_memory(x):
+    """Data that keras-hub would slice into batches itself: lists, arrays
+    and tensors (not a dataset, generator or `keras.utils.PyDataset`)."""
+    if isinstance(x, dict):
+        return bool(x) and all(in_memory(v) for v in x.values())
+    if isinstance(x, tuple):
+        return bool(x) and all(in_memory(v) for v in x)
+    return isinstance(x, (list, tf.Tensor, tf.RaggedTensor)) or hasattr(x, "__array__")
+
+
+def columns(data):
+    """Nested dicts and tuples of samples with every list as an array (rows
+    of different lengths as a ragged tensor), ready for `tf.data` slicing."""
+    if isinstance(data, dict):
+        return {k: columns(v) for k, v in data.items()}
+    if isinstance(data, tuple):
+        return tuple(columns(v) for v in data)
+    if isinstance(data, list):
+        if data and isinstance(data[0], (list, tuple)):
+            return tf.ragged.constant([list(row) for row in data])
+        return np.asarray(data)
+    if hasattr(data, "__array__") and not isinstance(data, (tf.Tensor, tf.RaggedTensor)):
+        return np.asarray(data)  # also JAX and torch tensors
+    return data
 
 
 def head_dense(units, name, dtype, activation=None):

@@ -17,7 +17,7 @@ CONVENTION_SETTINGS = {
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
+class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, Task):
     """Start/end pointer logits for a prompt, as UIE (`*ForInformationExtraction`).
 
     The inputs are `[CLS] prompt [SEP] text [SEP]`; two `Dense(1)` layers on

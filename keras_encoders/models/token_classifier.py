@@ -23,22 +23,30 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
         dropout: float. Dropout before the classifier.
         label_names: optional list of tag names (index = tag id).
 
+    `predict_labels(texts)` labels every word of raw texts and
+    `predict_entities(texts)` returns the entity spans, with character
+    offsets, decoded as the exported SavedModel decodes them.
+
     Example:
-    >>> from keras_encoders.models import TokenClassifier, NezhaTokenClassifier
-    >>> issubclass(NezhaTokenClassifier, TokenClassifier)  # the Nezha specialisation
+    >>> from keras_encoders import models
+    >>> tokenizer = models.NezhaTokenizer(
+    ...     vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "北", "京", "去"])
+    >>> backbone = models.NezhaBackbone(vocabulary_size=8, num_layers=1,
+    ...     num_heads=2, hidden_dim=8, intermediate_dim=16)
+    >>> tagger = models.NezhaTokenClassifier(backbone, num_classes=3,
+    ...     label_names=["O", "B-LOC", "I-LOC"],
+    ...     preprocessor=models.NezhaTokenClassifierPreprocessor(
+    ...         tokenizer, sequence_length=8))
+    >>> words = tagger.predict_labels(["去北京"])[0]
+    >>> [(w["text"], w["start"], w["end"]) for w in words]
+    [('去', 0, 1), ('北', 1, 2), ('京', 2, 3)]
+    >>> all(w["label"] in ("O", "B-LOC", "I-LOC") for w in words)
     True
-    >>> from keras_encoders.models import NezhaBackbone, NezhaTokenizer, NezhaTokenClassifierPreprocessor, NezhaTokenClassifier
-    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北", "京"]
-    >>> tokenizer = NezhaTokenizer(vocabulary=vocab)
-    >>> backbone = NezhaBackbone(
-    ...     vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
-    ...     intermediate_dim=16)
-    >>> preprocessor = NezhaTokenClassifierPreprocessor(tokenizer, sequence_length=8)
-    >>> tagger = NezhaTokenClassifier(
-    ...     backbone, num_classes=3, preprocessor=preprocessor, label_names=["O", "B", "I"])
-    >>> x, y, sample_weight = preprocessor(x=[["我", "爱", "北", "京"]], y=[[0, 1, 2, 0]])
-    >>> tuple(tagger(x).shape)  # (batch, sequence_length, num_classes)
-    (1, 8, 3)
+    >>> found = tagger.predict_entities(["去北京"])[0]  # untrained: any spans
+    >>> all(e["text"] == "去北京"[e["start"]:e["end"]] for e in found)
+    True
+    >>> all(e["label"] == "LOC" for e in found)
+    True
     """
 
     checkpoint_head = None
@@ -102,21 +110,7 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
             (`text == texts[i][start:end]`; `label` is the label name, or the
             class id without `label_names`; `score` its probability).
 
-        Example:
-        >>> from keras_encoders import models
-        >>> tokenizer = models.NezhaTokenizer(
-        ...     vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "北", "京", "去"])
-        >>> backbone = models.NezhaBackbone(vocabulary_size=8, num_layers=1,
-        ...     num_heads=2, hidden_dim=8, intermediate_dim=16)
-        >>> tagger = models.NezhaTokenClassifier(backbone, num_classes=3,
-        ...     label_names=["O", "B-LOC", "I-LOC"],
-        ...     preprocessor=models.NezhaTokenClassifierPreprocessor(
-        ...         tokenizer, sequence_length=8))
-        >>> words = tagger.predict_labels(["去北京"])[0]
-        >>> [(w["text"], w["start"], w["end"]) for w in words]
-        [('去', 0, 1), ('北', 1, 2), ('京', 2, 3)]
-        >>> all(w["label"] in ("O", "B-LOC", "I-LOC") for w in words)
-        True
+        See the class docstring for an example.
         """
         decoded = self.decode_texts(texts, batch_size)
         label = "word_label" if "word_label" in decoded[0] else "word_label_id"
@@ -146,21 +140,7 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
             the entity's text (`texts[i][start:end]`), its type (e.g. "LOC")
             and the mean score of its words.
 
-        Example:
-        >>> from keras_encoders import models
-        >>> tokenizer = models.NezhaTokenizer(
-        ...     vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "北", "京", "去"])
-        >>> backbone = models.NezhaBackbone(vocabulary_size=8, num_layers=1,
-        ...     num_heads=2, hidden_dim=8, intermediate_dim=16)
-        >>> tagger = models.NezhaTokenClassifier(backbone, num_classes=3,
-        ...     label_names=["O", "B-LOC", "I-LOC"],
-        ...     preprocessor=models.NezhaTokenClassifierPreprocessor(
-        ...         tokenizer, sequence_length=8))
-        >>> found = tagger.predict_entities(["去北京"])[0]  # untrained: any spans
-        >>> all(e["text"] == "去北京"[e["start"]:e["end"]] for e in found)
-        True
-        >>> all(e["label"] == "LOC" for e in found)
-        True
+        See the class docstring for an example.
         """
         if not self.label_names:
             raise ValueError(
@@ -190,10 +170,9 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
             )
         texts = [texts] if isinstance(texts, str) else list(texts)
         x, spans = self.preprocessor.call_with_offsets(tf.constant(texts, tf.string))
+        x, spans = keras.tree.map_structure(keras.ops.convert_to_numpy, (x, spans))
         # Packed inputs: Keras' own `predict` (keras-hub's would preprocess them again).
-        logits = keras.Model.predict(
-            self, {k: v.numpy() for k, v in x.items()}, batch_size=batch_size, verbose=0
-        )
+        logits = keras.Model.predict(self, x, batch_size=batch_size, verbose=0)
         decoded = entities.decode_token_labels(
             logits, spans["token_start"], spans["token_end"], texts, self.label_names
         )

@@ -81,11 +81,13 @@ class TokenClassifierPreprocessor(Preprocessor):
         inputs = preprocessing.model_inputs(self.tokenizer, token_ids, segment_ids)
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
 
+    @preprocessing_function
     def call_with_offsets(self, x):
         """Raw strings -> `(inputs, spans)`: the inputs `call(x)` packs, and
         `spans = {"token_start", "token_end"}`, each position's character
         span in its string (`(B, sequence_length)`, -1 at special tokens and
-        padding). TensorFlow ops: runs eagerly and in a `tf.function`.
+        padding). Eagerly, tensors of the Keras backend, as `call`; in a
+        `tf.function` (the exported model), TensorFlow tensors.
         """
         if not self.built:
             self.build(None)
@@ -99,9 +101,10 @@ class TokenClassifierPreprocessor(Preprocessor):
         stride = tf.constant(1 << 32, tf.int64)
         packed, _ = packer((tf.cast(starts, tf.int64) * stride + tf.cast(ends, tf.int64),))
         none = packed < 0
+        minus_one = tf.constant(-1, tf.int64)
         spans = {
-            "token_start": tf.cast(tf.where(none, -1, packed // stride), "int32"),
-            "token_end": tf.cast(tf.where(none, -1, packed % stride), "int32"),
+            "token_start": tf.cast(tf.where(none, minus_one, packed // stride), "int32"),
+            "token_end": tf.cast(tf.where(none, minus_one, packed % stride), "int32"),
         }
         return preprocessing.model_inputs(self.tokenizer, token_ids, segment_ids), spans
 
