@@ -1,5 +1,7 @@
 """Multi-head self-attention, optionally with NEZHA's relative positions."""
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -19,9 +21,13 @@ def scale_queries(q, head_dim, compute_dtype):
     PyTorch SDPA do), which keeps the logits `sqrt(d)` times further from the
     limit.
     """
+    # Python floats, not NumPy scalars: `tensor / np.float32` makes
+    # torch.compile (dynamo) convert the tensor to NumPy, which fails on
+    # tensors that require grad (compiled training).
+    scale = math.sqrt(head_dim)
     if compute_dtype == "float16":
-        return q * ops.cast(1.0 / np.sqrt(head_dim), q.dtype), 1.0
-    return q, np.sqrt(head_dim).astype("float32")
+        return q * (1.0 / scale), 1.0
+    return q, scale
 
 
 def sinusoid_relative_table(max_relative_position, depth):
