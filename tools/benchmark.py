@@ -460,7 +460,7 @@ def worker(job):
     return run_reference(job)
 
 
-def thread_env(threads, backend=None):
+def thread_env(threads, backend=None, reference=False):
     env = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                  "TF_NUM_INTRAOP_THREADS"):
@@ -473,6 +473,10 @@ def thread_env(threads, backend=None):
                             f"intra_op_parallelism_threads={threads}").strip()
     if backend:
         env["KERAS_BACKEND"] = backend
+    if reference:
+        # transformers would otherwise import TensorFlow and JAX too, which
+        # inflates the reference's resident memory.
+        env.update(USE_TF="0", USE_TORCH="1", USE_FLAX="0", USE_JAX="0")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (root, env.get("PYTHONPATH")) if p
@@ -482,12 +486,13 @@ def thread_env(threads, backend=None):
 
 def spawn(job, timeout):
     """Run one job in a fresh interpreter; its JSON result (or the error)."""
-    backend = job["engine"][len("keras-"):] if job["engine"].startswith("keras-") else "torch"
+    keras_engine = job["engine"].startswith("keras-")
+    backend = job["engine"][len("keras-"):] if keras_engine else "torch"
     command = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)]
     start = time.time()
     try:
         proc = subprocess.run(
-            command, env=thread_env(job["threads"], backend), capture_output=True,
+            command, env=thread_env(job["threads"], backend, reference=not keras_engine), capture_output=True,
             text=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:
