@@ -717,6 +717,8 @@ def parse_args(argv):
                         help="flag a call when other processes used more cores than this")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per configuration")
     parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--merge", action="store_true",
+                        help="add to the results.json already in --out (runs in parts)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name, allowed in (("models", MODELS), ("backends", BACKENDS),
@@ -763,6 +765,18 @@ def main(argv=None):
         },
         "results": {},
     }
+    previous = os.path.join(args.out, "results.json")
+    if args.merge and os.path.exists(previous):
+        with open(previous) as f:
+            old = json.load(f)
+        if old.get("smoke") != args.smoke:
+            raise SystemExit("--merge: the results in --out are from a different mode.")
+        report["results"] = old["results"]
+        for model, flops in old["flops"].items():
+            report["flops"].setdefault(model, flops)
+        for key in ("preprocessing", "preprocessing_markdown"):
+            if key in old:
+                report[key] = old[key]
     for job in plan(args):
         key = job_key(job)
         print(f"[benchmark] {key} ...", file=sys.stderr, flush=True)
