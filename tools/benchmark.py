@@ -639,6 +639,8 @@ def to_markdown(report):
                   "output std | cosine |", "|---|---|---|---|---|---|---|---|"] + int8_rows
     if report.get("preprocessing_markdown"):
         lines += ["", report["preprocessing_markdown"]]
+    elif isinstance(report.get("preprocessing"), dict) and "error" in report["preprocessing"]:
+        lines += ["", f"Preprocessing section not run: {report['preprocessing']['error']}"]
     return "\n".join(lines).rstrip() + "\n"
 
 
