@@ -10,9 +10,8 @@ from keras_encoders import layers
 from keras_encoders import tokenizers
 from keras_encoders import models
 from keras_encoders.export import export_saved_model
-from keras_encoders.convert import hf_preset_loader as _hf_preset_loader
-
-_hf_preset_loader.install()
+# Importing convert routes Hugging Face folders of our models to its converters.
+from keras_encoders import convert  # noqa: F401
 
 # Named presets (presets/*.json): `from_preset("nezha_base_zh")` and the like.
 from keras_encoders import presets  # noqa: E402

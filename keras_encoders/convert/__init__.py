@@ -1,15 +1,23 @@
-"""Checkpoint readers and per-model converters."""
+"""Checkpoint conversion, in layers (each imports only the ones above it):
 
-from keras_encoders.convert import convert_nezha
-from keras_encoders.convert import hf_preset_loader
-from keras_encoders.convert.torch_pickle import CheckpointFormatError
-from keras_encoders.convert.torch_pickle import UnsafeCheckpointError
-from keras_encoders.convert.weight_map import CheckpointMismatchError
+- `errors`: the exceptions every layer raises.
+- `readers/`: bytes -> NumPy arrays, no model knowledge, memory bounded by
+  the file (`torch_bin`, `paddle_params` on one `restricted_pickle` core;
+  `safetensors_file`, `hf_folder`, `tf1`).
+- `families/`: one package per model family, `SPEC = FamilySpec(...)`
+  (names, classes, rule tables per format, verification hooks).
+- engine: `config_checks`, `porting` (rule tables -> Keras variables),
+  `sources` (open any format, build and port), `verification`,
+  `conversion` (verified preset writing) and `cli`.
+- `keras_hub_adapter`: routes keras-hub's `from_preset` on Hugging Face
+  folders of our families to `sources`.
 
-hf_preset_loader.register_converter(convert_nezha)
-from keras_encoders.convert import convert_ernie_m  # noqa: E402
+`keras_encoders.presets` depends on this package, never the reverse.
+"""
 
-hf_preset_loader.register_converter(convert_ernie_m)
-from keras_encoders.convert import convert_convbert  # noqa: E402
+from keras_encoders.convert import keras_hub_adapter
+from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import CheckpointMismatchError
+from keras_encoders.convert.errors import UnsafeCheckpointError
 
-hf_preset_loader.register_converter(convert_convbert)
+keras_hub_adapter.install()

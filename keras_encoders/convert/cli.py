@@ -17,6 +17,7 @@ import sys
 
 from keras_encoders.convert import verification
 from keras_encoders.convert.conversion import VerificationError
+from keras_encoders.convert.conversion import catalogue_preset_for
 from keras_encoders.convert.conversion import convert_checkpoint
 
 
@@ -75,19 +76,12 @@ def build_parser():
         help="after writing, upload the preset with keras_hub.upload_preset "
         "(kaggle://owner/model/keras/variant or hf://owner/name)",
     )
+    parser.add_argument(
+        "--allow-non-finite", action="store_true",
+        help="accept NaN / Inf weights (refused by default: they make every output NaN)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only errors")
     return parser
-
-
-def catalogue_preset_for(source):
-    """The catalogue preset whose downloadable source is `source`, if any."""
-    from keras_encoders import presets
-
-    for name in presets.list_presets():
-        for entry_source in presets.get_entry(name)["sources"]:
-            if entry_source.get("handle") and entry_source["handle"] == source.rstrip("/"):
-                return name
-    return None
 
 
 def main(argv=None):
@@ -112,6 +106,7 @@ def main(argv=None):
             preset=preset,
             overwrite=args.overwrite,
             quiet=args.quiet,
+            allow_non_finite=args.allow_non_finite,
         )
     except VerificationError as e:
         if args.quiet:  # otherwise the report and the reason are printed

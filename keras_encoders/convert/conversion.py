@@ -5,12 +5,21 @@ handle, original TF1 checkpoint, PaddleNLP `.pdparams`), builds the Keras
 model, verifies it (see `verification`), and only then writes the preset:
 into a hidden temporary folder next to the destination, which is renamed
 into place once it is complete and reloads to the same outputs. A refused
-or failed conversion leaves nothing behind.
+or failed conversion leaves nothing behind, and the staging folders of a
+killed one (`.OUT.partial-PID-*`) are removed by the next conversion into
+the same folder.
+
+The preset catalogue reaches this module as data: `convert_checkpoint`
+takes a catalogue `entry` (a dict), and `keras_encoders.presets` hands its
+catalogue to `use_catalogue` so that the command line can look names up;
+this package never imports `keras_encoders.presets`.
 """
 
 import dataclasses
+import glob
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -22,6 +31,71 @@ from keras_hub.models import Task
 from keras_encoders.convert import sources
 from keras_encoders.convert import verification
 from keras_encoders.version import __version__
+
+
+# The catalogue (`list_presets()`, `get_entry(name)`), set by `use_catalogue`.
+_CATALOGUE = None
+
+
+def use_catalogue(catalogue):
+    """Let conversions look up presets by name in `catalogue`.
+
+    `catalogue` has `list_presets()` and `get_entry(name)` (a dict, or
+    `KeyError` with a helpful message); `keras_encoders.presets` registers
+    its own when imported.
+    """
+    global _CATALOGUE
+    _CATALOGUE = catalogue
+
+
+def catalogue_entry(name):
+    """The catalogue entry of preset `name` (ValueError when unknown)."""
+    if _CATALOGUE is None:
+        raise ValueError(f"No preset catalogue is loaded; cannot look up {name!r}.")
+    try:
+        return _CATALOGUE.get_entry(name)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+
+
+def catalogue_preset_for(source):
+    """The catalogue preset whose downloadable source is `source`, if any."""
+    if _CATALOGUE is None:
+        return None
+    for name in _CATALOGUE.list_presets():
+        for entry_source in _CATALOGUE.get_entry(name)["sources"]:
+            if entry_source.get("handle") and entry_source["handle"] == source.rstrip("/"):
+                return name
+    return None
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale_staging(output):
+    """Remove what killed conversions into `output` left next to it.
+
+    Staging folders are named `.NAME.partial-PID-*` (and `.NAME.old-PID-*`
+    while an existing preset is being replaced); those of a process that is
+    gone are removed. Returns the removed paths.
+    """
+    parent, name = os.path.split(os.path.abspath(output))
+    removed = []
+    for kind in ("partial", "old"):
+        for path in glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.{kind}-*")):
+            match = re.match(r"(\d+)-", os.path.basename(path)[len(name) + len(kind) + 3:])
+            if match and _process_alive(int(match.group(1))) and int(match.group(1)) != os.getpid():
+                continue  # another conversion is writing it now
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 class VerificationError(RuntimeError):
@@ -131,9 +205,11 @@ def convert_checkpoint(
     reference=True,
     reference_checks=(),
     preset=None,
+    entry=None,
     overwrite=False,
     stream=None,
     quiet=False,
+    allow_non_finite=False,
 ):
     """Convert `source` into a verified Keras preset directory at `output`.
 
@@ -149,8 +225,10 @@ def convert_checkpoint(
         reference_checks: published output checks (see
             `verification.run_reference_check`).
         preset: name of the preset catalogue entry this conversion must
-            match (its reference checks, classes, configuration and
-            parameter counts); see `keras_encoders.presets`.
+            match (looked up with `catalogue_entry`).
+        entry: the catalogue entry itself (its reference checks, classes,
+            configuration and parameter counts must match).
+        allow_non_finite: accept NaN / Inf weights (refused by default).
         overwrite: replace an existing `output` (only after success).
         stream: where progress and the report go (stdout by default).
         quiet: print nothing.
@@ -170,14 +248,10 @@ def convert_checkpoint(
             f"{output} already exists; choose another output or pass "
             "overwrite=True (--overwrite)."
         )
-    entry = None
-    if preset is not None:
-        from keras_encoders import presets
-
-        try:
-            entry = presets.get_entry(preset)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
+    clean_stale_staging(output)
+    if preset is not None and entry is None:
+        entry = catalogue_entry(preset)
+    if entry is not None:
         reference_checks = list(reference_checks) + entry["reference_checks"]
     progress = Progress(5, stream=stream, quiet=quiet)
     progress.print(f"Converting {source} -> {output}")
@@ -189,6 +263,7 @@ def convert_checkpoint(
         tokenizer_dir=tokenizer_dir,
         backbone_only=backbone_only,
         progress=progress.counter("tensors read"),
+        allow_non_finite=allow_non_finite,
     )
     count = "" if src.tensors is None else f", {len(src.tensors)} tensors"
     progress.done(f"{src.format_name}: {src.model_type}, {src.architecture}{count}")
@@ -219,7 +294,9 @@ def convert_checkpoint(
     progress.step("Writing the preset")
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.partial-", dir=parent)
+    staging = tempfile.mkdtemp(
+        prefix=f".{os.path.basename(output)}.partial-{os.getpid()}-", dir=parent
+    )
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -253,7 +330,9 @@ def _move_into_place(staging, output):
     if not os.path.exists(output):
         os.rename(staging, output)
         return
-    backup = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.old-", dir=os.path.dirname(output))
+    backup = tempfile.mkdtemp(
+        prefix=f".{os.path.basename(output)}.old-{os.getpid()}-", dir=os.path.dirname(output)
+    )
     os.rmdir(backup)
     os.rename(output, backup)
     try:

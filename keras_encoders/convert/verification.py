@@ -25,7 +25,6 @@ import re
 import keras
 import numpy as np
 
-from keras_encoders.convert import paddle_ernie_m
 from keras_encoders.convert import sources
 
 DEFAULT_ATOL = 1e-4
@@ -115,7 +114,7 @@ def sample_inputs(src, tokenizer, texts=None, max_length=64):
     singles = [t for t in texts if isinstance(t, str)]
     pairs = [t for t in texts if not isinstance(t, str)]
     length = min(max_length, sources.sequence_length(src))
-    packer = sources.keras_class(family.inputs_preprocessor)(
+    packer = family.keras_class(family.inputs_preprocessor)(
         tokenizer=tokenizer, sequence_length=length
     )
     batches = []
@@ -190,7 +189,7 @@ def hf_class(name):
     cls = getattr(transformers, name, None)
     if cls is not None:
         return cls
-    for module in ("nezha", "ernie_m"):
+    for module in sources.FAMILIES:  # models transformers moved to `deprecated`
         try:
             mod = importlib.import_module(f"transformers.models.deprecated.{module}")
         except ImportError:
@@ -214,54 +213,12 @@ def build_reference(src):
 
     Returns `(model, architecture_of_model)`.
     """
-    import torch
-
     if src.kind == sources.HUGGING_FACE:
         model = hf_class(src.architecture).from_pretrained(src.path)
         return model.eval(), src.architecture
     config_cls = hf_class(src.family.hf_prefix + "Config")
     config = config_cls.from_dict({k: v for k, v in src.config.items() if k != "model_type"})
-    if src.kind == sources.TF1 and src.model_type == "nezha":
-        return _nezha_tf1_reference(src, config), "NezhaForPreTraining"
-    if src.kind == sources.TF1:
-        from transformers.models.convbert.modeling_convbert import load_tf_weights_in_convbert
-
-        model = hf_class("ConvBertModel")(config)
-        load_tf_weights_in_convbert(model, config, src.path)
-        return model.eval(), "ConvBertModel"
-    # Paddle
-    model = hf_class(src.architecture)(config)
-    state = paddle_ernie_m.to_hf_state_dict(src.tensors, src.prefix, src.architecture)
-    missing, unexpected = model.load_state_dict(
-        {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()},
-        strict=False,
-    )
-    if missing or unexpected:
-        raise ValueError(
-            f"The reference {src.architecture} does not take these weights: "
-            f"missing {missing}, unexpected {unexpected}."
-        )
-    return model.eval(), src.architecture
-
-
-def _nezha_tf1_reference(src, config):
-    """NezhaForPreTraining with Hugging Face's own TF1 loader.
-
-    `load_tf_weights_in_nezha` walks TF names as attributes; the originals
-    are scoped `bert/` where the HF model says `nezha`, so it is handed a
-    module that exposes the same submodules under the original names.
-    ForPreTraining has every part an original checkpoint can hold (pooler,
-    MLM and NSP heads); absent heads simply stay unused.
-    """
-    import torch
-    from transformers.models.deprecated.nezha.modeling_nezha import load_tf_weights_in_nezha
-
-    model = hf_class("NezhaForPreTraining")(config)
-    view = torch.nn.Module()
-    view.bert = model.nezha
-    view.cls = model.cls
-    load_tf_weights_in_nezha(view, config, src.path)
-    return model.eval()
+    return src.family.reference_from_source(src, config, hf_class)
 
 
 # A reference of another architecture holding the same head (the TF1 NEZHA
@@ -306,20 +263,7 @@ def reference_outputs(ref, ref_architecture, architecture, inputs, uses_segments
 
 # === Tokenizer parity ===
 def reference_tokenizer(src):
-    files, settings = src.tokenizer_files, src.tokenizer_settings
-    if src.model_type == "ernie_m":
-        return hf_class("ErnieMTokenizer")(
-            sentencepiece_model_ckpt=files["proto"],
-            vocab_file=files["vocabulary"],
-            do_lower_case=settings.get("lowercase", False),
-        )
-    cls = hf_class("BertTokenizer" if src.model_type == "nezha" else "ConvBertTokenizer")
-    return cls(
-        vocab_file=files["vocabulary"],
-        do_lower_case=settings.get("lowercase", True),
-        strip_accents=settings.get("strip_accents"),
-        tokenize_chinese_chars=settings.get("split_on_cjk", True),
-    )
+    return src.family.reference_tokenizer(src.tokenizer_files, src.tokenizer_settings)
 
 
 def tokenizer_check(src, inputs, texts):

@@ -1,8 +1,9 @@
 """SavedModel export: raw strings in, client-ready outputs out (TF-Serving).
 
 `export_saved_model(task, path)` writes the SavedModel; each task type's
-serving contract is a `ServingSignature` subclass returned by the task's
-`serving_signature()` method. `python -m keras_encoders.export` exports a
+serving contract is a `ServingSignature` subclass, looked up by task type in
+`TASK_SIGNATURES` (`signature_for(task)`); the task classes know nothing of
+export. `python -m keras_encoders.export` exports a
 saved preset from the command line.
 """
 
@@ -14,3 +15,5 @@ from keras_encoders.export.saved_model import export_saved_model
 from keras_encoders.export.serving_signature import ServingSignature
 from keras_encoders.export.text_classifier_signature import TextClassifierSignature
 from keras_encoders.export.token_classifier_signature import TokenClassifierSignature
+from keras_encoders.export.task_signatures import TASK_SIGNATURES
+from keras_encoders.export.task_signatures import signature_for

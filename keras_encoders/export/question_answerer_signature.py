@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from keras_encoders.decoding import spans
 from keras_encoders.export.serving_signature import ServingSignature
 from keras_encoders.export.serving_signature import string_spec
 from keras_encoders.models import preprocessing
@@ -13,7 +14,8 @@ class QuestionAnswererSignature(ServingSignature):
     The context is truncated to what fits in one sequence (no sliding
     windows; `QuestionAnswerer.answer()` windows long contexts in Python).
     The best span maximizes `start_logit + end_logit` over context tokens
-    with `start <= end < start + max_answer_length`, as `answer()` does.
+    with `start <= end < start + max_answer_length`: `answer()`'s decoding,
+    `keras_encoders.decoding.spans.best_answer_spans`.
 
     Outputs: `start_logits`, `end_logits` (B, L); `token_start`, `token_end`
     (B, L), each position's character span in the context (-1 outside it);
@@ -56,30 +58,15 @@ class QuestionAnswererSignature(ServingSignature):
         if "context" not in extras:
             return out
         token_start, token_end = extras["token_start"], extras["token_end"]
-        in_context = token_start >= 0
-        length = tf.shape(start)[1]
-        index = tf.range(length)
-        gap = index[None, :] - index[:, None]  # end index - start index
-        allowed = (
-            in_context[:, :, None]
-            & in_context[:, None, :]
-            & ((gap >= 0) & (gap < self.max_answer_length))[None]
+        answer = spans.best_answer_spans(
+            start, end, token_start, token_end, extras["context"], self.max_answer_length
         )
-        score = tf.where(allowed, start[:, :, None] + end[:, None, :], -float("inf"))
-        score = tf.reshape(score, [tf.shape(score)[0], -1])
-        best = tf.argmax(score, axis=-1, output_type=tf.int32)
-        best_score = tf.reduce_max(score, axis=-1)
-        found = best_score > -float("inf")
-        a = tf.gather(token_start, best // length, batch_dims=1)
-        b = tf.gather(token_end, best % length, batch_dims=1)
-        a = tf.where(found, a, 0)
-        b = tf.where(found, b, 0)
         out.update(
             token_start=token_start,
             token_end=token_end,
-            answer_text=tf.strings.substr(extras["context"], a, b - a, unit="UTF8_CHAR"),
-            answer_start=a,
-            answer_end=b,
-            answer_score=best_score,
+            answer_text=answer["text"],
+            answer_start=answer["start"],
+            answer_end=answer["end"],
+            answer_score=answer["score"],
         )
         return out

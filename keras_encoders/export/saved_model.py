@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from keras_encoders.export.task_signatures import signature_for
+
 SERVE_TOKEN_IDS = "serve_token_ids"
 
 TORCH_MESSAGE = (
@@ -30,9 +32,9 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, **optio
       `padding_mask`, `segment_ids`, ...) and returns the same outputs
       minus those that need the text.
 
-    What each task serves is described by the `ServingSignature` that its
-    `serving_signature(**options)` method returns (see the `*Signature`
-    classes in `keras_encoders.export`). Tokenization uses tensorflow-text
+    What each task serves is described by a `ServingSignature`, chosen by
+    the task's type in `keras_encoders.export.TASK_SIGNATURES` (see the
+    `*Signature` classes in `keras_encoders.export`). Tokenization uses tensorflow-text
     ops: a server or client must load `tensorflow_text` (TF-Serving links it
     in; in Python, `import tensorflow_text` before `tf.saved_model.load`).
 
@@ -66,15 +68,7 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, **optio
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
         raise RuntimeError(TORCH_MESSAGE.format(backend=backend))
-    if not hasattr(task, "serving_signature"):
-        raise ValueError(
-            f"{task.__class__.__name__} does not define `serving_signature()`, "
-            "so there is no raw-string serving contract to export. Export one "
-            "of the task heads (classifier, masked LM, token classifier, "
-            "question answerer, multiple choice, information extractor), or "
-            "add the method (see `keras_encoders.export.ServingSignature`)."
-        )
-    signature = task.serving_signature(**options)
+    signature = signature_for(task, **options)
     token_spec = signature.token_spec()
     # The heavy parts are traced once, here, as concrete functions: saving
     # retraces every `tf.function` it is given (under its own context), and

@@ -18,7 +18,7 @@ def string_spec(name, rank=1):
 class ServingSignature:
     """How a task is served from a SavedModel: raw strings in, answers out.
 
-    A task's `serving_signature(**options)` returns one of these, and
+    `TASK_SIGNATURES` names the subclass that serves each task type, and
     `keras_encoders.export_saved_model` turns it into two signatures:
 
     - `serving_default`: the string inputs of `string_spec()` go through
@@ -29,9 +29,9 @@ class ServingSignature:
 
     `preprocess()` and `outputs()` are TensorFlow code: they run inside a
     `tf.function` on every backend. Only the task's forward pass goes through
-    Keras' export machinery (jax2tf on JAX). A new task type serves itself by
-    returning a subclass that overrides `string_spec`, `preprocess` and
-    `outputs`.
+    Keras' export machinery (jax2tf on JAX). A new task type is served by a
+    subclass that overrides `string_spec`, `preprocess` and `outputs`, added
+    to `TASK_SIGNATURES`.
 
     Args:
         task: the task to serve. It needs its preprocessor.

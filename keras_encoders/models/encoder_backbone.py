@@ -104,6 +104,15 @@ class EncoderBackbone(Backbone):
                 f"positions of this {self.__class__.__name__}. Truncate the "
                 f"inputs (e.g. a preprocessor with sequence_length={limit})."
             )
+        self.check_id_ranges(inputs)
+
+    def check_id_ranges(self, inputs):
+        """Raise if concrete `token_ids` / `segment_ids` are out of range.
+
+        Tasks call it on host data before `fit`/`evaluate`/`predict`, where
+        compiled functions cannot check values (an out-of-range id gives NaN
+        or silently wrong numbers on JAX instead of an error).
+        """
         ids = concrete_value(inputs["token_ids"])
         if ids is not None and ids.size:
             if ids.min() < 0 or ids.max() >= self.vocabulary_size:

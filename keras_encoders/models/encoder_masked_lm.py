@@ -4,7 +4,7 @@ import keras
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import MaskedLM
 
-from keras_encoders.models import preprocessing
+from keras_encoders.models import encoder_task, preprocessing
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
 
@@ -30,7 +30,7 @@ def masked_lm_loss():
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class EncoderMaskedLM(MaskedLM):
+class EncoderMaskedLM(encoder_task.EncoderTask, MaskedLM):
     """Masked token prediction with the decoder tied to the word embeddings.
 
     Called on the backbone inputs plus `mask_positions` (B, P), returns logits
@@ -59,14 +59,6 @@ class EncoderMaskedLM(MaskedLM):
     @classmethod
     def task_config_from_hf(cls, config):
         return {}
-
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: the top-k fillers of the `[MASK]` tokens in the text (see `MaskedLMSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import MaskedLMSignature
-
-        return MaskedLMSignature(self, **options)
 
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", **kwargs):
         super().compile(

@@ -1,6 +1,8 @@
 """Pieces shared by every task head: feature selection and HF head configs."""
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from keras_encoders.models.encoder_backbone import kernel_initializer
@@ -8,20 +10,111 @@ from keras_encoders.models.encoder_backbone import kernel_initializer
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
 
 
-def sequence_summary(backbone, outputs, summary):
+def sequence_summary(backbone, outputs, summary_type):
     """One vector per sequence: the pooler, the first token, or the last one."""
-    if summary == "pooled":
+    if summary_type == "pooled":
         if "pooled_output" not in outputs:
             raise ValueError(
                 f"{backbone.__class__.__name__} has no pooler; use "
-                "summary='first' or 'last'."
+                "summary_type='first' or 'last'."
             )
         return outputs["pooled_output"]
-    if summary == "first":
+    if summary_type == "first":
         return outputs["sequence_output"][:, 0, :]
-    if summary == "last":
+    if summary_type == "last":
         return outputs["sequence_output"][:, -1, :]
-    raise ValueError(f"summary must be 'pooled', 'first' or 'last', got {summary!r}")
+    raise ValueError(
+        f"summary_type must be 'pooled', 'first' or 'last', got {summary_type!r}"
+    )
+
+
+def check_no_summary(kwargs):
+    if "summary" in kwargs:
+        raise TypeError(
+            "`summary` is now called `summary_type` (the old name hid "
+            "`keras.Model.summary()`): pass "
+            f"summary_type={kwargs['summary']!r}."
+        )
+
+
+def renamed_summary(config):
+    """A task config saved before `summary` became `summary_type` (the old
+    name hid `keras.Model.summary()`), in the current names."""
+    config = dict(config)
+    if "summary" in config:
+        config.setdefault("summary_type", config.pop("summary"))
+    return config
+
+
+class EncoderTask:
+    """Mixin for every task: preprocessing traced once, host ids checked.
+
+    keras-hub maps `preprocess_samples` over a new `tf.data` pipeline in every
+    `fit`, `evaluate` and `predict` call, and `tf.data` traces the mapped
+    function each time. Here that function only calls one `tf.function` per
+    preprocessor (traced on the first call, then reused for every pipeline
+    with the same input structure), so raw strings are tokenized and packed
+    by the same graph in every call.
+
+    Host data (numpy arrays, lists, backend tensors) of token ids given to
+    `fit`, `evaluate` and `predict` is checked against the backbone's
+    vocabulary and segment range before anything is compiled: inside a
+    compiled step an out-of-range id cannot raise (JAX gives NaN or wrong
+    numbers), so the check runs once, on the whole input, on every backend.
+    """
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        if self.preprocessor is None or tf.executing_eagerly():
+            return super().preprocess_samples(x, y, sample_weight)
+        return self.preprocessing_graph()(x, y, sample_weight)
+
+    def preprocessing_graph(self):
+        """The `tf.function` that `tf.data` pipelines call to preprocess.
+
+        One per preprocessor; it retraces only for a new input structure or
+        dtype (e.g. labels given or not), never for a new pipeline.
+        """
+        # A plain dict outside Keras/TF attribute tracking: a cache, not
+        # state to save or export.
+        cache = self.__dict__.setdefault("_preprocessing_graphs", {})
+        key = id(self.preprocessor)
+        if key not in cache:
+            preprocess = super().preprocess_samples
+            cache[key] = (
+                self.preprocessor,  # keeps `key` from being reused
+                tf.function(preprocess, autograph=False, reduce_retracing=True),
+            )
+        return cache[key][1]
+
+    def check_host_inputs(self, x):
+        """Raise a clear error for out-of-range ids in a dict of host data."""
+        check = getattr(self.backbone, "check_id_ranges", None)
+        if check is None or not isinstance(x, dict) or "token_ids" not in x:
+            return
+        if isinstance(x["token_ids"], (tf.Tensor, tf.RaggedTensor)) and not tf.executing_eagerly():
+            return
+        check({k: _host_array(v) for k, v in x.items() if k in ("token_ids", "segment_ids")})
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self.check_host_inputs(x)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (tuple, list)) and validation:
+            self.check_host_inputs(validation[0])
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self.check_host_inputs(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self.check_host_inputs(x)
+        return super().predict(x, *args, **kwargs)
+
+
+def _host_array(value):
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    return value
 
 
 class DerivesBackboneInputs:

@@ -7,10 +7,12 @@ from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
+class EncoderTextClassifier(
+    encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, TextClassifier
+):
     """Sequence classification (or regression) on top of an encoder backbone.
 
-    `summary -> Dropout -> [Dense(hidden_dim) -> activation -> Dropout] ->
+    `summary_type -> Dropout -> [Dense(hidden_dim) -> activation -> Dropout] ->
     Dense(num_classes)`. NEZHA and ERNIE-M summarize with their tanh pooler and
     have no hidden layer (Hugging Face's `*ForSequenceClassification`);
     ConvBERT uses the first token and a GELU hidden layer
@@ -24,7 +26,9 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
         backbone: the encoder backbone.
         num_classes: int. Number of outputs.
         preprocessor: the matching preprocessor, or None.
-        summary: "pooled", "first" or "last": the vector classified.
+        summary_type: "pooled", "first" or "last": the vector classified
+            (the pooler output, the first or the last token). Configs saved
+            with its former name, `summary`, still load.
         hidden_dim: int or None. Width of an optional hidden layer.
         hidden_activation: activation of the hidden layer.
         dropout: float. Dropout before each dense layer.
@@ -34,7 +38,7 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
         label_names: optional list of class names (index = class id).
     """
 
-    summary = "pooled"
+    summary_type = "pooled"
     hidden_activation = "gelu"
 
     def __init__(
@@ -42,7 +46,7 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
         backbone,
         num_classes,
         preprocessor=None,
-        summary=None,
+        summary_type=None,
         hidden_dim=None,
         dropout=0.1,
         activation=None,
@@ -50,7 +54,8 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
         label_names=None,
         **kwargs,
     ):
-        summary = summary or type(self).summary
+        encoder_task.check_no_summary(kwargs)
+        summary_type = summary_type or type(self).summary_type
         if label_names is not None and len(label_names) != num_classes:
             raise ValueError(
                 f"{len(label_names)} label_names for num_classes={num_classes}."
@@ -77,7 +82,7 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
 
         # === Functional Model ===
         inputs = backbone.input
-        x = encoder_task.sequence_summary(backbone, backbone(inputs), summary)
+        x = encoder_task.sequence_summary(backbone, backbone(inputs), summary_type)
         x = self.output_dropout(x)
         if self.hidden_dense is not None:
             x = self.hidden_dropout(self.hidden_dense(x))
@@ -85,7 +90,7 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===
-        self.summary = summary
+        self.summary_type = summary_type
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.label_names = list(label_names) if label_names else None
@@ -101,15 +106,6 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
             **({"problem_type": problem_type} if problem_type else {}),
         }
 
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: class logits, probabilities and label names; `text_pair=True`
-        serves sentence pairs (see `TextClassifierSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import TextClassifierSignature
-
-        return TextClassifierSignature(self, **options)
-
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         auto_loss, auto_metrics = encoder_task.classification_loss(
             self.problem_type, self.num_classes
@@ -124,12 +120,16 @@ class EncoderTextClassifier(encoder_task.DerivesBackboneInputs, TextClassifier):
             metrics = auto_metrics
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(encoder_task.renamed_summary(config))
+
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "num_classes": self.num_classes,
-                "summary": self.summary,
+                "summary_type": self.summary_type,
                 "hidden_dim": self.hidden_dim,
                 "dropout": self.dropout,
                 "activation": keras.activations.serialize(self.activation),

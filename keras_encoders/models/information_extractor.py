@@ -1,15 +1,19 @@
 """Universal information extraction (UIE): prompt-driven span extraction."""
 
-import re
-
 import keras
 import numpy as np
 from keras import ops
 from keras_hub.models import Task
 
+from keras_encoders.decoding import information_extraction as uie
 from keras_encoders.models import encoder_task
 
-SCHEMA_LANGUAGES = ("zh", "en")
+# What reading "paddlenlp" (PaddleNLP Taskflow's UIE-M) or "transformers"
+# inputs takes, part by part: see `InformationExtractor.with_convention`.
+CONVENTION_SETTINGS = {
+    "paddlenlp": {"pad_position_id": 0, "reference": "paddlenlp", "decoding": "taskflow"},
+    "transformers": {"pad_position_id": None, "reference": "transformers", "decoding": "tokens"},
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
@@ -31,6 +35,11 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
         backbone: the encoder backbone.
         preprocessor: an `InformationExtractorPreprocessor` (needed by
             `extract()` and to fit on raw strings).
+        decoding: how `extract()` windows texts and reads spans by default:
+            "tokens" (the default), "taskflow" or "taskflow_corrected"; see
+            `extract()`. The `uie_m_*` presets use "taskflow", with the
+            inputs their weights were trained on (`convention="paddlenlp"`
+            preprocessing, `pad_position_id=0`, PaddleNLP tokenization).
 
     Example:
     ```python
@@ -54,7 +63,8 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
 
     checkpoint_head = None
 
-    def __init__(self, backbone, preprocessor=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, decoding="tokens", **kwargs):
+        _check_decoding(decoding)
         dtype = backbone.dtype_policy
         # === Layers ===
         self.backbone = backbone
@@ -71,18 +81,63 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
+        # === Config ===
+        self.decoding = decoding
+
+    def get_config(self):
+        config = super().get_config()
+        config["decoding"] = self.decoding
+        return config
+
+    def with_convention(self, convention):
+        """This extractor, with the same weights, set up for `convention`.
+
+        - "paddlenlp": what PaddleNLP's UIE-M weights were fine-tuned on and
+          Taskflow feeds them, so that `extract()` gives Taskflow's answers:
+          the backbone's `pad_position_id=0`, the tokenizer's
+          `reference="paddlenlp"`, the preprocessor's
+          `convention="paddlenlp"` (`[CLS]` masked, padding attended, rows
+          padded to `sequence_length`) and `decoding="taskflow"`. The
+          `uie_m_*` presets are set up this way.
+        - "transformers": Hugging Face's inputs (padding masked) and
+          `decoding="tokens"`, for models fine-tuned in this package.
+
+        Settings a part does not have (e.g. a tokenizer without
+        `reference`) are left out.
+        """
+        if convention not in CONVENTION_SETTINGS:
+            raise ValueError(
+                f"`convention` must be one of {tuple(CONVENTION_SETTINGS)}. "
+                f"Received: convention={convention!r}"
+            )
+        settings = CONVENTION_SETTINGS[convention]
+        config = self.backbone.get_config()
+        if "pad_position_id" in config:
+            config["pad_position_id"] = settings["pad_position_id"]
+        backbone = type(self.backbone).from_config(config)
+        preprocessor = self.preprocessor
+        if preprocessor is not None:
+            tokenizer = preprocessor.tokenizer
+            if hasattr(tokenizer, "reference"):
+                tokenizer = type(tokenizer)(**{
+                    **tokenizer.get_config(),
+                    "proto": tokenizer.proto,
+                    "vocabulary": tokenizer.get_vocabulary(),
+                    "reference": settings["reference"],
+                })
+            preprocessor = type(preprocessor)(
+                tokenizer=tokenizer,
+                sequence_length=preprocessor.sequence_length,
+                max_prompt_length=preprocessor.max_prompt_length,
+                convention=convention,
+            )
+        task = type(self)(backbone, preprocessor, decoding=settings["decoding"])
+        task.set_weights(self.get_weights())
+        return task
+
     @classmethod
     def task_config_from_hf(cls, config):
         return {}
-
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: the spans of `text` answering `prompt`, decoded as
-        `extract()` decodes one prompt (see `InformationExtractorSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import InformationExtractorSignature
-
-        return InformationExtractorSignature(self, **options)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         if optimizer == "auto":
@@ -115,10 +170,11 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
         max_seq_len=None,
         stride=None,
         batch_size=16,
+        decoding=None,
     ):
         """Extract the entities, relations and events of `schema` from `texts`.
 
-        Follows PaddleNLP Taskflow's UIE decoding:
+        As PaddleNLP's `Taskflow("information_extraction")`:
 
         - `schema` is a type name, a list of them, or a nested dict
           `{"subject type": ["relation", ...]}` (values may nest further).
@@ -128,21 +184,47 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
           `"<child> of <span>"` (`"en"`); a child written as
           `"name[option, ...]"` keeps its options last (`"<name> of <span>
           [options]"`). Full-width characters in prompts become half-width.
-        - Tokens whose `sigmoid(logit) > threshold` are start/end candidates
-          (prompt and text tokens only). Candidates are paired as Taskflow's
-          `get_span`: in token order, every end takes the closest start
-          before it (or at it) that no earlier end took; unpaired starts and
-          ends are dropped. A span's probability is
+          Types are asked one at a time, breadth first.
+        - Positions whose `sigmoid(logit) > threshold` are start/end
+          candidates, paired as Taskflow's `get_span`: every end takes the
+          last start at or before it and after the previous end; unpaired
+          starts and ends are dropped. A span's probability is
           `P(start) * P(end)`.
-        - Spans map back to the original text through the tokenizer's
-          character offsets, so `text[start:end] == span["text"]`. A span
-          inside the prompt (a classification prompt like
-          `"情感倾向[正向，负向]"`) is returned as `{"text", "probability"}`;
-          spans across prompt and text are dropped.
-        - Long texts are split into windows of `max_seq_len` tokens (the
-          preprocessor's `sequence_length` by default) starting every
-          `stride` text tokens (default: no overlap). The same span found in
-          several windows is kept once, with its highest probability.
+        - A span inside the prompt (a classification prompt such as
+          `"情感倾向[正向，负向]"`) is returned as `{"text", "probability"}`.
+
+        `decoding` (default: the task's `decoding`) decides the rest:
+
+        - "taskflow": exactly PaddleNLP 2.8.1's Taskflow, quirks included,
+          so that published UIE-M weights give Taskflow's answers. Texts are
+          cut every `max_seq_len - len(max(prompts)) - 3` characters, where
+          `max(prompts)` is the lexicographically largest prompt asked for
+          the type (over all texts), and prompts are never cut. ERNIE-M
+          packs 4 special tokens, not 3, so a window whose tokens overflow
+          loses its last token(s) to truncation: a character at the end of
+          such a window is never read. Every position is thresholded,
+          `[CLS]`, `[SEP]` and `[PAD]` included, which yields spans such as
+          `{"text": "", "start": 0, "end": 0}` and prompt spans that are
+          empty or shifted. Spans of consecutive windows are concatenated
+          (duplicates kept). A classification prompt gets one answer per
+          text: the first span of each window is voted on (most frequent,
+          then highest summed probability), with its mean probability.
+          Within one window Taskflow lists spans in Python set order, which
+          depends on the probabilities' hashes; here they are in position
+          order (for a classification vote, "first" is then the first by
+          position).
+        - "taskflow_corrected": the same character windows and result
+          layout, corrected: each prompt's windows are
+          `max_seq_len - len(prompt) - 4` characters (its own length, and
+          all 4 special tokens), so no character is lost to truncation;
+          only prompt and text tokens are thresholded and a span must lie
+          within the prompt or within the text (no empty spans).
+        - "tokens": windows of `max_seq_len` tokens (the preprocessor's
+          `sequence_length` by default) starting every `stride` text tokens
+          (default: no overlap); prompts are cut to the preprocessor's
+          `max_prompt_length`; only prompt and text tokens are thresholded;
+          the same span found in several windows is kept once, with its
+          highest probability; blank texts give `{}`.
 
         Args:
             texts: a string or a list of strings.
@@ -152,15 +234,17 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
             schema_lang: "zh" (also "ch") or "en": how relation prompts are
                 phrased.
             max_seq_len: int. Window length in tokens, prompt included.
-            stride: int. Text tokens between window starts.
+            stride: int. Text tokens between window starts ("tokens" only).
             batch_size: int. Windows per `predict` batch.
+            decoding: "taskflow", "taskflow_corrected" or "tokens"; None
+                for the task's `decoding`.
 
         Returns:
             For each text (a single dict for a single string):
             `{type: [{"text", "start", "end", "probability"[, "relations":
-            {child type: [...]}]}, ...]}`; spans are sorted by position;
-            types with nothing found are left out, so a text without
-            results (or without any text) gives `{}`.
+            {child type: [...]}]}, ...]}`, in the order found; types with
+            nothing found are left out, so a text without results gives
+            `{}`.
         """
         if self.preprocessor is None:
             raise ValueError(
@@ -168,6 +252,8 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
                 "tokenize the texts. Build the task with `preprocessor=` or "
                 "load it with `from_preset()`."
             )
+        decoding = self.decoding if decoding is None else decoding
+        _check_decoding(decoding)
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         for text in texts:
@@ -178,7 +264,7 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"`threshold` must be in [0, 1], got {threshold}.")
         language = {"ch": "zh"}.get(schema_lang, schema_lang)
-        if language not in SCHEMA_LANGUAGES:
+        if language not in uie.SCHEMA_LANGUAGES:
             raise ValueError(
                 f"`schema_lang` must be 'zh' or 'en', got {schema_lang!r}."
             )
@@ -191,33 +277,33 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
                 f"max_seq_len={length} exceeds the {limit} positions of "
                 f"{self.backbone.__class__.__name__}; use at most {limit}."
             )
-        roots = _schema_tree(schema)
         results = [{} for _ in texts]
-        # Requests: (schema node, text index, prompt, owner of the results).
-        # The owner is a text's result dict, or a span whose "relations"
-        # receive them. One `predict` per schema depth.
-        level = [
-            (node, i, _half_width(node.name), (results[i], False))
-            for node in roots
-            for i, text in enumerate(texts)
-            if text.strip()
+        # Breadth first, one type at a time (Taskflow's order, which matters:
+        # its windows depend on all the prompts asked together). A request
+        # is (text index, prompt, owner): the span whose "relations" get
+        # the results, or None for the text's own result dict.
+        skip_blank = decoding == "tokens"
+        queue = [
+            (node, [(i, uie.half_width(node.name), None)
+                    for i, text in enumerate(texts) if not (skip_blank and not text.strip())])
+            for node in uie.schema_tree(schema)
         ]
-        while level:
+        while queue:
+            node, requests = queue.pop(0)
             found = self._extract_spans(
-                [(texts[i], prompt) for _, i, prompt, _ in level],
-                threshold, length, stride, batch_size,
-            )
-            next_level = []
-            for (node, i, _, (owner, nested)), spans in zip(level, found):
-                if not spans:
-                    continue
-                target = owner.setdefault("relations", {}) if nested else owner
-                target.setdefault(node.name, []).extend(spans)
-                for child in node.children:
-                    for span in spans:
-                        prompt = self.relation_prompt(span["text"], child.name, language)
-                        next_level.append((child, i, _half_width(prompt), (span, True)))
-            level = next_level
+                [(texts[i], prompt) for i, prompt, _ in requests],
+                threshold, length, stride, batch_size, decoding,
+            ) if requests else []
+            for (i, _, owner), spans in zip(requests, found):
+                if spans:
+                    target = results[i] if owner is None else owner.setdefault("relations", {})
+                    target.setdefault(node.name, []).extend(spans)
+            for child in node.children:
+                queue.append((child, [
+                    (i, uie.half_width(self.relation_prompt(span["text"], child.name, language)), span)
+                    for (i, _, _), spans in zip(requests, found)
+                    for span in spans
+                ]))
         return results[0] if single else results
 
     @staticmethod
@@ -228,128 +314,89 @@ class InformationExtractor(encoder_task.DerivesBackboneInputs, Task):
         "<relation> of <subject>" in English, where a classification relation
         "<name> [options]" becomes "<name> of <subject> [options]".
         """
-        if schema_lang == "en":
-            options = re.search(r"\[.*?\]$", relation)
-            if options:
-                name = relation[: relation.find("[", 1)].strip()
-                return f"{name} of {subject} {options.group()}"
-            return f"{relation} of {subject}"
-        return f"{subject}的{relation}"
+        return uie.relation_prompt(subject, relation, schema_lang)
 
-    def _extract_spans(self, pairs, threshold, max_seq_len, stride, batch_size):
-        """Spans answering each `(text, prompt)`, merged over the text's windows."""
+    def _extract_spans(self, pairs, threshold, max_seq_len, stride, batch_size, decoding):
+        """The spans answering each `(text, prompt)`, over the text's windows."""
         texts, prompts = [t for t, _ in pairs], [p for _, p in pairs]
-        features = self.preprocessor.windows(
-            prompts, texts, stride=stride, sequence_length=max_seq_len
-        )
-        inputs = {name: features[name] for name in self.backbone.input}
-        logits = self.predict(inputs, batch_size=batch_size, verbose=0)
-        start = _sigmoid(ops.convert_to_numpy(logits["start_logits"]))
-        end = _sigmoid(ops.convert_to_numpy(logits["end_logits"]))
-        merged = [{} for _ in pairs]
-        for w, example in enumerate(features["example_index"]):
-            text, prompt = pairs[example]
-            token_start, token_end = features["token_start"][w], features["token_end"][w]
-            in_prompt, in_text = features["in_prompt"][w], features["in_text"][w]
-            candidates = in_prompt | in_text
-            starts = _above(start[w], candidates, threshold)
-            ends = _above(end[w], candidates, threshold)
-            for (s, p_s), (e, p_e) in _pair_spans(starts, ends):
-                a, b = int(token_start[s]), int(token_end[e])
-                if in_text[s] and in_text[e]:
-                    key = (a, b)
-                    span = {"text": text[a:b], "start": a, "end": b}
-                elif in_prompt[s] and in_prompt[e]:
-                    key = ("prompt", prompt[a:b])
-                    span = {"text": prompt[a:b]}
-                else:
-                    continue  # across the prompt and the text: meaningless
-                span["probability"] = float(p_s * p_e)
-                kept = merged[example].get(key)
-                if kept is None or span["probability"] > kept["probability"]:
-                    merged[example][key] = span
-        return [
-            sorted(spans.values(), key=lambda s: (s.get("start", -1), s.get("end", -1), s["text"]))
-            for spans in merged
-        ]
-
-
-class _SchemaNode:
-    def __init__(self, name, children=()):
-        self.name = name
-        self.children = list(children)
-
-
-def _schema_tree(schema):
-    """Top-level nodes of a schema: names, lists, `{name: children}` dicts."""
-    if isinstance(schema, (str, dict)):
-        schema = [schema]
-    if not isinstance(schema, (list, tuple)):
-        raise TypeError(
-            "`schema` must be a type name, a list of them, or a dict "
-            f"{{type: [child types]}}; got a {type(schema).__name__}."
-        )
-    nodes = []
-    for item in schema:
-        if isinstance(item, str):
-            nodes.append(_SchemaNode(item))
-        elif isinstance(item, dict):
-            for name, children in item.items():
-                if not isinstance(name, str):
-                    raise TypeError(f"Schema types must be strings; got {name!r}.")
-                if isinstance(children, (str, dict)):
-                    children = [children]
-                if not isinstance(children, (list, tuple)):
-                    raise TypeError(
-                        f"The children of schema type {name!r} must be a name, "
-                        f"a list or a dict; got a {type(children).__name__}."
-                    )
-                nodes.append(_SchemaNode(name, _schema_tree(children)))
-        else:
-            raise TypeError(
-                "Schema entries must be type names or {type: [child types]} "
-                f"dicts; got a {type(item).__name__}."
+        preprocessor = self.preprocessor
+        if decoding == "tokens":
+            features = preprocessor.windows(
+                prompts, texts, stride=stride, sequence_length=max_seq_len
             )
-    return nodes
+            features["window_text"] = np.asarray([texts[i] for i in features["example_index"]], object)
+            features["window_offset"] = np.zeros_like(features["example_index"])
+            features["prompt_length"] = np.asarray(
+                [len(prompts[i]) for i in features["example_index"]], "int32"
+            )
+        else:
+            specials = 2 + getattr(preprocessor.tokenizer, "pair_separator", 1)
+            if decoding == "taskflow":
+                # Taskflow reserves 3 special tokens and sizes every window
+                # from the lexicographically largest prompt.
+                sizes = [max_seq_len - len(max(prompts)) - 3] * len(prompts)
+            else:
+                sizes = [max_seq_len - len(prompt) - specials for prompt in prompts]
+            features = preprocessor.character_windows(prompts, texts, sizes, max_seq_len)
+        rows = len(features["example_index"])
+        inputs = {name: _pad_rows(features[name], batch_size) for name in self.backbone.input}
+        logits = self.predict(inputs, batch_size=batch_size, verbose=0)
+        spans = uie.decode_spans(
+            _sigmoid(ops.convert_to_numpy(logits["start_logits"])[:rows]),
+            _sigmoid(ops.convert_to_numpy(logits["end_logits"])[:rows]),
+            features["part"], features["token_start"], features["token_end"],
+            features["prompt_length"], threshold,
+            taskflow_offsets=decoding == "taskflow",
+        )
+        spans = {k: v.to_list() for k, v in spans.items()}
+        windows = [[] for _ in pairs]
+        offsets = [[] for _ in pairs]
+        for w, example in enumerate(features["example_index"]):
+            prompt, window = prompts[example], features["window_text"][w]
+            found = []
+            for a, b, in_prompt, p in zip(spans["start"][w], spans["end"][w],
+                                          spans["in_prompt"][w], spans["probability"][w]):
+                if in_prompt:
+                    found.append({"text": prompt[a:b], "probability": float(p)})
+                else:
+                    found.append({"text": window[a:b], "start": a, "end": b, "probability": float(p)})
+            windows[example].append(found)
+            offsets[example].append(int(features["window_offset"][w]))
+        if decoding != "tokens":
+            return uie.join_windows(windows, offsets)
+        return [_best_of_windows(found) for found in windows]
 
 
-def _half_width(text):
-    """Full-width ASCII forms (U+FF01..U+FF5E) to ASCII, as PaddleNLP's
-    `dbc2sbc` does to every prompt (its ideographic-space branch never fires)."""
-    return "".join(
-        chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in text
-    )
+def _check_decoding(decoding):
+    if decoding not in uie.DECODINGS:
+        raise ValueError(
+            f"`decoding` must be one of {uie.DECODINGS}. Received: decoding={decoding!r}"
+        )
+
+
+def _best_of_windows(windows):
+    """Spans of overlapping token windows: each span once, with its best
+    probability, in position order (prompt spans first)."""
+    best = {}
+    for found in windows:
+        for span in found:
+            key = (span.get("start"), span.get("end"), span["text"])
+            if key not in best or span["probability"] > best[key]["probability"]:
+                best[key] = span
+    return sorted(best.values(), key=lambda s: (s.get("start", -1), s.get("end", -1), s["text"]))
+
+
+def _pad_rows(array, batch_size):
+    """`array` with its first row repeated so that the last batch has a
+    power-of-two size: few distinct batch shapes (compiled once each on
+    JAX), at most twice the work of the last batch."""
+    last = len(array) % batch_size
+    if not last:
+        return array
+    extra = min(1 << (last - 1).bit_length(), batch_size) - last
+    return np.concatenate([array, np.repeat(array[:1], extra, axis=0)])
 
 
 def _sigmoid(logits):
     # The tanh form is exact and overflow-free for large |x|.
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, "float64")))
-
-
-def _above(probs, candidates, threshold):
-    """`(position, probability)` of candidate positions above `threshold`."""
-    positions = np.nonzero(candidates & (probs > threshold))[0]
-    return [(int(i), float(probs[i])) for i in positions]
-
-
-def _pair_spans(starts, ends):
-    """Start/end pairing of PaddleNLP's `get_span` (both sorted by position).
-
-    Two pointers: a start at or before the current end is (re)assigned to it,
-    so each end keeps the closest start before it; a start after the current
-    end moves on to the next end. A start and an end at the same position
-    make a one-token span and are both used up.
-    """
-    pairs = {}
-    s = e = 0
-    while s < len(starts) and e < len(ends):
-        if starts[s][0] == ends[e][0]:
-            pairs[e] = starts[s]
-            s += 1
-            e += 1
-        elif starts[s][0] < ends[e][0]:
-            pairs[e] = starts[s]
-            s += 1
-        else:
-            e += 1
-    return [(start, ends[e]) for e, start in sorted(pairs.items())]

@@ -11,6 +11,8 @@ from keras_encoders.models import preprocessing
 # Windows are padded to a multiple of this (not to `sequence_length`): short
 # texts stay cheap and the model sees few distinct shapes (fewer retraces).
 _PAD_MULTIPLE = 16
+# How the model inputs are laid out: see the class docstring.
+CONVENTIONS = ("transformers", "paddlenlp")
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
@@ -33,12 +35,27 @@ class InformationExtractorPreprocessor(Preprocessor):
     span, as PaddleNLP's UIE fine-tuning does; spans cut off by the
     truncation are dropped.
 
-    `windows()` splits long texts into windows for `extract()`.
+    `windows()` and `character_windows()` split long texts into windows for
+    `extract()`.
+
+    `convention` says which inputs the weights were trained on:
+
+    - "transformers" (default): `padding_mask` masks `[PAD]`, as Hugging
+      Face does; windows are padded to the longest (a multiple of 16).
+    - "paddlenlp": PaddleNLP's UIE-M inputs (Taskflow and its fine-tuning
+      pass no attention mask, so `ErnieMModel` masks the tokens of id 0,
+      ERNIE-M's `[CLS]`, and attends every `[PAD]`): `padding_mask` is
+      `token_ids != 0` and every row is padded to `sequence_length`, since
+      the attended padding changes the outputs. The published UIE-M weights
+      were fine-tuned that way (use it with an `ErnieMBackbone` whose
+      `pad_position_id=0`, as PaddleNLP's tokenizer pads `position_ids`).
 
     Args:
         tokenizer: the model's tokenizer (must offer `tokenize_with_offsets`).
         sequence_length: int. Length of the packed inputs.
-        max_prompt_length: int. Prompts are cut to this many tokens.
+        max_prompt_length: int. Prompts are cut to this many tokens
+            (`character_windows()`, Taskflow's, never cuts them).
+        convention: "transformers" or "paddlenlp" (see above).
 
     Example:
     ```python
@@ -51,11 +68,18 @@ class InformationExtractorPreprocessor(Preprocessor):
     ```
     """
 
-    def __init__(self, tokenizer, sequence_length=512, max_prompt_length=64, **kwargs):
+    def __init__(self, tokenizer, sequence_length=512, max_prompt_length=64,
+                 convention="transformers", **kwargs):
+        if convention not in CONVENTIONS:
+            raise ValueError(
+                f"`convention` must be one of {CONVENTIONS}. Received: "
+                f"convention={convention!r}"
+            )
         super().__init__(_allow_python_workflow=False, **kwargs)
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
         self.max_prompt_length = max_prompt_length
+        self.convention = convention
 
     def build(self, input_shape):
         # Waterfall trimming keeps the (short) prompt and cuts the text.
@@ -67,6 +91,14 @@ class InformationExtractorPreprocessor(Preprocessor):
     @property
     def _separators(self):
         return getattr(self.tokenizer, "pair_separator", 1)
+
+    def padding_mask(self, token_ids):
+        """The `padding_mask` of packed `token_ids` (a tensor or an array)
+        in this preprocessor's `convention`."""
+        if self.convention == "paddlenlp":
+            # PaddleNLP's `ErnieMModel` without an attention mask: `ids == 0`.
+            return token_ids != 0
+        return token_ids != self.tokenizer.pad_token_id
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
@@ -86,6 +118,7 @@ class InformationExtractorPreprocessor(Preprocessor):
         t_ids, t_start, t_end = ids[num:], starts[num:], ends[num:]
         token_ids, segment_ids = self.packer((p_ids, t_ids))
         inputs = preprocessing.model_inputs(self.tokenizer, token_ids, segment_ids)
+        inputs["padding_mask"] = self.padding_mask(token_ids)
         if y is not None:
             y = self._span_targets(y, p_ids, t_ids, t_start, t_end)
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
@@ -130,7 +163,8 @@ class InformationExtractorPreprocessor(Preprocessor):
         Returns a dict of numpy arrays: the backbone inputs; `example_index`
         (which pair each row comes from); `token_start`/`token_end` (the
         character span of each position in its prompt or text, -1 elsewhere);
-        `in_prompt`/`in_text` (which positions hold prompt or text tokens).
+        `part` (0 for prompt tokens, 1 for text tokens, -1 elsewhere) and
+        `in_prompt`/`in_text` (the same as booleans).
         """
         prompts, texts = list(prompts), list(texts)
         if len(prompts) != len(texts):
@@ -143,51 +177,98 @@ class InformationExtractorPreprocessor(Preprocessor):
             raise ValueError(f"`stride` must be a positive number of tokens, got {stride}.")
         tok = self.tokenizer
         tokenized = _tokenize_unique(tok, prompts + texts)
-        rows = {k: [] for k in ("token_ids", "segment_ids", "token_start", "token_end",
-                                "in_prompt", "in_text", "example_index")}
+        rows = _empty_rows()
         for i, (prompt, text) in enumerate(zip(prompts, texts)):
-            p_ids, p_start, p_end = (a[: self.max_prompt_length] for a in tokenized[prompt])
-            t_ids, t_start, t_end = tokenized[text]
-            head = 1 + len(p_ids) + self._separators
-            budget = length - head - 1
+            p = [a[: self.max_prompt_length] for a in tokenized[prompt]]
+            t = tokenized[text]
+            budget = length - 2 - len(p[0]) - self._separators
             if budget < 1:
                 raise ValueError(
                     f"sequence_length={length} leaves no room for the text after "
-                    f"a prompt of {len(p_ids)} tokens; use a longer "
+                    f"a prompt of {len(p[0])} tokens; use a longer "
                     "sequence_length or a shorter max_prompt_length."
                 )
             step = budget if stride is None else min(stride, budget)
             begin = 0
             while True:
-                stop = min(begin + budget, len(t_ids))
-                n = stop - begin
-                window = slice(begin, stop)
-                none = [-1] * self._separators
-                rows["token_ids"].append(
-                    [tok.start_token_id, *p_ids, *[tok.end_token_id] * self._separators,
-                     *t_ids[window], tok.end_token_id]
-                )
-                rows["token_start"].append([-1, *p_start, *none, *t_start[window], -1])
-                rows["token_end"].append([-1, *p_end, *none, *t_end[window], -1])
-                rows["in_prompt"].append([0] + [1] * len(p_ids) + [0] * (self._separators + n + 1))
-                rows["in_text"].append([0] * head + [1] * n + [0])
-                rows["segment_ids"].append([0] * head + [1] * (n + 1))
-                rows["example_index"].append(i)
-                if stop >= len(t_ids):
+                stop = min(begin + budget, len(t[0]))
+                _add_row(rows, tok, self._separators, i, p, [a[begin:stop] for a in t])
+                if stop >= len(t[0]):
                     break
                 begin += step
+        return self._features(rows, length)
+
+    def character_windows(self, prompts, texts, window_lengths, sequence_length=None):
+        """Features covering whole texts, cut in characters as Taskflow does.
+
+        Text `i` is cut into consecutive slices of `window_lengths[i]`
+        characters (a text no longer than that stays whole, even empty);
+        each slice gives a row `[CLS] prompt [SEP] slice [SEP]`. When the
+        tokens do not fit `sequence_length`, tokens are dropped one at a
+        time from the end of the longer of prompt and slice (the slice on a
+        tie), which is the tokenizer truncation ("longest_first") Taskflow
+        relies on. Prompts are not cut to `max_prompt_length`.
+
+        Returns the dict of `windows()`, plus `window_offset` (the first
+        character of each row's slice in its text) and `window_text` (the
+        slice), and `prompt_length` (characters of each row's prompt).
+        """
+        prompts, texts = list(prompts), list(texts)
+        if not len(prompts) == len(texts) == len(window_lengths):
+            raise ValueError(
+                f"Got {len(prompts)} prompts, {len(texts)} texts and "
+                f"{len(window_lengths)} window lengths; pass one of each per pair."
+            )
+        length = sequence_length or self.sequence_length
+        slices, offsets = [], []
+        for text, size in zip(texts, window_lengths):
+            if size < 1:
+                raise ValueError(
+                    f"sequence_length={length} leaves no characters of text next "
+                    "to the prompt; use a longer sequence length or a shorter prompt."
+                )
+            starts = range(0, len(text), size) if len(text) > size else [0]
+            slices.append([text[a: a + size] for a in starts])
+            offsets.append(list(starts))
+        tok = self.tokenizer
+        tokenized = _tokenize_unique(tok, prompts + [s for row in slices for s in row])
+        budget = length - 2 - self._separators
+        rows = _empty_rows()
+        extra = {"window_offset": [], "window_text": [], "prompt_length": []}
+        for i, prompt in enumerate(prompts):
+            for piece, offset in zip(slices[i], offsets[i]):
+                p, t = [list(x) for x in tokenized[prompt]], [list(x) for x in tokenized[piece]]
+                while len(p[0]) + len(t[0]) > budget:
+                    for x in p if len(p[0]) > len(t[0]) else t:
+                        x.pop()
+                _add_row(rows, tok, self._separators, i, p, t)
+                extra["window_offset"].append(offset)
+                extra["window_text"].append(piece)
+                extra["prompt_length"].append(len(prompt))
+        out = self._features(rows, length)
+        out["window_offset"] = np.asarray(extra["window_offset"], "int32")
+        out["window_text"] = np.asarray(extra["window_text"], object)
+        out["prompt_length"] = np.asarray(extra["prompt_length"], "int32")
+        return out
+
+    def _features(self, rows, length):
+        """Rows of ids and per-token values as padded numpy arrays."""
+        tok = self.tokenizer
         longest = max((len(r) for r in rows["token_ids"]), default=0)
-        width = min(length, -(-longest // _PAD_MULTIPLE) * _PAD_MULTIPLE)
-        pads = {"token_ids": tok.pad_token_id, "token_start": -1, "token_end": -1}
+        if self.convention == "paddlenlp":
+            width = length  # the attended padding is part of the input
+        else:
+            width = min(length, -(-longest // _PAD_MULTIPLE) * _PAD_MULTIPLE)
+        pads = {"token_ids": tok.pad_token_id, "token_start": -1, "token_end": -1, "part": -1}
         out = {"example_index": np.asarray(rows.pop("example_index"), "int32")}
         for key, values in rows.items():
             array = np.full((len(values), width), pads.get(key, 0), "int32")
             for r, row in enumerate(values):
                 array[r, : len(row)] = row
             out[key] = array
-        out["padding_mask"] = (out["token_ids"] != tok.pad_token_id).astype("int32")
-        out["in_prompt"] = out["in_prompt"].astype(bool)
-        out["in_text"] = out["in_text"].astype(bool)
+        out["padding_mask"] = self.padding_mask(out["token_ids"]).astype("int32")
+        out["in_prompt"] = out["part"] == 0
+        out["in_text"] = out["part"] == 1
         if not getattr(tok, "uses_segment_ids", True):
             out.pop("segment_ids")
         return out
@@ -198,9 +279,31 @@ class InformationExtractorPreprocessor(Preprocessor):
             {
                 "sequence_length": self.sequence_length,
                 "max_prompt_length": self.max_prompt_length,
+                "convention": self.convention,
             }
         )
         return config
+
+
+def _empty_rows():
+    keys = ("token_ids", "segment_ids", "token_start", "token_end", "part", "example_index")
+    return {k: [] for k in keys}
+
+
+def _add_row(rows, tok, separators, example, prompt, text):
+    """Append `[CLS] prompt [SEP]*separators text [SEP]` to `rows`;
+    `prompt` and `text` are `(ids, starts, ends)` lists."""
+    (p_ids, p_start, p_end), (t_ids, t_start, t_end) = prompt, text
+    none = [-1] * separators
+    head = 1 + len(p_ids) + separators
+    rows["token_ids"].append(
+        [tok.start_token_id, *p_ids, *[tok.end_token_id] * separators, *t_ids, tok.end_token_id]
+    )
+    rows["token_start"].append([-1, *p_start, *none, *t_start, -1])
+    rows["token_end"].append([-1, *p_end, *none, *t_end, -1])
+    rows["part"].append([-1] + [0] * len(p_ids) + none + [1] * len(t_ids) + [-1])
+    rows["segment_ids"].append([0] * head + [1] * (len(t_ids) + 1))
+    rows["example_index"].append(example)
 
 
 def _dense_spans(offsets):

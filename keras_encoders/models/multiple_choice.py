@@ -30,7 +30,7 @@ class _ChoiceScores(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class MultipleChoice(encoder_task.DerivesBackboneInputs, Task):
+class MultipleChoice(encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, Task):
     """Scores C candidate continuations: Hugging Face's `*ForMultipleChoice`.
 
     Inputs have shape `(B, C, L)`; each choice is encoded separately,
@@ -41,15 +41,17 @@ class MultipleChoice(encoder_task.DerivesBackboneInputs, Task):
     Args:
         backbone: the encoder backbone.
         preprocessor: a `MultipleChoicePreprocessor` or None.
-        summary: "pooled", "first" or "last".
+        summary_type: "pooled", "first" or "last". Configs saved with its
+            former name, `summary`, still load.
         dropout: float. Dropout before the scorer.
     """
 
     checkpoint_head = None
-    summary = "pooled"
+    summary_type = "pooled"
 
-    def __init__(self, backbone, preprocessor=None, summary=None, dropout=0.1, **kwargs):
-        summary = summary or type(self).summary
+    def __init__(self, backbone, preprocessor=None, summary_type=None, dropout=0.1, **kwargs):
+        encoder_task.check_no_summary(kwargs)
+        summary_type = summary_type or type(self).summary_type
         dtype = backbone.dtype_policy
         # === Layers ===
         self.backbone = backbone
@@ -65,26 +67,18 @@ class MultipleChoice(encoder_task.DerivesBackboneInputs, Task):
             for k in backbone.input
         }
         flat = {k: self.flatten_choices(v) for k, v in inputs.items()}
-        x = encoder_task.sequence_summary(backbone, backbone(flat), summary)
+        x = encoder_task.sequence_summary(backbone, backbone(flat), summary_type)
         scores = self.output_dense(self.output_dropout(x))
         outputs = self.choice_scores(scores, inputs["token_ids"])
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===
-        self.summary = summary
+        self.summary_type = summary_type
         self.dropout = dropout
 
     @classmethod
     def task_config_from_hf(cls, config):
         return {}
-
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: the best of `choices` (B, C) for each prompt `text` (see `MultipleChoiceSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import MultipleChoiceSignature
-
-        return MultipleChoiceSignature(self, **options)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         optimizer, loss, metrics = encoder_task.choice_compile_defaults(
@@ -92,7 +86,11 @@ class MultipleChoice(encoder_task.DerivesBackboneInputs, Task):
         )
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(encoder_task.renamed_summary(config))
+
     def get_config(self):
         config = super().get_config()
-        config.update({"summary": self.summary, "dropout": self.dropout})
+        config.update({"summary_type": self.summary_type, "dropout": self.dropout})
         return config

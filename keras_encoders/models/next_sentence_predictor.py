@@ -7,7 +7,7 @@ from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class NextSentencePredictor(Task):
+class NextSentencePredictor(encoder_task.EncoderTask, Task):
     """Is B the continuation of A? `pooled_output -> Dense(2)`.
 
     Hugging Face's `*ForNextSentencePrediction` (label 0: B follows A, 1: B is
@@ -30,15 +30,6 @@ class NextSentencePredictor(Task):
     @classmethod
     def task_config_from_hf(cls, config):
         return {}
-
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: whether `text_pair` follows `text` (see `TextClassifierSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import TextClassifierSignature
-
-        options = {"text_pair": True, "label_names": ("is_next", "is_random"), **options}
-        return TextClassifierSignature(self, **options)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         optimizer, loss, metrics = encoder_task.choice_compile_defaults(

@@ -9,7 +9,7 @@ from keras_encoders.models.encoder_masked_lm import mlm_head
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class PreTrainer(Task):
+class PreTrainer(encoder_task.EncoderTask, Task):
     """Hugging Face's `*ForPreTraining`: `{"mlm_logits", "nsp_logits"}`.
 
     The loss is masked-LM cross-entropy (mean over real targets) plus NSP

@@ -2,14 +2,14 @@
 
 import keras
 import numpy as np
-from keras import ops
 from keras_hub.models import Task
 
+from keras_encoders.decoding import spans
 from keras_encoders.models import encoder_task
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class QuestionAnswerer(encoder_task.DerivesBackboneInputs, Task):
+class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, Task):
     """Start/end logits over the sequence, Hugging Face's `*ForQuestionAnswering`.
 
     `sequence_output -> Dense(2)` (no dropout, as in the reference), split
@@ -42,14 +42,6 @@ class QuestionAnswerer(encoder_task.DerivesBackboneInputs, Task):
             raise ValueError("Question answering checkpoints must have 2 labels.")
         return {}
 
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: the best answer span of `(question, context)` (see `QuestionAnswererSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import QuestionAnswererSignature
-
-        return QuestionAnswererSignature(self, **options)
-
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(5e-5)
@@ -75,21 +67,28 @@ class QuestionAnswerer(encoder_task.DerivesBackboneInputs, Task):
         # The windows are model inputs already: Keras' own `predict`, since
         # keras-hub's would run them through the (string) preprocessor again.
         logits = keras.Model.predict(self, inputs, batch_size=batch_size, verbose=0)
-        start = np.asarray(ops.convert_to_numpy(logits["start_logits"]), "float32")
-        end = np.asarray(ops.convert_to_numpy(logits["end_logits"]), "float32")
+        contexts = list(contexts)
         best = [{"text": "", "start": 0, "end": 0, "score": -np.inf} for _ in contexts]
-        for w, example in enumerate(features["example_index"]):
-            spans_s, spans_e = features["token_start"][w], features["token_end"][w]
-            valid = np.nonzero(spans_s >= 0)[0]
-            if not len(valid):
-                continue
-            s, e = start[w][valid], end[w][valid]
-            score = s[:, None] + e[None, :]
-            gap = valid[None, :] - valid[:, None]
-            score = np.where((gap >= 0) & (gap < max_answer_length), score, -np.inf)
-            i, j = np.unravel_index(np.argmax(score), score.shape)
-            if score[i, j] > best[example]["score"]:
-                a, b = int(spans_s[valid[i]]), int(spans_e[valid[j]])
-                best[example] = {"text": contexts[example][a:b], "start": a, "end": b,
-                                 "score": float(score[i, j])}
+        # The served model's decoding (`keras_encoders.decoding.spans`), per
+        # batch of windows; the best window of each example wins.
+        for first in range(0, len(features["example_index"]), batch_size):
+            rows = slice(first, first + batch_size)
+            examples = features["example_index"][rows]
+            found = spans.best_answer_spans(
+                np.asarray(logits["start_logits"][rows]),
+                np.asarray(logits["end_logits"][rows]),
+                features["token_start"][rows],
+                features["token_end"][rows],
+                [contexts[e] for e in examples],
+                max_answer_length=max_answer_length,
+            )
+            found = {k: v.numpy() for k, v in found.items()}
+            for w, example in enumerate(examples):
+                if found["score"][w] > best[example]["score"]:
+                    best[example] = {
+                        "text": found["text"][w].decode("utf-8"),
+                        "start": int(found["start"][w]),
+                        "end": int(found["end"][w]),
+                        "score": float(found["score"][w]),
+                    }
         return best

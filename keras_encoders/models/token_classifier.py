@@ -1,14 +1,16 @@
 """A token classification (tagging, NER) head."""
 
 import keras
+import tensorflow as tf
 from keras_hub.models import Task
 
+from keras_encoders.decoding import entities
 from keras_encoders.models import encoder_task
 from keras_encoders.models import preprocessing
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
-class TokenClassifier(encoder_task.DerivesBackboneInputs, Task):
+class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInputs, Task):
     """Per-token classification: `sequence_output -> Dropout -> Dense(num_classes)`.
 
     Hugging Face's `*ForTokenClassification`. The loss is cross-entropy
@@ -63,13 +65,128 @@ class TokenClassifier(encoder_task.DerivesBackboneInputs, Task):
             "label_names": encoder_task.label_names_from_hf(config),
         }
 
-    def serving_signature(self, **options):
-        """How `keras_encoders.export_saved_model` serves this task from raw
-        strings: a label and a character span for every token (see `TokenClassifierSignature`)."""
-        # Imported here: the export package imports the models package.
-        from keras_encoders.export import TokenClassifierSignature
+    # === Decoding ===
+    def predict_labels(self, texts, batch_size=32):
+        """A label for every word of each raw text, with its character span.
 
-        return TokenClassifierSignature(self, **options)
+        Words are BERT-style: sub-word tokens of a word are joined, and every
+        CJK character and punctuation mark is a word of its own (see
+        `keras_encoders.decoding.entities`); a word's label and score come
+        from its first token. Texts longer than the preprocessor's
+        `sequence_length` are truncated. The exported SavedModel serves the
+        same decoding (`word_*` outputs).
+
+        Args:
+            texts: a string or a list of strings.
+            batch_size: int. Texts per forward pass.
+
+        Returns:
+            Per text, a list of `{"text", "label", "start", "end", "score"}`
+            (`text == texts[i][start:end]`; `label` is the label name, or the
+            class id without `label_names`; `score` its probability).
+
+        Example:
+        >>> from keras_encoders import models
+        >>> tokenizer = models.NezhaTokenizer(
+        ...     vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "北", "京", "去"])
+        >>> backbone = models.NezhaBackbone(vocabulary_size=8, num_layers=1,
+        ...     num_heads=2, hidden_dim=8, intermediate_dim=16)
+        >>> tagger = models.NezhaTokenClassifier(backbone, num_classes=3,
+        ...     label_names=["O", "B-LOC", "I-LOC"],
+        ...     preprocessor=models.NezhaTokenClassifierPreprocessor(
+        ...         tokenizer, sequence_length=8))
+        >>> words = tagger.predict_labels(["去北京"])[0]
+        >>> [(w["text"], w["start"], w["end"]) for w in words]
+        [('去', 0, 1), ('北', 1, 2), ('京', 2, 3)]
+        >>> all(w["label"] in ("O", "B-LOC", "I-LOC") for w in words)
+        True
+        """
+        decoded = self.decode_texts(texts, batch_size)
+        label = "word_label" if "word_label" in decoded[0] else "word_label_id"
+        return [
+            [
+                {"text": t, "label": l, "start": a, "end": b, "score": p}
+                for t, l, a, b, p in zip(*(row[k] for k in (
+                    "word_text", label, "word_start", "word_end", "word_score")))
+            ]
+            for row in decoded
+        ]
+
+    def predict_entities(self, texts, batch_size=32):
+        """The entities in each raw text, with character offsets.
+
+        Label names in the BIO, BIOES (BMES, BILOU) or IO scheme are decoded
+        into entity spans, leniently as conlleval does (an `I-` word after
+        `O` begins an entity); see `keras_encoders.decoding.entities`. The
+        exported SavedModel serves the same decoding (`entity_*` outputs).
+
+        Args:
+            texts: a string or a list of strings.
+            batch_size: int. Texts per forward pass.
+
+        Returns:
+            Per text, a list of `{"text", "label", "start", "end", "score"}`:
+            the entity's text (`texts[i][start:end]`), its type (e.g. "LOC")
+            and the mean score of its words.
+
+        Example:
+        >>> from keras_encoders import models
+        >>> tokenizer = models.NezhaTokenizer(
+        ...     vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "北", "京", "去"])
+        >>> backbone = models.NezhaBackbone(vocabulary_size=8, num_layers=1,
+        ...     num_heads=2, hidden_dim=8, intermediate_dim=16)
+        >>> tagger = models.NezhaTokenClassifier(backbone, num_classes=3,
+        ...     label_names=["O", "B-LOC", "I-LOC"],
+        ...     preprocessor=models.NezhaTokenClassifierPreprocessor(
+        ...         tokenizer, sequence_length=8))
+        >>> found = tagger.predict_entities(["去北京"])[0]  # untrained: any spans
+        >>> all(e["text"] == "去北京"[e["start"]:e["end"]] for e in found)
+        True
+        >>> all(e["label"] == "LOC" for e in found)
+        True
+        """
+        if not self.label_names:
+            raise ValueError(
+                f"{type(self).__name__} has no `label_names`, and entities are "
+                "read from label names such as 'B-LOC'. Build the task with "
+                "`label_names=[...]` (a fine-tuned checkpoint's `id2label` sets "
+                "them), or use `predict_labels()` for class ids."
+            )
+        return [
+            [
+                {"text": t, "label": l, "start": a, "end": b, "score": p}
+                for t, l, a, b, p in zip(*(row[k] for k in (
+                    "entity_text", "entity_label", "entity_start", "entity_end", "entity_score")))
+            ]
+            for row in self.decode_texts(texts, batch_size)
+        ]
+
+    def decode_texts(self, texts, batch_size=32):
+        """`keras_encoders.decoding.entities.decode_token_labels` on raw texts:
+        per text, a dict of Python lists (strings decoded, numbers as int and
+        float)."""
+        if self.preprocessor is None:
+            raise ValueError(
+                f"{type(self).__name__} has no preprocessor, and decoding raw "
+                "texts needs one. Build the task with `preprocessor=...` (or "
+                "load it with `from_preset`)."
+            )
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        x, spans = self.preprocessor.call_with_offsets(tf.constant(texts, tf.string))
+        # Packed inputs: Keras' own `predict` (keras-hub's would preprocess them again).
+        logits = keras.Model.predict(
+            self, {k: v.numpy() for k, v in x.items()}, batch_size=batch_size, verbose=0
+        )
+        decoded = entities.decode_token_labels(
+            logits, spans["token_start"], spans["token_end"], texts, self.label_names
+        )
+        rows = [{} for _ in texts]
+        for name, values in decoded.items():
+            for row, items in zip(rows, values.to_list()):
+                row[name] = [
+                    v.decode("utf-8") if isinstance(v, bytes) else v for v in items
+                ]
+        return rows
 
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", **kwargs):
         if optimizer == "auto":

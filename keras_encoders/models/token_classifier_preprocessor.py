@@ -69,6 +69,30 @@ class TokenClassifierPreprocessor(Preprocessor):
         inputs = preprocessing.model_inputs(self.tokenizer, token_ids, segment_ids)
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
 
+    def call_with_offsets(self, x):
+        """Raw strings -> `(inputs, spans)`: the inputs `call(x)` packs, and
+        `spans = {"token_start", "token_end"}`, each position's character
+        span in its string (`(B, sequence_length)`, -1 at special tokens and
+        padding). TensorFlow ops: runs eagerly and in a `tf.function`.
+        """
+        if not self.built:
+            self.build(None)
+        ids, starts, ends = self.tokenizer.tokenize_with_offsets(x)
+        token_ids, segment_ids = self.packer((ids,))
+        # Both offsets in one int64 per token: a packer is a large graph.
+        packer = preprocessing.make_packer(
+            self.tokenizer, self.sequence_length, start_value=-1, end_value=-1,
+            pad_value=-1, sep_value=None,
+        )
+        stride = tf.constant(1 << 32, tf.int64)
+        packed, _ = packer((tf.cast(starts, tf.int64) * stride + tf.cast(ends, tf.int64),))
+        none = packed < 0
+        spans = {
+            "token_start": tf.cast(tf.where(none, -1, packed // stride), "int32"),
+            "token_end": tf.cast(tf.where(none, -1, packed % stride), "int32"),
+        }
+        return preprocessing.model_inputs(self.tokenizer, token_ids, segment_ids), spans
+
     def get_config(self):
         config = super().get_config()
         config.update({"sequence_length": self.sequence_length})

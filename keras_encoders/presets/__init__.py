@@ -12,7 +12,6 @@ the Keras preset (`resolver`); later ones load the cache without network.
 - `catalogue`: the entries (`presets/*.json`), their validation.
 - `registry`: registration with keras-hub; `register_preset` adds your own.
 - `resolver`: download, conversion and cache of named presets.
-- `downloads`: Hugging Face Hub and URL fetching that fails fast offline.
 - `table`: the README's presets table.
 """
 
@@ -20,7 +19,7 @@ from keras_encoders.presets.catalogue import CatalogueError
 from keras_encoders.presets.catalogue import catalogue_dir
 from keras_encoders.presets.catalogue import get_entry
 from keras_encoders.presets.catalogue import list_presets
-from keras_encoders.presets.downloads import PresetDownloadError
+from keras_encoders.convert.downloads import PresetDownloadError
 from keras_encoders.presets.registry import register_catalogue
 from keras_encoders.presets.registry import register_preset
 from keras_encoders.presets.registry import unregister_preset

@@ -9,6 +9,7 @@ place to read. `presets/README.md` documents every field.
 """
 
 import copy
+import difflib
 import json
 import os
 import re
@@ -102,8 +103,10 @@ def get_entry(name):
     """A copy of the catalogue entry `name`."""
     entries = _entries()
     if name not in entries:
+        close = difflib.get_close_matches(str(name), list(entries), n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
         raise KeyError(
-            f"{name!r} is not a keras_encoders preset. Known presets: "
+            f"{name!r} is not a keras_encoders preset.{hint} Known presets: "
             f"{', '.join(entries)}."
         )
     return copy.deepcopy(entries[name])

@@ -12,11 +12,18 @@ first use and returns the cached Keras preset directory, so every
 classes alike) loads it as an ordinary local preset.
 """
 
+import difflib
+import os
 import warnings
 
 from keras_hub.src.utils import preset_utils
 
+from keras_encoders import models
+from keras_encoders.convert import conversion
+from keras_encoders.convert import downloads
+from keras_encoders.convert.readers.hf_folder import read_json
 from keras_encoders.presets import catalogue
+from keras_encoders.presets import resolver
 
 
 class CataloguePreset(dict):
@@ -38,8 +45,6 @@ class CataloguePreset(dict):
 
     def __getitem__(self, key):
         if key == "kaggle_handle":
-            from keras_encoders.presets import resolver
-
             return resolver.ensure_preset(self.name)
         return super().__getitem__(key)
 
@@ -66,8 +71,6 @@ def keras_hub_metadata(name, entry):
 
 
 def _backbone_class(name, entry):
-    from keras_encoders import models
-
     cls = getattr(models, entry["backbone_class"], None)
     if cls is None:
         raise catalogue.CatalogueError(
@@ -106,8 +109,79 @@ def unregister_preset(name):
     catalogue.remove_entry(name)
 
 
+# === Clear errors for what keras-hub cannot find ===
+_SCHEMES = ("kaggle://", "hf://", "modelscope://", "gs://", "s3://", "http://", "https://")
+
+
+def unknown_preset_message(preset):
+    """What to say about a preset that is neither a name, a folder nor a URI."""
+    text = os.fspath(preset)
+    looks_like_path = os.sep in text or text.startswith((".", "~")) or (os.altsep or "/") in text
+    if looks_like_path:
+        return (
+            f"Cannot load preset {text!r}: this folder does not exist "
+            f"({os.path.abspath(os.path.expanduser(text))}). Check the path, or "
+            "use a preset name (keras_encoders.presets.list_presets())."
+        )
+    names = sorted(preset_utils.BUILTIN_PRESETS)
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
+    ours = ", ".join(catalogue.list_presets())
+    return (
+        f"Unknown preset {text!r}.{hint} keras_encoders presets: {ours}. A preset "
+        "can also be a local folder or a handle such as hf://owner/name."
+    )
+
+
+def _checked_get_file(get_file):
+    def checked(preset, path):
+        if isinstance(preset, (str, os.PathLike)):
+            text = os.fspath(preset)
+            if text.startswith("hf://"):
+                # huggingface_hub would retry for ~25 s per file before failing.
+                downloads.check_hub_reachable(text)
+                try:
+                    return get_file(preset, path)
+                except FileNotFoundError as e:
+                    if downloads.is_offline_error(e):
+                        raise downloads.PresetDownloadError(
+                            f"Cannot download {path} of {text}: offline mode "
+                            "(HF_HUB_OFFLINE) is on and it is not in the Hugging "
+                            f"Face cache. {downloads.offline_advice(text)}"
+                        ) from e
+                    raise
+            elif (
+                text not in preset_utils.BUILTIN_PRESETS
+                and not text.startswith(_SCHEMES)
+                and "://" not in text
+                and not os.path.exists(text)
+            ):
+                raise ValueError(unknown_preset_message(text))
+        local = get_file(preset, path)
+        if str(path).endswith(".json") and os.path.isfile(local):
+            read_json(local)  # keras-hub's own parse would not name the file
+        return local
+
+    checked.wrapped = get_file
+    return checked
+
+
+def install_preset_checks():
+    """Make keras-hub's preset lookup fail fast and clearly (idempotent).
+
+    keras-hub resolves every `from_preset` through `preset_utils.get_file`;
+    wrapping it makes an unreachable `hf://` handle fail at once with advice
+    instead of minutes of retries, a misspelled name list close matches, and
+    a missing folder say so.
+    """
+    if getattr(preset_utils.get_file, "wrapped", None) is None:
+        preset_utils.get_file = _checked_get_file(preset_utils.get_file)
+
+
 def register_catalogue():
     """Register every catalogue preset (done by `import keras_encoders`)."""
+    install_preset_checks()
+    conversion.use_catalogue(catalogue)
     for name in catalogue.list_presets():
         entry = catalogue.get_entry(name)
         existing = preset_utils.BUILTIN_PRESETS.get(name)

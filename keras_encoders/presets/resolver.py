@@ -25,8 +25,11 @@ import shutil
 
 from keras_hub.src.utils.keras_utils import print_msg
 
+from keras_encoders.convert import conversion
+from keras_encoders.convert import downloads
+from keras_encoders.convert.families import MODEL_TYPES
+from keras_encoders.convert.families import family_for
 from keras_encoders.presets import catalogue
-from keras_encoders.presets import downloads
 from keras_encoders.version import __version__
 
 # Written last by the converter, so its presence means the preset is complete.
@@ -99,9 +102,6 @@ def ensure_preset(name):
     print_msg(
         f"Converting preset '{name}' from {location} (once; the result is cached in {directory})."
     )
-    # Imported here: the converter pulls in every model class.
-    from keras_encoders.convert import conversion
-
     try:
         conversion.convert_checkpoint(
             local,
@@ -188,13 +188,11 @@ def _saved_config(directory, file_name):
 
 def _hf_differences(entry, directory):
     """Differences between a downloaded Hugging Face config and the entry's."""
-    from keras_encoders.convert.hf_preset_loader import CONVERTERS
-
     config = _saved_config(directory, "config.json")
-    converter = CONVERTERS.get(config.get("model_type"))
-    if converter is None:
-        return [f"model_type {config.get('model_type')!r} is not one of {sorted(CONVERTERS)}"]
-    return _diff(entry["config"]["backbone"], converter.convert_backbone_config(config), "")
+    if config.get("model_type") not in MODEL_TYPES:
+        return [f"model_type {config.get('model_type')!r} is not one of {sorted(MODEL_TYPES)}"]
+    spec = family_for(config["model_type"])
+    return _diff(entry["config"]["backbone"], spec.hf.convert_backbone_config(config), "")
 
 
 def check_converted(name, entry, directory):

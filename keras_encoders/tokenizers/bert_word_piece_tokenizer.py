@@ -1,6 +1,10 @@
 """BERT's basic tokenization + WordPiece, in TensorFlow ops, with offsets."""
 
+import functools
+import unicodedata
+
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -9,17 +13,67 @@ from keras_encoders.utils import text_utils
 
 # Hugging Face `BasicTokenizer._is_chinese_char` ranges.
 _CJK = (
-    r"\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{20000}-\x{2A6DF}\x{2A700}-\x{2B73F}"
-    r"\x{2B740}-\x{2B81F}\x{2B820}-\x{2CEAF}\x{F900}-\x{FAFF}\x{2F800}-\x{2FA1F}"
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
 )
-# `_is_punctuation`: the four ASCII symbol ranges plus Unicode category P.
-_PUNCT = r"[!-/:-@\[-`{-~\p{P}]"
-# `_is_whitespace` (Zs and \t\n\r) plus Zl/Zp, which `str.split()` splits on.
-_SPACE = r"[\t\n\r\p{Z}]"
-# `_is_control` (category C except \t\n\r) plus NUL and U+FFFD: removed.
-_CONTROL = r"[\p{C}\x{FFFD}]"
 # BERT's `max_input_chars_per_word`: longer words become [UNK] as a whole.
 MAX_CHARS_PER_WORD = 100
+# Bits of the per-code-point class table.
+_SPACE, _DROP, _ALONE = 1, 2, 4
+
+
+def _is_punctuation(char):
+    """Hugging Face's `_is_punctuation`: ASCII symbols and category P."""
+    code = ord(char)
+    if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+@functools.lru_cache(maxsize=None)
+def _char_tables(lowercase, strip_accents, split_on_cjk):
+    """What BERT's basic tokenizer does with every code point, on its own.
+
+    Returns a `uint8` class per code point (`_SPACE`: separates words,
+    `_DROP`: removed like Hugging Face's `_clean_text` removes NUL, U+FFFD and
+    category C, unassigned code points included; `_ALONE`: a word of its own,
+    CJK or punctuation) and the code points whose text changes, with their
+    new text (lowercased, accents stripped). Computed with the running
+    interpreter's `unicodedata`, as Hugging Face does, and only once.
+    """
+    classes = np.zeros(0x110000, np.uint8)
+    # A first entry no code point matches: a lookup table cannot be empty.
+    codes, texts = [-1], [b""]
+    for low, high in _CJK if split_on_cjk else ():
+        classes[low : high + 1] = _ALONE
+    for code in range(0x110000):
+        char = chr(code)
+        category = unicodedata.category(char)
+        if code in (0, 0xFFFD) or (category[0] == "C" and char not in "\t\n\r"):
+            classes[code] = _DROP
+            continue
+        # `_is_whitespace`, plus what `str.split()` splits on (U+2028...).
+        if category == "Zs" or char.isspace():
+            classes[code] = _SPACE
+            continue
+        text = char.lower() if lowercase else char
+        # Most characters (all of CJK) are unchanged: skip the slow path.
+        if strip_accents and not (
+            text == char and unicodedata.is_normalized("NFD", char)
+        ):
+            text = "".join(
+                c for c in unicodedata.normalize("NFD", text)
+                if unicodedata.category(c) != "Mn"
+            )
+        if text == char:
+            if category[0] == "P" or (code < 128 and _is_punctuation(char)):
+                classes[code] |= _ALONE
+            continue
+        if text and all(_is_punctuation(c) for c in text):
+            classes[code] |= _ALONE
+        codes.append(code)
+        texts.append(text.encode("utf-8"))
+    return classes, codes, texts
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
@@ -101,6 +155,17 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         self._piece_to_line = tf.constant(
             [self._token_to_id[t] for t in unique], dtype=tf.int64
         )
+        classes, codes, texts = _char_tables(
+            bool(self.lowercase), bool(self._strip), bool(self.split_on_cjk)
+        )
+        self._char_class = tf.constant(classes)
+        self._normal_index = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(codes, tf.int64), tf.range(len(codes), dtype=tf.int64)
+            ),
+            default_value=-1,
+        )
+        self._normal_texts = tf.constant(texts, tf.string)
         specials = sorted(set(self.special_tokens), key=len, reverse=True)
         self._special_pattern = "|".join(text_utils.regex_escape(t) for t in specials)
         self._special_ids = tf.lookup.StaticHashTable(
@@ -116,145 +181,138 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         return self.lowercase if self.strip_accents is None else self.strip_accents
 
     def _tokenize_with_offsets_tf(self, strings):
-        # NUL ends strings inside tf-text's regex split; \x01 is dropped as a
-        # control character just like NUL, and keeps every offset in place.
-        strings = tf.strings.regex_replace(strings, "\x00", "\x01")
+        # Flat tensors plus explicit row ids throughout: ragged arithmetic,
+        # concatenation and padding add shape checks that make the traced
+        # graph (and its first trace) several times larger.
         # 1. Cut out special tokens written in the text; they bypass the rest.
         if self.special_tokens_in_strings:
-            pieces, p_start, _ = tf_text.regex_split_with_offsets(
-                strings, self._special_pattern, self._special_pattern
+            # NUL ends strings inside tf-text's regex split; \x01 is dropped
+            # like NUL, and keeps every offset in place.
+            # The chunks keep the \x01: it is dropped like NUL, and no special
+            # token contains either.
+            safe = tf.strings.regex_replace(strings, "\x00", "\x01")
+            chunks, chunk_start, chunk_end, chunk_row = text_utils.regex_split(
+                safe, self._special_pattern
             )
+            chunk_length = chunk_end - chunk_start
+            special_id = self._special_ids.lookup(chunks)
         else:
-            pieces = tf.RaggedTensor.from_tensor(strings[:, None])
-            p_start = tf.zeros_like(pieces, dtype=tf.int64)
-        flat = pieces.flat_values
-        special_id = self._special_ids.lookup(flat)
+            chunks = strings
+            chunk_row = tf.range(tf.shape(strings, out_type=tf.int64)[0])
+            chunk_start = tf.zeros_like(chunk_row)
+            chunk_length = tf.cast(tf.strings.length(strings), tf.int64)
+            special_id = -tf.ones_like(chunk_row)
         is_special = special_id >= 0
-        ids, starts, ends = self._word_pieces(tf.where(is_special, "", flat))
-        # Each special piece is exactly one token spanning the piece.
-        one = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(special_id, is_special),
-            tf.cast(is_special, tf.int64), validate=False)
-        span = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(_byte_length(flat), is_special),
-            tf.cast(is_special, tf.int64), validate=False)
-        ids = tf.concat([ids, one], axis=1)
-        starts = tf.concat([starts, tf.zeros_like(span)], axis=1)
-        ends = tf.concat([ends, span], axis=1)
-        # 2. Back to one row per input string, offsets relative to the string.
-        shift = p_start.flat_values[:, None]
-        starts, ends = starts + shift, ends + shift
-
-        def regroup(x):
-            x = tf.RaggedTensor.from_row_splits(x, pieces.row_splits, validate=False)
-            return x.merge_dims(1, 2)
-
-        return regroup(ids), regroup(starts), regroup(ends)
-
-    def _word_pieces(self, strings):
-        """Basic tokenization + WordPiece of a 1-D batch; byte offsets."""
-        cps, byte_start = tf.strings.unicode_decode_with_offsets(
-            strings, "UTF-8", errors="replace"
+        ids, starts, ends, token_chunk = self._word_pieces(
+            tf.where(is_special, "", chunks)
         )
-        cp = cps.flat_values
-        chars = tf.strings.unicode_encode(cp[:, None], "UTF-8")
-        byte_start = byte_start.flat_values
-        byte_end = byte_start + _byte_length(chars)
-        is_space = tf.strings.regex_full_match(chars, _SPACE)
-        is_control = tf.strings.regex_full_match(chars, _CONTROL) & ~is_space
-        is_alone = tf.strings.regex_full_match(chars, _PUNCT)
-        if self.split_on_cjk:
-            is_alone |= tf.strings.regex_full_match(chars, f"[{_CJK}]")
+        # Each special chunk is one token spanning the chunk; merge them in
+        # chunk order (a stable sort keeps each chunk's tokens in order).
+        special_chunk = text_utils.mask_index(is_special)
+        ids = tf.concat([ids, tf.gather(special_id, special_chunk)], 0)
+        starts = tf.concat([starts, tf.zeros_like(special_chunk)], 0)
+        ends = tf.concat([ends, tf.gather(chunk_length, special_chunk)], 0)
+        token_chunk = tf.concat([token_chunk, special_chunk], 0)
+        order = tf.argsort(token_chunk, stable=True)
+        token_chunk = tf.gather(token_chunk, order)
+        # 2. Back to one row per input string, offsets relative to the string.
+        shift = tf.gather(chunk_start, token_chunk)
+        rows = tf.gather(chunk_row, token_chunk)
+        num_rows = tf.shape(strings, out_type=tf.int64)[0]
 
-        # Normalize each character on its own, so every output byte knows the
-        # input character it came from. Controls normalize to nothing.
-        norm = chars
-        if self.lowercase:
-            norm = tf.strings.lower(norm, encoding="utf-8")
-        if self._strip:
-            norm = tf_text.normalize_utf8(norm, "NFD")
-            norm = tf.strings.regex_replace(norm, r"\p{Mn}", "")
-        norm = tf.where(is_control, "", norm)
+        splits = tf.searchsorted(rows, tf.range(num_rows + 1), side="left")
 
-        # A word starts at a row start, at an isolated character, or right
+        def to_rows(x, shift=0):
+            return tf.RaggedTensor.from_row_splits(
+                tf.gather(x, order) + shift, splits, validate=False
+            )
+
+        return to_rows(ids), to_rows(starts, shift), to_rows(ends, shift)
+
+    def _word_pieces(self, chunks):
+        """Basic tokenization + WordPiece of a 1-D batch of chunks.
+
+        Returns flat token ids, byte offsets in the chunk and chunk indices.
+        """
+        codes, char_start = tf.strings.unicode_decode_with_offsets(
+            chunks, "UTF-8", errors="replace"
+        )
+        code = tf.cast(codes.flat_values, tf.int64)
+        char_row = text_utils.row_ids(codes)
+        char_start = char_start.flat_values
+        char_end = char_start + _utf8_length(code)
+        char_class = tf.gather(self._char_class, tf.clip_by_value(code, 0, 0x10FFFF))
+        is_space = _has(char_class, _SPACE)
+        is_alone = _has(char_class, _ALONE)
+        # Each character's normalized text: its own, or the table's.
+        index = self._normal_index.lookup(code)
+        norm = tf.where(
+            index >= 0,
+            tf.gather(self._normal_texts, tf.maximum(index, 0)),
+            text_utils.encode_chars(code),
+        )
+        norm = tf.where(_has(char_class, _DROP), "", norm)
+
+        # A word starts at a chunk start, at an isolated character, or right
         # after an isolated character or a space. Spaces belong to no word.
-        first = text_utils.row_start_mask(cps)
+        first = text_utils.row_start_mask(codes)
         starts_word = (
             first
             | is_alone
             | text_utils.flat_previous(is_alone, first, True)
             | text_utils.flat_previous(is_space, first, True)
-        )
-        keep = ~is_space
-        starts_word = tf.boolean_mask(starts_word, keep)
-        norm = tf.boolean_mask(norm, keep)
-        byte_start = tf.boolean_mask(byte_start, keep)
-        byte_end = tf.boolean_mask(byte_end, keep)
-        row_of_char = tf.boolean_mask(cps.value_rowids(), keep)
+        ) & ~is_space
+        # Words that normalize to nothing (only controls/accents) vanish, so
+        # characters are grouped first, then empty words dropped.
         word_of_char = tf.cumsum(tf.cast(starts_word, tf.int64)) - 1
-        num_words = tf.reduce_sum(tf.cast(starts_word, tf.int64))
-        num_rows = cps.nrows()
-
+        keep = text_utils.mask_index(~is_space & (word_of_char >= 0))
+        word_of_char = tf.gather(word_of_char, keep)
+        norm = tf.gather(norm, keep)
+        char_start = tf.gather(char_start, keep)
+        char_end = tf.gather(char_end, keep)
+        word_first = text_utils.mask_index(starts_word)
+        num_words = tf.shape(word_first, out_type=tf.int64)[0]
         words = tf.strings.unsorted_segment_join(norm, word_of_char, num_words)
-        row_of_word = tf.boolean_mask(row_of_char, starts_word)
-        # Words that normalized to nothing (only controls/accents) vanish.
-        nonempty = tf.strings.length(words) > 0
-        words = tf.boolean_mask(words, nonempty)
-        row_of_word = tf.boolean_mask(row_of_word, nonempty)
-        char_kept = tf.gather(nonempty, word_of_char)
-        renumber = tf.cumsum(tf.cast(nonempty, tf.int64)) - 1
-        word_of_char = tf.boolean_mask(tf.gather(renumber, word_of_char), char_kept)
-        num_words = tf.reduce_sum(tf.cast(nonempty, tf.int64))
-
-        def per_word(values):
-            """Flat per-character values -> ragged `[word, char]`."""
-            return tf.RaggedTensor.from_value_rowids(
-                tf.boolean_mask(values, char_kept), word_of_char, num_words, validate=False
-            )
-
-        # Per word: normalized byte ends of its characters, and the original
-        # byte span of each character.
-        norm_end = tf.cumsum(per_word(_byte_length(norm)), axis=1)
-        orig_start = per_word(byte_start)
-        orig_end = per_word(byte_end)
-
-        piece_ids, p_start, p_end = self._word_piece.tokenize_with_offsets(words)
-        too_long = tf.strings.length(words, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
-        word_bytes = _byte_length(words)
-        piece_ids = _where_rows(too_long, piece_ids, tf.fill(tf.shape(words), tf.cast(-1, tf.int64)))
-        p_start = _where_rows(too_long, p_start, tf.zeros_like(word_bytes))
-        p_end = _where_rows(too_long, p_end, word_bytes)
-        piece_ids = tf.ragged.map_flat_values(
-            lambda i: tf.where(
-                i < 0,
-                tf.cast(self._token_to_id[self.unk_token], tf.int64),
-                tf.gather(self._piece_to_line, tf.maximum(i, 0)),
-            ),
-            piece_ids,
+        word_chunk = tf.gather(char_row, word_first)
+        norm_length = tf.cast(tf.strings.length(norm), tf.int64)
+        # Normalized byte position of every character's end, over the batch.
+        norm_end = tf.cumsum(norm_length)
+        word_base = tf.math.unsorted_segment_min(
+            norm_end - norm_length, word_of_char, num_words
         )
+        word_length = tf.cast(tf.strings.length(words), tf.int64)
+        nonempty = word_length > 0
+        # BERT's 100-character rule: such a word is one [UNK] (tf-text's
+        # WordPiece counts bytes, so it is applied here).
+        too_long = tf.strings.length(words, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
+        words = tf.where(too_long, self.unk_token, words)
 
-        # Map piece byte offsets (in the normalized word) to the original text:
-        # a piece starts at the first character whose normalized bytes reach
+        nonempty = text_utils.mask_index(nonempty)
+        pieces, p_start, p_end = self._word_piece.tokenize_with_offsets(
+            tf.gather(words, nonempty)
+        )
+        piece_word = tf.gather(nonempty, text_utils.row_ids(pieces))
+        piece = pieces.flat_values
+        p_start = tf.cast(p_start.flat_values, tf.int64)
+        p_end = tf.cast(p_end.flat_values, tf.int64)
+        long_piece = tf.gather(too_long, piece_word)
+        p_start = tf.where(long_piece, tf.zeros_like(p_start), p_start)
+        p_end = tf.where(long_piece, tf.gather(word_length, piece_word), p_end)
+        unk_id = tf.constant(self._token_to_id[self.unk_token], tf.int64)
+        ids = tf.where(
+            piece < 0, unk_id, tf.gather(self._piece_to_line, tf.maximum(piece, 0))
+        )
+        # A piece starts at the first character whose normalized bytes reach
         # past its start, and ends with the character that completes it.
-        bounds = norm_end.to_tensor(default_value=tf.int64.max)
-        dense_start = p_start.to_tensor(default_value=0)
-        dense_end = p_end.to_tensor(default_value=0)
-        first_char = tf.searchsorted(bounds, dense_start, side="right")
-        last_char = tf.searchsorted(bounds, dense_end, side="left")
-        first_char = tf.minimum(first_char, tf.cast(norm_end.row_lengths()[:, None] - 1, first_char.dtype))
-        last_char = tf.minimum(last_char, tf.cast(norm_end.row_lengths()[:, None] - 1, last_char.dtype))
-        src_start = tf.gather(orig_start.to_tensor(), first_char, batch_dims=1)
-        src_end = tf.gather(orig_end.to_tensor(), last_char, batch_dims=1)
-        lengths = piece_ids.row_lengths()
-        src_start = tf.RaggedTensor.from_tensor(src_start, lengths=lengths)
-        src_end = tf.RaggedTensor.from_tensor(src_end, lengths=lengths)
-
-        rowids = tf.gather(row_of_word, piece_ids.value_rowids())
-
-        def to_rows(x):
-            return tf.RaggedTensor.from_value_rowids(x.flat_values, rowids, num_rows, validate=False)
-
-        return to_rows(piece_ids), to_rows(src_start), to_rows(src_end)
+        base = tf.gather(word_base, piece_word)
+        first_char = tf.searchsorted(norm_end, base + p_start, side="right", out_type=tf.int64)
+        last_char = tf.searchsorted(norm_end, base + p_end, side="left", out_type=tf.int64)
+        return (
+            ids,
+            tf.gather(char_start, first_char),
+            tf.gather(char_end, last_char),
+            tf.gather(word_chunk, piece_word),
+        )
 
     def _detokenize_tf(self, tokens):
         text = tf.strings.reduce_join(tokens, separator=" ", axis=-1)
@@ -278,22 +336,15 @@ class BertWordPieceTokenizer(EncoderTokenizer):
         return config
 
 
-def _byte_length(strings):
-    return tf.cast(tf.strings.length(strings), tf.int64)
+def _has(classes, bit):
+    return tf.not_equal(tf.bitwise.bitwise_and(classes, bit), 0)
 
 
-def _where_rows(condition, ragged, replacement):
-    """Replace the rows of `ragged` where `condition` with one value each."""
-    lengths = tf.where(condition, tf.ones_like(ragged.row_lengths()), ragged.row_lengths())
-    keep = tf.repeat(~condition, ragged.row_lengths())
-    kept = tf.boolean_mask(ragged.flat_values, keep)
-    # Interleave kept values and replacements in row order.
-    take_new = tf.repeat(condition, lengths)
-    new_vals = tf.boolean_mask(replacement, condition)
-    positions = tf.range(tf.reduce_sum(lengths))
-    old_pos = tf.boolean_mask(positions, ~take_new)
-    new_pos = tf.boolean_mask(positions, take_new)
-    values = tf.dynamic_stitch(
-        [tf.cast(old_pos, tf.int32), tf.cast(new_pos, tf.int32)], [kept, new_vals]
+def _utf8_length(code):
+    """Byte length of the UTF-8 encoding of each code point."""
+    return (
+        1
+        + tf.cast(code >= 0x80, tf.int64)
+        + tf.cast(code >= 0x800, tf.int64)
+        + tf.cast(code >= 0x10000, tf.int64)
     )
-    return tf.RaggedTensor.from_row_lengths(values, lengths, validate=False)

@@ -40,6 +40,7 @@ class EncoderTokenizer(Tokenizer):
         self.sequence_length = sequence_length
         self.vocabulary = None
         self.file_assets = [self.vocabulary_asset]
+        self.reset_tokenize_graph()
         self.set_vocabulary(vocabulary)
 
     # === Vocabulary ===
@@ -55,6 +56,7 @@ class EncoderTokenizer(Tokenizer):
         self._token_to_id = {token: i for i, token in enumerate(self.vocabulary)}
         self._id_to_token_table = tf.constant(self.vocabulary, dtype=tf.string)
         self._build_tables()
+        self.reset_tokenize_graph()
         self._update_special_token_ids()
 
     def _build_tables(self):
@@ -104,6 +106,38 @@ class EncoderTokenizer(Tokenizer):
     def _tokenize_with_offsets_tf(self, strings):
         raise NotImplementedError
 
+    def _ids_and_char_offsets(self, strings):
+        ids, starts, ends = self._tokenize_with_offsets_tf(strings)
+        starts, ends = text_utils.byte_to_char_offsets(strings, starts, ends)
+        return ids, starts, ends
+
+    def tokenize_graph(self):
+        """The tokenization graph: a `tf.function` traced once per tokenizer.
+
+        It maps a 1-D string tensor (any batch size) to ragged token ids and
+        character offsets. Every call goes through it: eager calls run the
+        traced graph, and `tf.data` maps, preprocessors and exported
+        SavedModels call it as one function op, so no `predict`, `fit` or
+        `evaluate` traces the tokenizer again and ids and offsets cannot
+        differ between those paths.
+        """
+        graph = self._graph_holder.get("tokenize")
+        if graph is None:
+            graph = tf.function(
+                self._ids_and_char_offsets,
+                input_signature=[tf.TensorSpec([None], tf.string)],
+                autograph=False,
+            )
+            self._graph_holder["tokenize"] = graph
+        return graph
+
+    def reset_tokenize_graph(self):
+        """Drop the traced graph; the next call traces again (used when the
+        vocabulary or another table it captures changes)."""
+        # A plain dict kept out of Keras/TF attribute tracking: the cache is
+        # not state to save, and a tracked `tf.function` would be exported.
+        self.__dict__["_graph_holder"] = {}
+
     def _run(self, inputs):
         self._check_vocabulary()
         inputs = tf.convert_to_tensor(inputs)
@@ -120,8 +154,7 @@ class EncoderTokenizer(Tokenizer):
                 "Tokenizer inputs must be a string or a 1-D batch of strings. "
                 f"Received shape {inputs.shape}."
             )
-        ids, starts, ends = self._tokenize_with_offsets_tf(inputs)
-        starts, ends = text_utils.byte_to_char_offsets(inputs, starts, ends)
+        ids, starts, ends = self.tokenize_graph()(inputs)
         ids = tf.cast(ids, self.compute_dtype)
         return ids, starts, ends, unbatched
 
@@ -139,16 +172,14 @@ class EncoderTokenizer(Tokenizer):
         # `[PAD]` rather than 0: ERNIE-M's pad id is 1 and its mask derives from it.
         return self.pad_token_id if getattr(self, "pad_token_id", None) is not None else 0
 
-    # The whole path is straight-line TF code: `do_not_convert` spares every
-    # `tf.function` / `tf.data` trace autograph's (slow) source conversion.
-    @preprocessing_function
+    # Python strings may hold lone surrogates, which TensorFlow cannot
+    # encode: each becomes U+FFFD first (see `text_utils`). BERT drops it,
+    # as Hugging Face's `BertTokenizer` drops surrogates (category Cs).
     @tf.autograph.experimental.do_not_convert
     def tokenize(self, inputs):
         """Strings to token ids (ragged for a batch, dense for one string)."""
-        ids, _, _, unbatched = self._run(inputs)
-        return self._finish(ids, unbatched, pad_value=self._id_pad_value)
+        return self._tokenize(text_utils.replace_lone_surrogates(inputs))
 
-    @preprocessing_function
     @tf.autograph.experimental.do_not_convert
     def tokenize_with_offsets(self, inputs):
         """Strings to `(token_ids, starts, ends)`.
@@ -158,6 +189,19 @@ class EncoderTokenizer(Tokenizer):
         original text (before lowercasing, accent stripping or other
         normalization). Special tokens written in the text get their span too.
         """
+        return self._tokenize_with_offsets(text_utils.replace_lone_surrogates(inputs))
+
+    # The whole path is straight-line TF code: `do_not_convert` spares every
+    # `tf.function` / `tf.data` trace autograph's (slow) source conversion.
+    @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
+    def _tokenize(self, inputs):
+        ids, _, _, unbatched = self._run(inputs)
+        return self._finish(ids, unbatched, pad_value=self._id_pad_value)
+
+    @preprocessing_function
+    @tf.autograph.experimental.do_not_convert
+    def _tokenize_with_offsets(self, inputs):
         ids, starts, ends, unbatched = self._run(inputs)
         return (
             self._finish(ids, unbatched, pad_value=self._id_pad_value),

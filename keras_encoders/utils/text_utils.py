@@ -1,8 +1,13 @@
 """Text helpers shared by the tokenizers (vocabulary files, offsets)."""
 
 import os
+import re
+
+import numpy as np
 
 import tensorflow as tf
+from tensorflow.python.ops import gen_string_ops
+from tensorflow_text.python.ops.regex_split_ops import gen_regex_split_ops
 
 
 def read_vocabulary(path):
@@ -24,35 +29,119 @@ def write_vocabulary(tokens, path):
             f.write(f"{token}\n")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(inputs):
+    """Python strings with lone surrogates, each replaced by U+FFFD.
+
+    A Python `str` may hold surrogate code points, which are not Unicode
+    characters and cannot be encoded as UTF-8 (TensorFlow refuses them). One
+    replacement character per surrogate keeps character offsets indexing the
+    original string. Lists, tuples and numpy arrays of strings are handled;
+    anything else is returned as is.
+    """
+    if isinstance(inputs, str):
+        return _LONE_SURROGATE.sub("\ufffd", inputs)
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(replace_lone_surrogates(x) for x in inputs)
+    if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "OU":
+        return np.vectorize(replace_lone_surrogates, otypes=[inputs.dtype])(inputs)
+    return inputs
+
+
 def regex_escape(token):
     """Escape a literal for RE2 (tf.strings / tf_text regexes)."""
     return "".join("\\" + c if not c.isalnum() and c != "_" else c for c in token)
+
+
+def row_ids(ragged):
+    """`ragged.value_rowids()` from the row splits, in a handful of ops.
+
+    TF's own version goes through `tf.repeat` (many ops; its eager kernel
+    pads every row to the longest one).
+    """
+    return splits_to_row_ids(ragged.row_splits)
+
+
+def splits_to_row_ids(splits):
+    size = splits[-1]
+    index = tf.range(size, dtype=splits.dtype)
+    return tf.searchsorted(splits[1:], index, side="right", out_type=splits.dtype)
+
+
+def mask_index(mask):
+    """Indices where `mask` is True: `tf.gather(x, mask_index(m))` is
+    `tf.boolean_mask(x, m)` without its shape bookkeeping (25 graph ops)."""
+    return tf.where(mask)[:, 0]
+
+
+def regex_split(strings, pattern):
+    """tf-text's regex split (keeping the delimiters) as flat tensors.
+
+    Returns the pieces, their byte starts and ends, and the row of each.
+    The raw op skips the validated ragged tensors the public wrapper builds.
+    """
+    pattern = f"({pattern})"  # the op needs the delimiters in a group
+    pieces, starts, ends, splits = gen_regex_split_ops.regex_split_with_offsets(
+        strings, pattern, pattern
+    )
+    return pieces, starts, ends, splits_to_row_ids(splits)
+
+
+def encode_chars(code):
+    """One UTF-8 string per code point."""
+    code = tf.cast(code, tf.int32)
+    splits = tf.range(tf.shape(code, out_type=tf.int64)[0] + 1)
+    return gen_string_ops.unicode_encode(code, splits, "UTF-8", errors="replace")
 
 
 def byte_to_char_offsets(strings, starts, ends):
     """Convert ragged UTF-8 byte offsets into code point offsets.
 
     `strings` is a 1-D string tensor; `starts`/`ends` are ragged `[B, T]` byte
-    offsets into those strings, on character boundaries.
+    offsets into those strings, on character boundaries. Everything is done
+    on flat tensors (one sorted search over the whole batch), which keeps the
+    graph small and the memory linear in the batch's total length.
     """
-    _, char_starts = tf.strings.unicode_decode_with_offsets(
+    chars, char_starts = tf.strings.unicode_decode_with_offsets(
         strings, "UTF-8", errors="replace"
     )
-    char_starts = tf.cast(char_starts, "int64")
-    total = tf.cast(tf.strings.length(strings), "int64")[:, None]
-    # A sentinel at the string's byte length maps an end offset to len(text).
-    boundaries = tf.concat([char_starts, tf.RaggedTensor.from_tensor(total)], axis=1)
-    boundaries = boundaries.to_tensor(default_value=tf.int64.max)
+    lengths = tf.cast(tf.strings.length(strings), "int64")
+    byte_base = tf.cumsum(lengths, exclusive=True)
+    # Global byte position of every character start, sorted.
+    char_rows = row_ids(chars)
+    global_starts = tf.cast(char_starts.flat_values, "int64") + tf.gather(
+        byte_base, char_rows
+    )
+    char_base = chars.row_splits[:-1]
 
     def convert(offsets):
-        offsets = tf.cast(offsets, "int64")
-        dense = offsets.to_tensor(default_value=0)
-        index = tf.searchsorted(boundaries, dense, side="left")
-        return tf.RaggedTensor.from_tensor(
-            tf.cast(index, "int32"), lengths=offsets.row_lengths()
+        rows = row_ids(offsets)
+        position = tf.cast(offsets.flat_values, "int64") + tf.gather(byte_base, rows)
+        index = tf.searchsorted(global_starts, position, side="left", out_type=tf.int64)
+        return offsets.with_flat_values(
+            tf.cast(index - tf.gather(char_base, rows), "int32")
         )
 
     return convert(starts), convert(ends)
+
+
+def substrings(strings, rows, starts, lengths):
+    """`strings[rows][starts:starts + lengths]` (bytes), in linear memory.
+
+    `tf.strings.substr(tf.gather(strings, rows), ...)` first copies a whole
+    string per substring, which is quadratic when one long string is cut into
+    many pieces; here the bytes of each substring are gathered and joined.
+    """
+    data = tf.strings.bytes_split(strings)
+    first = tf.gather(data.row_splits, rows) + tf.cast(starts, "int64")
+    index = tf.ragged.range(first, first + tf.cast(lengths, "int64"))
+    pieces = tf.gather(data.flat_values, index.flat_values)
+    return tf.strings.reduce_join(
+        tf.RaggedTensor.from_row_splits(pieces, index.row_splits, validate=False),
+        axis=1,
+    )
 
 
 def flat_previous(values, row_starts, fill):
@@ -65,7 +154,7 @@ def row_start_mask(ragged):
     """A flat bool mask, True at the first element of each non-empty row."""
     n = tf.shape(ragged.flat_values, out_type="int64")[0]
     starts = ragged.row_splits[:-1]
-    starts = tf.boolean_mask(starts, ragged.row_lengths() > 0)
+    starts = tf.gather(starts, mask_index(ragged.row_lengths() > 0))
     return tf.scatter_nd(
         starts[:, None], tf.ones_like(starts, dtype=tf.bool), shape=[n]
     )

@@ -20,7 +20,7 @@ import keras_encoders  # noqa: F401
 from keras_encoders import models
 from keras_encoders.convert import cli
 from keras_encoders.convert import sources
-from keras_encoders.convert import tf1_nezha
+from keras_encoders.convert.families.nezha import tf1 as tf1_nezha
 from tests.conftest import asset, max_abs_diff
 from tests.convert.checkpoint_writers import nezha_config
 from tests.convert.checkpoint_writers import nezha_release

@@ -26,9 +26,9 @@ from keras_encoders import models
 from keras_encoders.convert import CheckpointFormatError
 from keras_encoders.convert import UnsafeCheckpointError
 from keras_encoders.convert import conversion
-from keras_encoders.convert import paddle_ernie_m
+from keras_encoders.convert.families.ernie_m import paddle as paddle_ernie_m
 from keras_encoders.convert import sources
-from keras_encoders.convert.paddle_pickle import load_paddle_state_dict
+from keras_encoders.convert.readers.paddle_params import load_paddle_state_dict
 from tests.conftest import asset, max_abs_diff, to_numpy
 from tests.convert.checkpoint_writers import paddle_names
 from tests.convert.checkpoint_writers import write_pdparams

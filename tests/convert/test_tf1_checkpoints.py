@@ -19,8 +19,8 @@ from keras_encoders import models
 from keras_encoders.convert import CheckpointMismatchError
 from keras_encoders.convert import conversion
 from keras_encoders.convert import sources
-from keras_encoders.convert import tf1_checkpoint
-from keras_encoders.convert import tf1_convbert
+from keras_encoders.convert.readers import tf1 as tf1_checkpoint
+from keras_encoders.convert.families.convbert import tf1 as tf1_convbert
 from tests.conftest import asset, max_abs_diff
 from tests.convert.checkpoint_writers import NEZHA_VOCAB
 from tests.convert.checkpoint_writers import convbert_tf1_names
@@ -243,7 +243,7 @@ def test_convbert_config_is_read_off_the_shapes(kwargs):
 
 
 def test_original_config_files_are_translated():
-    from keras_encoders.convert import tf1_nezha
+    from keras_encoders.convert.families.nezha import tf1 as tf1_nezha
 
     # NEZHA's bert_config.json; the TF code's hard-coded distance wins.
     config, notes = tf1_nezha.convert_config(

@@ -15,11 +15,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from keras_encoders.convert.torch_pickle import (  # noqa: E402
-    CheckpointFormatError,
-    UnsafeCheckpointError,
-    load_torch_state_dict,
-)
+from keras_encoders.convert.errors import CheckpointFormatError  # noqa: E402
+from keras_encoders.convert.errors import UnsafeCheckpointError  # noqa: E402
+from keras_encoders.convert.readers.torch_bin import load_torch_state_dict  # noqa: E402
 
 
 def _reference(path):

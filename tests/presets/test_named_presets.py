@@ -18,8 +18,8 @@ import keras_encoders  # noqa: F401  (registers the presets)
 from keras_encoders import models
 from keras_encoders import presets
 from keras_encoders.convert import conversion
-from keras_encoders.convert import convert_nezha
-from keras_encoders.presets import downloads
+from keras_encoders.convert.families.nezha import hf as convert_nezha
+from keras_encoders.convert import downloads
 from tests.conftest import asset, to_numpy
 
 REPO_ID = "fake-org/nezha-tiny"

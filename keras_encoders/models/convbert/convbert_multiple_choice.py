@@ -13,7 +13,7 @@ from keras_encoders.models.multiple_choice import MultipleChoice
 class ConvBertMultipleChoice(MultipleChoice):
     """ConvBERT multiple choice (`ConvBertForMultipleChoice`).
 
-    Each choice is summarized by its LAST position (`summary="last"`), then
+    Each choice is summarized by its LAST position (`summary_type="last"`), then
     scored by `Dense(1)`, with no dropout (`dropout=0.0`). Both defaults are
     the reference's: `ConvBertSequenceSummary` reads `summary_type` and
     `summary_*_dropout` from the config, which `ConvBertConfig` does not
@@ -24,21 +24,22 @@ class ConvBertMultipleChoice(MultipleChoice):
 
     With the preprocessor's right padding the last position is usually
     `[PAD]` (its features still depend on the whole choice). For training
-    from scratch `summary="first"` (the `[CLS]` token) is available.
+    from scratch `summary_type="first"` (the `[CLS]` token) is available.
 
     Args:
         backbone: a `ConvBertBackbone`.
         preprocessor: a `ConvBertMultipleChoicePreprocessor` or None.
-        summary: "last" (default, the reference's) or "first".
+        summary_type: "last" (default, the reference's) or "first".
         dropout: float. Dropout before the scorer (0.0, as the reference).
     """
 
     backbone_cls = ConvBertBackbone
     preprocessor_cls = ConvBertMultipleChoicePreprocessor
     checkpoint_head = "ConvBertForMultipleChoice"
-    summary = "last"
+    summary_type = "last"
 
-    def __init__(self, backbone, preprocessor=None, summary=None, dropout=0.0, **kwargs):
+    def __init__(self, backbone, preprocessor=None, summary_type=None, dropout=0.0, **kwargs):
         super().__init__(
-            backbone, preprocessor=preprocessor, summary=summary, dropout=dropout, **kwargs
+            backbone, preprocessor=preprocessor, summary_type=summary_type, dropout=dropout,
+            **kwargs
         )

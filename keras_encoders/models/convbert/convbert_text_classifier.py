@@ -26,7 +26,7 @@ class ConvBertTextClassifier(EncoderTextClassifier):
         hidden_dim: int, None or "auto". Width of the hidden layer; "auto"
             (the default) is the backbone's `hidden_dim`, as in the reference;
             None drops the hidden layer.
-        **kwargs: `summary` ("first" by default), `dropout`, `activation`,
+        **kwargs: `summary_type` ("first" by default), `dropout`, `activation`,
             `problem_type`, `label_names`; see `EncoderTextClassifier`.
 
     Example:
@@ -45,7 +45,7 @@ class ConvBertTextClassifier(EncoderTextClassifier):
     backbone_cls = ConvBertBackbone
     preprocessor_cls = ConvBertTextClassifierPreprocessor
     checkpoint_head = "ConvBertForSequenceClassification"
-    summary = "first"
+    summary_type = "first"
     hidden_activation = "gelu"  # Keras' "gelu" is the exact form, as HF's.
 
     def __init__(self, backbone, num_classes, preprocessor=None, hidden_dim="auto", **kwargs):

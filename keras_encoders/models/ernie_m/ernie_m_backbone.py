@@ -29,6 +29,13 @@ class ErnieMBackbone(EncoderBackbone):
     the first two are never used, so at most `max_sequence_length` (512)
     tokens fit; longer inputs raise a `ValueError`.
 
+    `pad_position_id` reproduces PaddleNLP's inputs: its tokenizers pad
+    `position_ids` with 0, so `[PAD]` tokens sit at position 0 (then + 2)
+    rather than at their index. That matters only where padding is attended,
+    as in PaddleNLP Taskflow's UIE-M (whose weights were fine-tuned with every
+    `[PAD]` attended and `[CLS]` masked; see
+    `InformationExtractorPreprocessor(convention="paddlenlp")`).
+
     `padding_mask` may be omitted. It is then derived as
     `token_ids != pad_token_id`, which is what the reference does when no
     `attention_mask` is given (pad id 1; early PaddleNLP masked id 0, i.e.
@@ -49,6 +56,9 @@ class ErnieMBackbone(EncoderBackbone):
             published checkpoints, whose position table has 514 rows).
         pad_token_id: int. The id whose positions are masked when no
             `padding_mask` is given.
+        pad_position_id: int or None. If set, `pad_token_id` tokens take this
+            position id instead of their index (PaddleNLP: 0). None (the
+            default, as Hugging Face) numbers every token by its index.
         dtype: dtype policy for computations and weights.
 
     Example:
@@ -81,6 +91,7 @@ class ErnieMBackbone(EncoderBackbone):
         layer_norm_epsilon=1e-5,
         max_sequence_length=512,
         pad_token_id=1,
+        pad_position_id=None,
         dtype=None,
         **kwargs,
     ):
@@ -134,7 +145,14 @@ class ErnieMBackbone(EncoderBackbone):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
         x = self.token_embedding(token_ids)
-        x = x + self.position_embedding(x, start_index=POSITION_OFFSET)
+        if pad_position_id is None:
+            x = x + self.position_embedding(x, start_index=POSITION_OFFSET)
+        else:
+            index = ops.cumsum(ops.ones_like(token_ids), axis=1) - 1
+            positions = ops.where(
+                ops.equal(token_ids, pad_token_id), pad_position_id, index
+            )
+            x = x + self.position_embedding(x, positions=positions + POSITION_OFFSET)
         x = self.embeddings_dropout(self.embeddings_layer_norm(x))
         for layer in self.transformer_layers:
             x = layer(x, padding_mask=padding_mask)
@@ -158,6 +176,7 @@ class ErnieMBackbone(EncoderBackbone):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.max_sequence_length = max_sequence_length
         self.pad_token_id = pad_token_id
+        self.pad_position_id = pad_position_id
 
     @property
     def position_limit(self):
@@ -207,6 +226,7 @@ class ErnieMBackbone(EncoderBackbone):
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "max_sequence_length": self.max_sequence_length,
                 "pad_token_id": self.pad_token_id,
+                "pad_position_id": self.pad_position_id,
             }
         )
         return config

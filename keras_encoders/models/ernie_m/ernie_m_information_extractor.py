@@ -15,6 +15,14 @@ class ErnieMInformationExtractor(InformationExtractor):
     Outputs raw `start_logits`/`end_logits`, as Hugging Face does (PaddleNLP's
     `UIEM` returns their sigmoid); `extract()` applies the sigmoid.
 
+    The `uie_m_*` presets are set up as PaddleNLP Taskflow runs UIE-M
+    (`with_convention("paddlenlp")`: PaddleNLP tokenization, `[CLS]` masked
+    and padding attended as the weights were fine-tuned, Taskflow's
+    character windows and decoding), so that they give Taskflow's answers;
+    `extract(..., decoding="taskflow_corrected")` keeps that but fixes
+    Taskflow's bugs. Models fine-tuned here default to Hugging Face's inputs
+    and `decoding="tokens"` (`with_convention("transformers")`).
+
     See `InformationExtractor` for the arguments and behaviour.
     """
 

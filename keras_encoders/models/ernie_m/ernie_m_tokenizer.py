@@ -27,6 +27,8 @@ from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
 from keras_encoders.utils import text_utils
 
+# Whose ErnieMTokenizer to agree with (see the class docstring).
+REFERENCES = ("transformers", "paddlenlp")
 _UNDERLINE = "\u2581"  # SentencePiece's word-boundary marker "▁".
 # ERNIE-M's `is_ch_char` range and `is_punct` characters: each is a token.
 _CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
@@ -100,8 +102,9 @@ class ErnieMTokenizer(EncoderTokenizer):
     piece is then split again exactly as ERNIE-M does:
 
     - a piece that is only "▁" is kept iff it is not the chunk's first piece
-      and the next piece does not start with "▁" (Hugging Face keeps it;
-      PaddleNLP always drops it);
+      and the next piece does not start with "▁" (Hugging Face's rule,
+      `reference="transformers"`); with `reference="paddlenlp"` it is always
+      dropped, as PaddleNLP's `ErnieMTokenizer` does;
     - every CJK ideograph (U+4E00..U+9FFF) and every character of
       `,;:.?!~，；：。？！《》【】` becomes a token of its own;
     - digits are split from non-digits (`str.isdigit`, so "model2000year"
@@ -123,6 +126,12 @@ class ErnieMTokenizer(EncoderTokenizer):
         vocabulary: list of tokens or path to `vocab.txt` (id = line index).
         lowercase: bool. Lowercase the text first (`do_lower_case`; special
             tokens written in the text are left as they are).
+        reference: `"transformers"` (default) or `"paddlenlp"`: whose
+            tokenizer to agree with. They differ only in a SentencePiece
+            piece that is just "▁": Hugging Face keeps it before a piece that
+            does not start a word ("world Hello" -> "▁world", "▁", "H",
+            "ello"), PaddleNLP always drops it. Checkpoints fine-tuned with
+            PaddleNLP (e.g. UIE-M) saw PaddleNLP's ids.
         sequence_length: int. Pad/truncate `tokenize` outputs to this length.
         unk_token, sep_token, pad_token, cls_token, mask_token: the special
             tokens; all must be in `vocabulary`. `cls_token` and `sep_token`
@@ -174,6 +183,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         proto=None,
         vocabulary=None,
         lowercase=False,
+        reference="transformers",
         sequence_length=None,
         unk_token="[UNK]",
         sep_token="[SEP]",
@@ -182,7 +192,13 @@ class ErnieMTokenizer(EncoderTokenizer):
         mask_token="[MASK]",
         **kwargs,
     ):
+        if reference not in REFERENCES:
+            raise ValueError(
+                f"`reference` must be one of {REFERENCES}. "
+                f"Received: reference={reference!r}"
+            )
         self.lowercase = lowercase
+        self.reference = reference
         # Set before the base class builds the tables from the vocabulary.
         self.proto = _read_proto(proto)
         self._add_special_token(unk_token, "unk_token")
@@ -204,6 +220,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         self.proto = _read_proto(proto)
         if self.vocabulary is not None:
             self._build_tables()
+            self.reset_tokenize_graph()
 
     def _run(self, inputs):
         # The vocabulary alone serves the id <-> token helpers; tokenizing
@@ -349,10 +366,10 @@ class ErnieMTokenizer(EncoderTokenizer):
         _, starts, ends = tf_text.regex_split_with_offsets(
             safe, self._special_pattern, self._special_pattern
         )
-        rows = _row_ids(starts)
+        rows = text_utils.row_ids(starts)
         flat_start = starts.flat_values
-        chunks = tf.strings.substr(
-            tf.gather(text, rows), flat_start, ends.flat_values - flat_start
+        chunks = text_utils.substrings(
+            text, rows, flat_start, ends.flat_values - flat_start
         )
         return chunks, flat_start, rows
 
@@ -365,7 +382,7 @@ class ErnieMTokenizer(EncoderTokenizer):
             chunks
         )
         piece = pieces.flat_values
-        piece_row = _row_ids(pieces)
+        piece_row = text_utils.row_ids(pieces)
         piece_start = piece_start.flat_values
         piece_end = piece_end.flat_values
         num_pieces = tf.shape(piece, out_type=tf.int64)[0]
@@ -379,12 +396,14 @@ class ErnieMTokenizer(EncoderTokenizer):
         next_is_word = tf.strings.substr(next_piece, 0, len(_UNDERLINE.encode()))
         next_is_word = tf.equal(next_is_word, _UNDERLINE)
         keep_lone = (position > 0) & has_next & ~next_is_word
+        if self.reference == "paddlenlp":
+            keep_lone = tf.zeros_like(keep_lone)
         is_lone = tf.equal(piece, _UNDERLINE)
 
         # Split every piece into segments at character level.
         codes = tf.strings.unicode_decode(piece, "UTF-8")
         code = codes.flat_values
-        char_piece = _row_ids(codes)
+        char_piece = text_utils.row_ids(codes)
         first = text_utils.row_start_mask(codes)
         underline = tf.equal(code, ord(_UNDERLINE))
         char_class = self._classes(code)
@@ -477,9 +496,8 @@ class ErnieMTokenizer(EncoderTokenizer):
         piece_base = tf.gather(tf.cumsum(per_piece) - per_piece, segment_piece)
 
         # Content characters of the NFKC form of every piece's source span.
-        chunk_of_piece = tf.gather(chunks, piece_row)
-        source = tf.strings.substr(
-            chunk_of_piece, piece_start, piece_end - piece_start
+        source = text_utils.substrings(
+            chunks, piece_row, piece_start, piece_end - piece_start
         )
         # tf-text's `find_source_offsets` crashes on an empty batch and
         # rejects empty rows: one extra string (with one offset, below) keeps
@@ -499,7 +517,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         )
         n_content_i = tf.cast(n_content, tf.int64)
         n_per_piece = tf.math.unsorted_segment_sum(
-            n_content_i, _row_ids(n_codes), num_pieces
+            n_content_i, text_utils.row_ids(n_codes), num_pieces
         )
         n_base = tf.gather(tf.cumsum(n_per_piece) - n_per_piece, segment_piece)
         n_count = tf.gather(n_per_piece, segment_piece)
@@ -555,7 +573,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         )
         s_bounds, s_rows = _with_row_ends(
             s_codes.row_splits,
-            _row_ids(s_codes),
+            text_utils.row_ids(s_codes),
             tf.cast(s_starts.flat_values, tf.int64),
             _byte_length(source),
         )
@@ -578,8 +596,10 @@ class ErnieMTokenizer(EncoderTokenizer):
         end = tf.maximum(containing(last_end - 1)[1], start)
 
         # Past the span: the character right after it (4 bytes hold it).
-        four = tf.fill(tf.shape(piece_end), tf.constant(4, piece_end.dtype))
-        after = tf.strings.substr(chunk_of_piece, piece_end, four)
+        room = tf.gather(_byte_length(chunks), piece_row) - piece_end
+        after = text_utils.substrings(
+            chunks, piece_row, piece_end, tf.clip_by_value(room, 0, 4)
+        )
         after = tf.strings.unicode_decode(after, "UTF-8", errors="replace")
         has_after = after.row_lengths() > 0
         after_code = tf.gather(
@@ -611,7 +631,7 @@ class ErnieMTokenizer(EncoderTokenizer):
             strings, "UTF-8", errors="replace"
         )
         splits = codes.row_splits
-        rows = _row_ids(codes)
+        rows = text_utils.row_ids(codes)
         start = tf.cast(char_starts.flat_values, tf.int64)
         total = _byte_length(strings)
         num_chars = tf.shape(start, out_type=tf.int64)[0]
@@ -620,7 +640,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         is_last = tf.equal(tf.range(num_chars), tf.gather(splits, rows + 1) - 1)
         next_start = tf.concat([start[1:], [0]], 0)[:num_chars]
         length = tf.where(is_last, tf.gather(total, rows), next_start) - start
-        chars = tf.strings.substr(tf.gather(strings, rows), start, length)
+        chars = text_utils.substrings(strings, rows, start, length)
 
         # Special tokens written in the text are not lowercased.
         sp_text, sp_start, sp_rows = self._split_specials(strings)
@@ -653,7 +673,7 @@ class ErnieMTokenizer(EncoderTokenizer):
 
         def to_input(starts, ends):
             def convert(offsets, side, shift):
-                query = _row_ids(offsets) * _ROW_STRIDE + offsets.flat_values
+                query = text_utils.row_ids(offsets) * _ROW_STRIDE + offsets.flat_values
                 found = _search(keys, query, side) + shift
                 return offsets.with_flat_values(tf.gather(values, found))
 
@@ -677,6 +697,7 @@ class ErnieMTokenizer(EncoderTokenizer):
             {
                 "proto": None,
                 "lowercase": self.lowercase,
+                "reference": self.reference,
                 "unk_token": self.unk_token,
                 "sep_token": self.sep_token,
                 "pad_token": self.pad_token,
@@ -721,20 +742,6 @@ def _read_proto(proto):
         "`proto` must be a path to a SentencePiece model or its serialized "
         f"bytes. Received: {type(proto)}"
     )
-
-
-def _row_ids(ragged):
-    """`ragged.value_rowids()` in linear time.
-
-    TF's own version goes through `tf.repeat`, whose eager kernel pads every
-    row to the longest one; here each row start bumps a running count.
-    """
-    splits = ragged.row_splits
-    size = splits[-1]
-    starts = tf.math.bincount(
-        splits[1:-1], minlength=size, maxlength=size, dtype=splits.dtype
-    )
-    return tf.cumsum(starts)
 
 
 def _with_row_ends(splits, rows, values, row_ends):

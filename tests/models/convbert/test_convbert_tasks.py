@@ -90,7 +90,7 @@ def test_text_classifier_parity_labels_and_loss(classifier_checkpoint):
     assert type(task) is models.ConvBertTextClassifier
     assert task.label_names == ["negative", "neutral", "positive"]
     # The reference head: first token, dense(hidden) + GELU, out_proj.
-    assert task.summary == "first" and task.hidden_dim == CONFIGS[SHAPE]["hidden_size"]
+    assert task.summary_type == "first" and task.hidden_dim == CONFIGS[SHAPE]["hidden_size"]
     assert head_paths(task) == ["classifier_hidden/bias", "classifier_hidden/kernel",
                                 "logits/bias", "logits/kernel"]
     assert isinstance(task.preprocessor, models.ConvBertTextClassifierPreprocessor)
@@ -190,7 +190,7 @@ def test_multiple_choice_parity_and_loss(tmp_path):
     assert type(task) is models.ConvBertMultipleChoice
     # The reference summary (last token, no summary_* fields) has no weights
     # and no dropout; only the scorer does.
-    assert task.summary == "last" and task.dropout == 0.0
+    assert task.summary_type == "last" and task.dropout == 0.0
     assert head_paths(task) == ["logits/bias", "logits/kernel"]
     x1, x2 = batch(L, seed=0), batch(L, seed=1)
     x = {k: np.stack([x1[k], x2[k]], axis=1) for k in x1}  # (B, C=2, L)
@@ -199,7 +199,7 @@ def test_multiple_choice_parity_and_loss(tmp_path):
     assert max_abs_diff(task(x, training=False), ref.logits) <= 1e-5
     assert abs(loss(task, x, y) - ref.loss.item()) <= 1e-5
     # The first-token summary is available and is a different model.
-    first = models.ConvBertMultipleChoice(task.backbone, summary="first")
+    first = models.ConvBertMultipleChoice(task.backbone, summary_type="first")
     first.set_weights(task.get_weights())
     assert max_abs_diff(first(x, training=False), ref.logits) > 1e-3
 

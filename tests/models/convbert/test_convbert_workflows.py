@@ -111,7 +111,7 @@ def test_text_classifier_fit_and_round_trips(tokenizer, sentences, tmp_path):
     assert_round_trips(task, to_numpy(inputs), keras_hub.models.TextClassifier, tmp_path)
     again = models.ConvBertTextClassifier.from_preset(str(tmp_path / "preset"))
     assert again.label_names == ["negative", "positive"]
-    assert again.hidden_dim == 16 and again.summary == "first"
+    assert again.hidden_dim == 16 and again.summary_type == "first"
 
 
 def test_masked_lm_fit_and_round_trips(tokenizer, sentences, tmp_path):

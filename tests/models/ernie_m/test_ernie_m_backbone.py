@@ -14,7 +14,7 @@ import transformers
 import keras_encoders  # noqa: F401  (registers the converters)
 from keras_encoders.convert import CheckpointFormatError
 from keras_encoders.convert import CheckpointMismatchError
-from keras_encoders.convert import convert_ernie_m
+from keras_encoders.convert.families.ernie_m import hf as convert_ernie_m
 from keras_encoders.models import ErnieMBackbone
 from tests.conftest import max_abs_diff, to_numpy
 

@@ -29,7 +29,7 @@ import keras_encoders  # noqa: F401  (registers the converters)
 from keras_encoders.models import ErnieMInformationExtractor
 from keras_encoders.models import ErnieMInformationExtractorPreprocessor
 from keras_encoders.models import InformationExtractor
-from keras_encoders.models.information_extractor import _pair_spans
+from keras_encoders.decoding.information_extraction import decode_spans
 from tests.conftest import asset, max_abs_diff, to_numpy
 
 try:
@@ -285,13 +285,41 @@ def test_threshold_pairing_and_empty_results(oracle):
     assert oracle.extract([], schema="one") == []
 
 
-def test_pair_spans_is_paddlenlp_get_span():
-    pairs = _pair_spans([(1, 0.9), (3, 0.8), (6, 0.7)], [(3, 0.6), (5, 0.5), (8, 0.4)])
+def pairs(starts, ends, length=10):
+    """`decode_spans` on probabilities 0.9 at `starts`, 0.8 at `ends` (all
+    positions text tokens): the (start, end) positions it pairs."""
+    p_start, p_end = np.full((1, length), 0.1), np.full((1, length), 0.1)
+    p_start[0, starts], p_end[0, ends] = 0.9, 0.8
+    part = np.ones((1, length), "int32")
+    offsets = np.arange(length)[None]
+    spans = decode_spans(p_start, p_end, part, offsets, offsets + 1, [0])
+    return list(zip(spans["start_token"].to_list()[0], spans["end_token"].to_list()[0]))
+
+
+def test_pairing_is_paddlenlp_get_span():
     # End 3 takes the closest start (3, a one-token span, which uses both
     # up; start 1 is dropped); end 5 has no start left; start 6 goes to 8.
-    assert [(s[0], e[0]) for s, e in pairs] == [(3, 3), (6, 8)]
-    assert [(s[1], e[1]) for s, e in pairs] == [(0.8, 0.6), (0.7, 0.4)]
-    assert _pair_spans([(4, 0.9)], [(2, 0.9)]) == []
+    assert pairs([1, 3, 6], [3, 5, 8]) == [(3, 3), (6, 8)]
+    assert pairs([4], [2]) == []
+    # Spans across prompt and text are dropped unless Taskflow's offsets are asked for.
+    part = np.array([[-1, 0, 0, -1, 1, 1, -1]])
+    p_start = np.array([[0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1]])
+    p_end = np.array([[0.1, 0.1, 0.1, 0.1, 0.1, 0.8, 0.9]])
+    starts = np.array([[-1, 0, 3, -1, 0, 4, -1]])
+    ends = np.array([[-1, 2, 5, -1, 3, 6, -1]])
+    strict = decode_spans(p_start, p_end, part, starts, ends, [5])
+    assert strict["start"].to_list() == [[]]
+    # Taskflow drops a prompt start with a text end too; the end on the
+    # final [SEP] has no start after the previous end.
+    taskflow = decode_spans(p_start, p_end, part, starts, ends, [5], taskflow_offsets=True)
+    assert taskflow["start"].to_list() == [[]]
+    # A start on [CLS] and an end on a prompt token: Taskflow's prompt span
+    # 0 + len(prompt) + 1 .. end - bias + len(prompt) + 1, an empty slice.
+    p_start = np.array([[0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]])
+    p_end = np.array([[0.1, 0.1, 0.8, 0.1, 0.1, 0.1, 0.1]])
+    taskflow = decode_spans(p_start, p_end, part, starts, ends, [5], taskflow_offsets=True)
+    assert taskflow["in_prompt"].to_list() == [[True]]
+    assert (taskflow["start"].to_list(), taskflow["end"].to_list()) == ([[6]], [[5]])
 
 
 def test_long_texts_are_windowed(oracle):

@@ -134,7 +134,7 @@ def test_text_classifier_parity_labels_and_loss(tmp_path):
     assert task.label_names == ["entailment", "neutral", "contradiction"]
     # Hugging Face's head: pooled output, Dropout(classifier_dropout or
     # hidden_dropout_prob = 0.1), classifier.
-    assert task.summary == "pooled" and task.dropout == 0.1 and task.hidden_dim is None
+    assert task.summary_type == "pooled" and task.dropout == 0.1 and task.hidden_dim is None
     ids = padded_ids()
     both_ways(task, hf, ids, lambda o: o, lambda r: r.logits)
     y = np.array([0, 2, 1])
@@ -202,7 +202,7 @@ def test_question_answerer_parity_and_loss(tmp_path):
 def test_multiple_choice_parity_and_loss(tmp_path):
     hf = save(transformers.ErnieMForMultipleChoice, tmp_path, safe=False)
     task = load("MultipleChoice", tmp_path)
-    assert task.summary == "pooled" and task.dropout == 0.1
+    assert task.summary_type == "pooled" and task.dropout == 0.1
     ids = np.stack([padded_ids(seed=0), padded_ids(seed=1)[::-1]], axis=1)  # (B, C=2, L)
     both_ways(task, hf, ids, lambda o: o, lambda r: r.logits)
     y = np.array([1, 0, 1])

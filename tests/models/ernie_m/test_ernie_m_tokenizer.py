@@ -10,6 +10,7 @@ lines cannot pass.
 """
 
 import glob
+import json
 import os
 import unicodedata
 
@@ -176,6 +177,35 @@ def test_lone_underline_kept_like_hugging_face(pairs):
     assert ids == _hf_ids(ref, ["world Hello"])[0]
     assert ids[1] == ours.token_to_id("▁")
     assert ids[2] == ours.unk_token_id
+
+
+def test_paddlenlp_reference_drops_lone_underline(pairs, tmp_path):
+    # PaddleNLP's rule: a piece that is only "▁" never becomes a token; every
+    # other token is Hugging Face's.
+    ours, ref, _ = pairs("spiece-xlmr")
+    config = ours.get_config()
+    assert config["reference"] == "transformers"
+    paddle = ErnieMTokenizer.from_config({**config, "reference": "paddlenlp"})
+    paddle.set_proto(ours.proto)
+    paddle.set_vocabulary(ours.get_vocabulary())
+    lone = ours.token_to_id("▁")
+    got = _rows(paddle(TEXTS))
+    want = [[i for i in row if i != lone] for row in _hf_ids(ref, TEXTS)]
+    assert got == want
+    assert got[HANDMADE.index("world Hello")] == [
+        ours.token_to_id("▁world"), ours.unk_token_id, ours.token_to_id("ello"),
+    ]
+    # Offsets stay aligned with the ids.
+    ids, starts, ends = paddle.tokenize_with_offsets(["world Hello"])
+    assert _rows(ids) == [got[HANDMADE.index("world Hello")]]
+    assert _rows(starts) == [[0, 6, 7]] and _rows(ends) == [[5, 7, 11]]
+    # Saved with the tokenizer (config and presets).
+    assert paddle.get_config()["reference"] == "paddlenlp"
+    paddle.save_to_preset(str(tmp_path))
+    with open(tmp_path / "tokenizer.json", encoding="utf-8") as f:
+        assert json.load(f)["config"]["reference"] == "paddlenlp"
+    with pytest.raises(ValueError, match="reference"):
+        ErnieMTokenizer(reference="paddle")
 
 
 def test_tf_data_and_tf_function_match_eager(pairs):

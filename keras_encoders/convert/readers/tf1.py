@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from keras_encoders.convert.torch_pickle import CheckpointFormatError
+from keras_encoders.convert.errors import CheckpointFormatError
 
 __all__ = [
     "OPTIMIZER_STATE",

@@ -7,8 +7,8 @@ absolute position table) and `cls/...` (the pre-training heads of
 layout; only the NSP `output_weights` (`[2, hidden]`) needs a transpose.
 """
 
-from keras_encoders.convert.weight_map import identity
-from keras_encoders.convert.weight_map import transpose
+from keras_encoders.convert.porting import identity
+from keras_encoders.convert.porting import transpose
 
 MODEL_TYPE = "nezha"
 SOURCE_FORMAT = "TF1 checkpoint (Huawei NEZHA-TensorFlow)"
@@ -130,3 +130,20 @@ def convert_config(bert_config, architecture):
         "use_relative_position": True,
     }
     return config, notes
+
+
+# The release ships bert_config.json; the shapes alone do not say everything.
+CONFIG_REQUIRED = True
+
+
+def check_identity(prefix, names):
+    """Refuse a look-alike: BERT has the same scopes plus absolute positions."""
+    if "bert/embeddings/position_embeddings" in names:
+        raise ValueError(
+            f"{prefix} has absolute position embeddings: it is a BERT "
+            "checkpoint, not NEZHA (which uses relative positions only)."
+        )
+
+
+def source_config(file_config, tensors, architecture):
+    return convert_config(file_config, architecture)

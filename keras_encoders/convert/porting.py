@@ -11,9 +11,8 @@ import re
 
 import numpy as np
 
-
-class CheckpointMismatchError(ValueError):
-    """Missing, unexpected or wrongly shaped checkpoint tensors."""
+from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import CheckpointMismatchError
 
 
 # === Transforms (checkpoint array -> Keras array) ===
@@ -32,6 +31,14 @@ def reshape(x, shape):
 
 def transpose_reshape(x, shape):
     return np.reshape(np.transpose(x), shape)
+
+
+def torch_linear(keras_name, checkpoint_name):
+    """Rules for a torch `Linear` (`.weight` (out, in), `.bias`) -> Keras `Dense`."""
+    return [
+        (f"{keras_name}/kernel", f"{checkpoint_name}.weight", transpose),
+        (f"{keras_name}/bias", f"{checkpoint_name}.bias", identity),
+    ]
 
 
 def expand_rules(rules, num_layers):
@@ -57,7 +64,8 @@ def detect_prefix(state_dict, anchor, prefixes):
 
 
 def port_weights(
-    variables, table, state_dict, prefix="", ignore=(), optional=(), source="checkpoint"
+    variables, table, state_dict, prefix="", ignore=(), optional=(), source="checkpoint",
+    allow_non_finite=False,
 ):
     """Assign `state_dict` to `variables` per `table`, or raise listing problems.
 
@@ -72,6 +80,8 @@ def port_weights(
         optional: Keras paths that keep their initial value when their key is
             absent (e.g. a pooler that head checkpoints do not save).
         source: name of the checkpoint in error messages.
+        allow_non_finite: accept NaN / Inf values (refused by default: such
+            weights make every output NaN).
 
     A rule's key may be a tuple of alternative names (tied weights are saved
     under either name); the first present one is used, all present ones count
@@ -103,6 +113,13 @@ def port_weights(
                 f"{tuple(value.shape)}, but {variable.path} is {tuple(variable.shape)}"
             )
             continue
+        if not allow_non_finite and value.dtype.kind in "fc" and not np.isfinite(value).all():
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            raise CheckpointFormatError(
+                f"{source}: tensor {key!r} holds {bad} NaN or infinite values. "
+                "The checkpoint is damaged (or was saved after training diverged); "
+                "pass allow_non_finite=True (--allow-non-finite) to load it anyway."
+            )
         assignments.append((variable, value))
     ignored = [re.compile(p) for p in ignore]
     unexpected = [
@@ -132,3 +149,26 @@ def port_weights(
     for variable, value in assignments:
         variable.assign(value.astype(variable.dtype) if hasattr(value, "astype") else value)
     return used
+
+
+def head_variables(task):
+    """The task's variables that are not its backbone's."""
+    backbone_ids = {id(w) for w in task.backbone.weights}
+    return [w for w in task.weights if id(w) not in backbone_ids]
+
+
+def port_backbone(backbone, rules, tensors, *, prefix="", ignore=(), optional=(), source,
+                  allow_non_finite=False):
+    """Assign the encoder weights `rules` (with `{i}`) map from `tensors`."""
+    return port_weights(
+        backbone.weights, expand_rules(rules, backbone.num_layers), tensors, prefix=prefix,
+        ignore=ignore, optional=optional, source=source, allow_non_finite=allow_non_finite,
+    )
+
+
+def port_head(task, rules, tensors, *, ignore=(), source, allow_non_finite=False):
+    """Assign the head weights of `task` (everything but its backbone)."""
+    return port_weights(
+        head_variables(task), expand_rules(rules, 0), tensors, ignore=ignore, source=source,
+        allow_non_finite=allow_non_finite,
+    )

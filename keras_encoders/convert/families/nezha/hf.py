@@ -1,7 +1,8 @@
 """NEZHA: Hugging Face `NezhaModel` / `NezhaFor*` checkpoints -> Keras."""
 
-from keras_encoders.convert.weight_map import identity
-from keras_encoders.convert.weight_map import transpose
+from keras_encoders.convert.porting import identity
+from keras_encoders.convert.porting import torch_linear
+from keras_encoders.convert.porting import transpose
 
 MODEL_TYPES = ("nezha",)
 BASE_PREFIXES = ("nezha.", "bert.", "")
@@ -51,30 +52,19 @@ _NSP = [
 ]
 
 
-def _linear(keras_name, hf_name):
-    return [
-        (f"{keras_name}/kernel", f"{hf_name}.weight", transpose),
-        (f"{keras_name}/bias", f"{hf_name}.bias", identity),
-    ]
-
-
 # Architecture -> (head rules, head keys that duplicate tied weights).
 HEADS = {
     "NezhaModel": ([], ()),
-    "NezhaForSequenceClassification": (_linear("logits", "classifier"), ()),
-    "NezhaForTokenClassification": (_linear("logits", "classifier"), ()),
-    "NezhaForMultipleChoice": (_linear("logits", "classifier"), ()),
-    "NezhaForQuestionAnswering": (_linear("span_logits", "qa_outputs"), ()),
+    "NezhaForSequenceClassification": (torch_linear("logits", "classifier"), ()),
+    "NezhaForTokenClassification": (torch_linear("logits", "classifier"), ()),
+    "NezhaForMultipleChoice": (torch_linear("logits", "classifier"), ()),
+    "NezhaForQuestionAnswering": (torch_linear("span_logits", "qa_outputs"), ()),
     "NezhaForMaskedLM": (_MLM, (r"^cls\.predictions\.decoder\.weight$",)),
     "NezhaForNextSentencePrediction": (_NSP, ()),
     "NezhaForPreTraining": (_MLM + _NSP, (r"^cls\.predictions\.decoder\.weight$",)),
 }
 
 
-def backbone_cls():
-    from keras_encoders.models.nezha.nezha_backbone import NezhaBackbone
-
-    return NezhaBackbone
 
 
 def convert_backbone_config(config):
@@ -103,8 +93,3 @@ def convert_tokenizer_config(config, tokenizer_config):
         "strip_accents": tokenizer_config.get("strip_accents"),
         "split_on_cjk": tokenizer_config.get("tokenize_chinese_chars", True),
     }
-
-
-def classifier_dropout(config):
-    value = config.get("classifier_dropout")
-    return config.get("hidden_dropout_prob", 0.1) if value is None else value

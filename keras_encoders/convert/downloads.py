@@ -10,29 +10,20 @@ local directory instead.
 """
 
 import os
+import time
 
 from keras_hub.src.utils.preset_utils import check_file_exists
 from keras_hub.src.utils.preset_utils import get_file
 
+from keras_encoders.convert.readers import hf_folder
+
 # Seconds to wait for the host to answer the probe.
 NETWORK_TIMEOUT = 5
 
-_WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
-_TOKENIZER_FILES = (
-    "vocab.txt",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "sentencepiece.bpe.model",
-)
 
 
 class PresetDownloadError(ConnectionError):
-    """A preset's source could not be downloaded (no network, or offline mode)."""
+    """A checkpoint or preset source could not be downloaded (no network, or offline mode)."""
 
 
 # === Network ===
@@ -69,7 +60,7 @@ def is_reachable(url, timeout=NETWORK_TIMEOUT):
     return True
 
 
-def _is_offline_error(error):
+def is_offline_error(error):
     """Whether `error` (or what caused it) is huggingface_hub's "not cached, no network"."""
     seen = set()
     while error is not None and id(error) not in seen:
@@ -104,7 +95,7 @@ def fetch_hf_files(handle, files, optional_files=(), on_offline=None):
         except FileNotFoundError as e:
             if name not in files:
                 continue  # optional (offline, an uncached one is skipped too)
-            if _is_offline_error(e):
+            if is_offline_error(e):
                 why = (
                     "offline mode (HF_HUB_OFFLINE) is on"
                     if hub_offline()
@@ -130,23 +121,67 @@ def hf_layout_dir(preset, weights=True):
     directory = os.path.dirname(config_path)
     if os.path.isdir(preset):
         return directory
-    for name in _TOKENIZER_FILES:
+    for name in hf_folder.TOKENIZER_FILES:
         check_file_exists(preset, name)
     if weights:
-        for name in _WEIGHT_FILES:
+        for name in hf_folder.WEIGHT_FILES:
             if check_file_exists(preset, name):
                 if name.endswith(".index.json"):
-                    for shard in _shards(os.path.join(directory, name)):
+                    for shard in hf_folder.shard_names(directory, name):
                         get_file(preset, shard)
                 break
     return directory
 
 
-def _shards(index_path):
-    import json
+def offline_advice(handle):
+    """How to load `hf://owner/name` without network access."""
+    repo = handle[len("hf://"):].strip("/")
+    folder = repo.split("/")[-1]
+    return (
+        "Without network access, download the repository on a machine that has "
+        f"it, e.g. `huggingface-cli download {repo} --local-dir {folder}`, copy "
+        f"that folder here and load it by path: from_preset(\"./{folder}\"). If "
+        "its files are already in the Hugging Face cache, set HF_HUB_OFFLINE=1."
+    )
 
-    with open(index_path, encoding="utf-8") as f:
-        return sorted(set(json.load(f).get("weight_map", {}).values()))
+
+_REACHED = {}  # endpoint -> time it last answered
+_REACH_MEMORY = 300  # seconds
+
+
+def check_hub_reachable(handle):
+    """Fail at once (not after minutes of retries) when the hub cannot be reached."""
+    if hub_offline() or time.monotonic() - _REACHED.get(hub_endpoint(), -_REACH_MEMORY) < _REACH_MEMORY:
+        return
+    if is_reachable(hub_endpoint()):
+        _REACHED[hub_endpoint()] = time.monotonic()
+    else:
+        raise PresetDownloadError(
+            f"Cannot download {handle}: {hub_endpoint()} is not reachable (no "
+            f"network?). {offline_advice(handle)}"
+        )
+
+
+def fetch_hf_checkpoint(handle):
+    """A local snapshot of `hf://owner/name` with every file the converter reads."""
+    repo = handle[len("hf://"):].strip("/")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as e:
+        raise ImportError(
+            f"Downloading {handle} needs huggingface_hub (pip install "
+            "huggingface_hub), or download the repository yourself and pass "
+            "its local folder."
+        ) from e
+    check_hub_reachable(handle)
+    patterns = ["config.json", "*.safetensors", "pytorch_model*.bin"]
+    patterns += list(hf_folder.WEIGHT_FILES) + list(hf_folder.TOKENIZER_FILES)
+    try:
+        return snapshot_download(repo_id=repo, allow_patterns=patterns)
+    except Exception as e:  # noqa: BLE001 - offline, 404, auth: one message
+        raise PresetDownloadError(
+            f"Cannot download {handle} ({type(e).__name__}: {e}). {offline_advice(handle)}"
+        ) from e
 
 
 # === Plain URLs ===

@@ -31,16 +31,14 @@ import errno
 import io
 import math
 import os
-import pickle
 
 import numpy as np
 
-from keras_encoders.convert.torch_pickle import CheckpointFormatError
-from keras_encoders.convert.torch_pickle import UnsafeCheckpointError
-# The same hardened building blocks as the PyTorch reader.
-from keras_encoders.convert.torch_pickle import _Inert
-from keras_encoders.convert.torch_pickle import _Malformed
-from keras_encoders.convert.torch_pickle import _SafeCallable
+from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.readers import restricted_pickle
+from keras_encoders.convert.readers.restricted_pickle import Inert as _Inert
+from keras_encoders.convert.readers.restricted_pickle import Malformed as _Malformed
+from keras_encoders.convert.readers.restricted_pickle import SafeCallable as _SafeCallable
 
 __all__ = ["NAME_TABLE", "SPLIT_INFO", "load_paddle_state_dict"]
 
@@ -121,10 +119,7 @@ class _Array(_Inert):
             raise _Malformed(f"unexpected array state of length {len(state)}")
         if not isinstance(dtype, _DType):
             raise _Malformed(f"array dtype must be a numpy dtype, got {dtype!r}")
-        if not isinstance(shape, tuple) or not all(
-            type(n) is int and n >= 0 for n in shape
-        ):
-            raise _Malformed(f"invalid array shape {shape!r}")
+        shape = restricted_pickle.check_shape(shape, "array shape")
         if type(fortran) is not bool:
             raise _Malformed(f"invalid is_fortran flag {fortran!r}")
         if isinstance(data, str):  # Python 2 pickles, read with latin-1
@@ -177,19 +172,6 @@ def _scalar(dtype, data):
     return np.frombuffer(data, dtype=np_dtype, count=1)[0]
 
 
-def _codecs_encode(text, encoding):
-    # How protocol 2 spells `bytes` under Python 3.
-    if type(text) is not str or encoding not in ("latin1", "latin-1"):
-        raise _Malformed(f"unexpected _codecs.encode(..., {encoding!r})")
-    return text.encode("latin-1")
-
-
-def _ordered_dict(*args):
-    if args:
-        raise _Malformed("OrderedDict called with arguments")
-    return {}
-
-
 _CALLABLES = {}
 for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _CALLABLES[(_module, "_reconstruct")] = _SafeCallable(
@@ -198,35 +180,25 @@ for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _CALLABLES[(_module, "scalar")] = _SafeCallable(f"{_module}.scalar", _scalar)
 _CALLABLES[("numpy", "dtype")] = _SafeCallable("numpy.dtype", _dtype)
 _CALLABLES[("numpy", "ndarray")] = _NDARRAY
-_CALLABLES[("_codecs", "encode")] = _SafeCallable("_codecs.encode", _codecs_encode)
+_CALLABLES[("_codecs", "encode")] = _SafeCallable("_codecs.encode", restricted_pickle.codecs_encode)
 _CALLABLES[("collections", "OrderedDict")] = _SafeCallable(
-    "collections.OrderedDict", _ordered_dict
+    "collections.OrderedDict", restricted_pickle.ordered_dict
 )
 
 
-class _PdparamsUnpickler(pickle.Unpickler):
-    def __init__(self, file, path):
-        super().__init__(file, encoding="latin1")
-        self._path = path
+_REFUSAL = (
+    "which is not part of a Paddle state dict (NumPy arrays in a dict). Only "
+    "use checkpoints from sources you trust; if you trust this one, load it "
+    "with paddle in an isolated environment and re-save `layer.state_dict()` "
+    "with paddle.save."
+)
 
-    def find_class(self, module, name):
-        # Never defer to pickle.Unpickler.find_class: that imports modules.
-        found = _CALLABLES.get((module, name)) if (
-            type(module) is str and type(name) is str
-        ) else None
-        if found is None:
-            raise UnsafeCheckpointError(
-                f"{self._path}: refused to load. Its pickle tries to import "
-                f"'{module}.{name}', which is not part of a Paddle state dict "
-                "(NumPy arrays in a dict). Nothing from the file was run. Only "
-                "use checkpoints from sources you trust; if you trust this one, "
-                "load it with paddle in an isolated environment and re-save "
-                "`layer.state_dict()` with paddle.save."
-            )
-        return found
 
-    def persistent_load(self, pid):
-        raise _Malformed(f"unexpected persistent id {pid!r}")
+def _unpickler(data, path):
+    return restricted_pickle.RestrictedUnpickler(
+        io.BytesIO(data), path, lambda module, name: _CALLABLES.get((module, name)),
+        _REFUSAL, encoding="latin1",
+    )
 
 
 def _materialize(path, obj):
@@ -302,18 +274,10 @@ def load_paddle_state_dict(path):
             "start with a pickle protocol 2-5 header). Static-graph parameter "
             "files (`.pdiparams`, save_inference_model) are not supported."
         )
-    unpickler = _PdparamsUnpickler(io.BytesIO(data), path)
-    try:
-        obj = unpickler.load()
-    except (UnsafeCheckpointError, CheckpointFormatError):
-        raise
-    except _Malformed as e:
-        raise CheckpointFormatError(f"{path}: malformed pickle: {e}") from None
-    except RecursionError as e:
-        raise CheckpointFormatError(f"{path}: the pickle is nested too deeply") from e
-    except Exception as e:  # noqa: BLE001 - nothing from the file ran
-        raise CheckpointFormatError(
-            f"{path}: the pickle cannot be parsed ({type(e).__name__}: {e}); "
-            "the file is truncated or corrupt. Download it again."
-        ) from e
+    obj = restricted_pickle.load(
+        _unpickler(data, path),
+        lambda detail: CheckpointFormatError(
+            f"{path}: {detail}; the file is truncated or corrupt. Download it again."
+        ),
+    )
     return _materialize(path, obj)

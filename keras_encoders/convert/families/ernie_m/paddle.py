@@ -10,10 +10,9 @@ optional (a bare `ErnieMModel.state_dict()` has none).
 """
 
 import json
-import os
 import re
 
-from keras_encoders.convert.weight_map import identity
+from keras_encoders.convert.porting import identity
 
 MODEL_TYPE = "ernie_m"
 SOURCE_FORMAT = "PaddleNLP .pdparams"
@@ -107,14 +106,6 @@ def read_paddle_config(path):
     if "init_class" in raw:
         config.setdefault("architectures", [raw["init_class"]])
     return config
-
-
-def find_config(directory):
-    for name in CONFIG_FILES:
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return path
-    return None
 
 
 def convert_config(paddle_config, architecture):

@@ -18,7 +18,7 @@ configuration from `--model-size` (`util/training_utils.py`). It is read off
 the checkpoint's shapes instead (`infer_config`), which determines all of it.
 """
 
-from keras_encoders.convert.weight_map import identity
+from keras_encoders.convert.porting import identity
 
 MODEL_TYPE = "convbert"
 SOURCE_FORMAT = "TF1 checkpoint (Yitu ConvBERT, ELECTRA-style)"
@@ -177,3 +177,19 @@ def convert_config(file_config, tensors, architecture):
         )
     config["architectures"] = [architecture]
     return config, notes
+
+
+# Everything the config says can also be read from the tensors' shapes.
+CONFIG_REQUIRED = False
+
+
+def check_identity(prefix, names):
+    """Refuse a look-alike: ELECTRA has the same scopes but no convolution."""
+    if not any("/conv_attn_key/" in n for n in names):
+        raise ValueError(
+            f"{prefix} has no span-based convolution (conv_attn_key): it is "
+            "an ELECTRA checkpoint, not ConvBERT."
+        )
+
+
+source_config = convert_config

@@ -2,14 +2,17 @@
 
 import numpy as np
 
-from keras_encoders.convert.weight_map import identity
-from keras_encoders.convert.weight_map import transpose
+from keras_encoders.convert.porting import identity
+from keras_encoders.convert.porting import torch_linear
+from keras_encoders.convert.porting import transpose
 
 MODEL_TYPES = ("convbert", "conv_bert")  # the YituTech uploads use both
 BASE_PREFIXES = ("convbert.", "")
 ANCHOR = "embeddings.word_embeddings.weight"
 # Buffers, not weights (older saves still carry them).
 IGNORE = (r"embeddings\.position_ids$", r"embeddings\.token_type_ids$")
+# Every weight is required (ConvBERT has no pooler).
+OPTIONAL = ()
 
 
 # === Transforms (checkpoint array -> Keras array) ===
@@ -78,16 +81,9 @@ BACKBONE_RULES = [
 ]
 
 
-def _linear(keras_name, hf_name):
-    return [
-        (f"{keras_name}/kernel", f"{hf_name}.weight", transpose),
-        (f"{keras_name}/bias", f"{hf_name}.bias", identity),
-    ]
-
-
 # The generator head (ELECTRA's small MLM generator, in ConvBERT's naming);
 # its output matrix is the word embedding (tied), its bias is its own.
-_MLM = _linear("mlm_head/intermediate_dense", "generator_predictions.dense") + [
+_MLM = torch_linear("mlm_head/intermediate_dense", "generator_predictions.dense") + [
     ("mlm_head/intermediate_layer_norm/gamma", "generator_predictions.LayerNorm.weight", identity),
     ("mlm_head/intermediate_layer_norm/beta", "generator_predictions.LayerNorm.bias", identity),
     ("mlm_head/output_bias", "generator_lm_head.bias", identity),
@@ -99,21 +95,17 @@ HEADS = {
     "ConvBertForMaskedLM": (_MLM, (r"^generator_lm_head\.weight$",)),
     # ConvBertClassificationHead: dense + gelu on h[:, 0], then out_proj.
     "ConvBertForSequenceClassification": (
-        _linear("classifier_hidden", "classifier.dense")
-        + _linear("logits", "classifier.out_proj"),
+        torch_linear("classifier_hidden", "classifier.dense")
+        + torch_linear("logits", "classifier.out_proj"),
         (),
     ),
-    "ConvBertForTokenClassification": (_linear("logits", "classifier"), ()),
-    "ConvBertForQuestionAnswering": (_linear("span_logits", "qa_outputs"), ()),
+    "ConvBertForTokenClassification": (torch_linear("logits", "classifier"), ()),
+    "ConvBertForQuestionAnswering": (torch_linear("span_logits", "qa_outputs"), ()),
     # The sequence summary has no weights (no summary_* config fields).
-    "ConvBertForMultipleChoice": (_linear("logits", "classifier"), ()),
+    "ConvBertForMultipleChoice": (torch_linear("logits", "classifier"), ()),
 }
 
 
-def backbone_cls():
-    from keras_encoders.models.convbert.convbert_backbone import ConvBertBackbone
-
-    return ConvBertBackbone
 
 
 def convert_backbone_config(config):
@@ -154,8 +146,3 @@ def convert_tokenizer_config(config, tokenizer_config):
         "strip_accents": tokenizer_config.get("strip_accents"),
         "split_on_cjk": tokenizer_config.get("tokenize_chinese_chars", True),
     }
-
-
-def classifier_dropout(config):
-    value = config.get("classifier_dropout")
-    return config.get("hidden_dropout_prob", 0.1) if value is None else value

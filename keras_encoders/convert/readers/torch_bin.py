@@ -29,52 +29,28 @@ entries. torch is never imported.
 import collections
 import errno
 import io
+import math
 import os
-import pickle
 import struct
 import zipfile
 import zlib
 
 import numpy as np
 
-__all__ = [
-    "CheckpointFormatError",
-    "UnsafeCheckpointError",
-    "load_torch_state_dict",
-]
+from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import UnsafeCheckpointError
+from keras_encoders.convert.readers import restricted_pickle
+from keras_encoders.convert.readers.restricted_pickle import Inert as _Inert
+from keras_encoders.convert.readers.restricted_pickle import Malformed as _Malformed
+from keras_encoders.convert.readers.restricted_pickle import SafeCallable as _SafeCallable
+from keras_encoders.convert.readers.restricted_pickle import check_int as _check_int
+from keras_encoders.convert.readers.restricted_pickle import check_shape as _check_shape
 
-
-class CheckpointFormatError(ValueError):
-    """The file is not a readable zip-format PyTorch state dict."""
-
-
-class UnsafeCheckpointError(ValueError):
-    """The pickle names a global outside the allow-list; nothing was run."""
-
-
-class _Malformed(Exception):
-    """Internal: raised while unpickling, re-raised with the file's path."""
+__all__ = ["load_torch_state_dict"]
 
 
 # --------------------------------------------------------------------------
 # Stand-ins for the objects a state-dict pickle may name.
-
-
-class _Inert:
-    """Base for every object the unpickler can hand back to the pickle.
-
-    ``__slots__`` leaves no ``__dict__`` to write into, and the pickle BUILD
-    opcode (which would otherwise set attributes, e.g. swap a stand-in's
-    function) always goes through ``__setstate__``, which refuses.
-    """
-
-    __slots__ = ()
-
-    def __setstate__(self, state):
-        raise _Malformed(
-            f"the pickle tries to set state on {self!r}, which a saved "
-            "state dict never does"
-        )
 
 
 class _DType(_Inert):
@@ -205,35 +181,6 @@ class _TensorRef(_Inert):
         return f"<tensor {self.dtype!r} {self.size} in {self.storage!r}>"
 
 
-class _SafeCallable(_Inert):
-    """A callable the pickle may REDUCE; wraps one of our own functions."""
-
-    __slots__ = ("qualname", "fn")
-
-    def __init__(self, qualname, fn):
-        self.qualname = qualname
-        self.fn = fn
-
-    def __call__(self, *args):
-        return self.fn(*args)
-
-    def __repr__(self):
-        return f"<stand-in for {self.qualname}>"
-
-
-def _check_int(value, what, minimum=0):
-    # bool is an int subclass; a True offset means the pickle is malformed.
-    if type(value) is not int or value < minimum:
-        raise _Malformed(f"{what} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_shape(value, what):
-    if not isinstance(value, tuple):
-        raise _Malformed(f"{what} must be a tuple, got {value!r}")
-    return tuple(_check_int(v, what) for v in value)
-
-
 def _tensor(storage, offset, size, stride, dtype, metadata):
     if not isinstance(storage, _StorageRef):
         raise _Malformed(f"tensor storage must be a storage, got {storage!r}")
@@ -299,19 +246,6 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
     return data
 
 
-def _ordered_dict(*args):
-    # OrderedDict(iterable_of_pairs) only builds a container; no code runs.
-    return collections.OrderedDict(*args)
-
-
-def _codecs_encode(text, encoding="utf-8"):
-    # Protocol-2 pickles write ``bytes`` as _codecs.encode(str, "latin1");
-    # allow exactly that, not arbitrary codecs.
-    if type(text) is not str or encoding not in ("latin1", "latin-1"):
-        raise _Malformed(f"unexpected _codecs.encode({text!r}, {encoding!r})")
-    return text.encode("latin1")
-
-
 def _torch_size(dims=()):
     return _check_shape(tuple(dims), "torch.Size")
 
@@ -325,13 +259,13 @@ def _torch_device(kind, index=None):
 _CALLABLES = {
     (module, name): _SafeCallable(f"{module}.{name}", fn)
     for module, name, fn in [
-        ("collections", "OrderedDict", _ordered_dict),
+        ("collections", "OrderedDict", restricted_pickle.ordered_dict),
         ("torch._utils", "_rebuild_tensor", _rebuild_tensor),
         ("torch._utils", "_rebuild_tensor_v2", _rebuild_tensor_v2),
         ("torch._utils", "_rebuild_tensor_v3", _rebuild_tensor_v3),
         ("torch._utils", "_rebuild_parameter", _rebuild_parameter),
         ("torch._utils", "_rebuild_parameter_with_state", _rebuild_parameter),
-        ("_codecs", "encode", _codecs_encode),
+        ("_codecs", "encode", restricted_pickle.codecs_encode),
         ("torch", "Size", _torch_size),
         ("torch", "device", _torch_device),
     ]
@@ -352,27 +286,17 @@ def _allowed_global(module, name):
     return None
 
 
-class _StateDictUnpickler(pickle.Unpickler):
-    def __init__(self, file, path):
-        super().__init__(file)
-        self._path = path
+_REFUSAL = (
+    "which is not a tensor, storage, dtype or plain container. The file tries "
+    "to import code and was not loaded. Only use checkpoints from sources you "
+    "trust; if you trust this one, load it with torch in an isolated "
+    "environment and re-save its state_dict() (torch.save or safetensors)."
+)
 
-    def find_class(self, module, name):
-        # Never defer to pickle.Unpickler.find_class: that imports modules.
-        found = None
-        if type(module) is str and type(name) is str:
-            found = _allowed_global(module, name)
-        if found is None:
-            raise UnsafeCheckpointError(
-                f"{self._path}: refused to load. Its pickle tries to import "
-                f"'{module}.{name}', which is not a tensor, storage, dtype or "
-                "plain container. The file tries to import code and was not "
-                "loaded; nothing from it was run. Only use checkpoints from "
-                "sources you trust; if you trust this one, load it with torch "
-                "in an isolated environment and re-save its state_dict() "
-                "(torch.save or safetensors)."
-            )
-        return found
+
+class _StateDictUnpickler(restricted_pickle.RestrictedUnpickler):
+    def __init__(self, file, path):
+        super().__init__(file, path, _allowed_global, _REFUSAL)
 
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or not pid:
@@ -381,7 +305,7 @@ class _StateDictUnpickler(pickle.Unpickler):
         if kind == "module":
             # Whole nn.Module pickles carry the class (and its source) here.
             raise UnsafeCheckpointError(
-                f"{self._path}: refused to load. It pickles a whole "
+                f"{self.path}: refused to load. It pickles a whole "
                 "torch.nn.Module, i.e. the file tries to import code, and was "
                 "not loaded. Save model.state_dict() instead."
             )
@@ -458,6 +382,26 @@ def _classify_non_zip(path, head):
     )
 
 
+# Compression ratio above which an entry is refused: torch.save stores its
+# entries uncompressed, and re-zipped weights shrink by a few percent; only a
+# zip bomb inflates by more. Small entries (data.pkl) are always allowed.
+MAX_INFLATION = 32
+_SMALL_ENTRY = 1 << 20
+
+
+def check_inflation(path, info):
+    """Refuse a zip entry that would inflate far beyond its stored bytes."""
+    if info.compress_type == zipfile.ZIP_STORED or info.file_size <= _SMALL_ENTRY:
+        return
+    if info.file_size > MAX_INFLATION * max(info.compress_size, 1):
+        raise _corrupt(
+            path,
+            f"zip entry {info.filename!r} declares {info.file_size} bytes "
+            f"compressed into {info.compress_size} (more than {MAX_INFLATION}:1, "
+            "a zip bomb); refusing to inflate it",
+        )
+
+
 class _Archive:
     """Reads storage bytes from the zip, each storage once."""
 
@@ -470,7 +414,12 @@ class _Archive:
 
     def read(self, name):
         try:
-            return self.zf.read(self.prefix + name)
+            info = self.zf.getinfo(self.prefix + name)
+        except KeyError:
+            raise _corrupt(self.path, f"no zip entry {self.prefix + name!r}") from None
+        check_inflation(self.path, info)
+        try:
+            return self.zf.read(info)
         except _ZIP_ERRORS as e:
             detail = f"cannot read entry {name!r}: {e}"
             raise _corrupt(self.path, detail) from e
@@ -524,7 +473,18 @@ class _Archive:
         if stored.itemsize > 1:
             stored = stored.newbyteorder(">" if self.big_endian else "<")
 
-        if 0 in ref.size:
+        count = math.prod(ref.size)
+        # Never build more than the file stores: a zero or overlapping stride
+        # would otherwise turn a few bytes into gigabytes.
+        if count > capacity - min(ref.offset, capacity):
+            raise _corrupt(
+                self.path,
+                f"tensor {name!r} (size {list(ref.size)}, stride "
+                f"{list(ref.stride)}, offset {ref.offset}) has {count} "
+                f"elements, more than the {capacity - min(ref.offset, capacity)} "
+                f"stored for it in storage {ref.storage.key!r}",
+            )
+        if count == 0:
             out = np.empty(ref.size, dtype=stored)
         else:
             last = ref.offset + sum(
@@ -633,20 +593,7 @@ def _read(path, zf):
 
     pickled = archive.read("data.pkl")
     unpickler = _StateDictUnpickler(io.BytesIO(pickled), path)
-    try:
-        obj = unpickler.load()
-    except (UnsafeCheckpointError, CheckpointFormatError):
-        raise
-    except _Malformed as e:
-        raise _corrupt(path, f"malformed data.pkl: {e}") from None
-    except RecursionError as e:
-        raise _corrupt(path, "data.pkl is nested too deeply") from e
-    except Exception as e:  # noqa: BLE001 - nothing from the file ran
-        # Any other failure (bad opcode, cut-off pickle, wrong argument
-        # counts for a rebuild function) means the pickle is damaged.
-        raise _corrupt(
-            path, f"data.pkl cannot be parsed: {type(e).__name__}: {e}"
-        ) from e
+    obj = restricted_pickle.load(unpickler, lambda detail: _corrupt(path, f"data.pkl: {detail}"))
 
     state = _select_state_dict(path, obj)
     # Drop each storage's bytes once its last tensor has been copied out, so

@@ -1,16 +1,13 @@
 """ERNIE-M: Hugging Face `ErnieMModel` / `ErnieMFor*` checkpoints -> Keras."""
 
-import os
-
-from keras_encoders.convert.weight_map import identity
-from keras_encoders.convert.weight_map import transpose
+from keras_encoders.convert.porting import identity
+from keras_encoders.convert.porting import torch_linear
+from keras_encoders.convert.porting import transpose
+from keras_encoders.models.ernie_m.ernie_m_backbone import POSITION_OFFSET
 
 MODEL_TYPES = ("ernie_m",)
 BASE_PREFIXES = ("ernie_m.", "")
 ANCHOR = "embeddings.word_embeddings.weight"
-# Positions start at 2, so the usable length is `max_position_embeddings - 2`
-# (read by the preset loader to size the preprocessors).
-POSITION_OFFSET = 2
 # Buffers, not weights.
 IGNORE = (r"position_ids$",)
 
@@ -46,33 +43,22 @@ BACKBONE_RULES = [
 OPTIONAL = ("pooled_dense/kernel", "pooled_dense/bias")
 
 
-def _linear(keras_name, hf_name):
-    return [
-        (f"{keras_name}/kernel", f"{hf_name}.weight", transpose),
-        (f"{keras_name}/bias", f"{hf_name}.bias", identity),
-    ]
-
-
 # Architecture -> (head rules, head keys that duplicate tied weights).
 HEADS = {
     "ErnieMModel": ([], ()),
-    "ErnieMForSequenceClassification": (_linear("logits", "classifier"), ()),
-    "ErnieMForTokenClassification": (_linear("logits", "classifier"), ()),
-    "ErnieMForMultipleChoice": (_linear("logits", "classifier"), ()),
-    "ErnieMForQuestionAnswering": (_linear("span_logits", "qa_outputs"), ()),
+    "ErnieMForSequenceClassification": (torch_linear("logits", "classifier"), ()),
+    "ErnieMForTokenClassification": (torch_linear("logits", "classifier"), ()),
+    "ErnieMForMultipleChoice": (torch_linear("logits", "classifier"), ()),
+    "ErnieMForQuestionAnswering": (torch_linear("span_logits", "qa_outputs"), ()),
     # UIE-M: two Dense(1) on the sequence output. HF returns their raw
     # logits (its `sigmoid` is never applied); PaddleNLP returns probabilities.
     "ErnieMForInformationExtraction": (
-        _linear("start_logits", "linear_start") + _linear("end_logits", "linear_end"),
+        torch_linear("start_logits", "linear_start") + torch_linear("end_logits", "linear_end"),
         (),
     ),
 }
 
 
-def backbone_cls():
-    from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
-
-    return ErnieMBackbone
 
 
 def convert_backbone_config(config):
@@ -111,15 +97,3 @@ def convert_tokenizer_config(config, tokenizer_config):
     # The published tokenizer configs say `do_lower_case: false`, the HF default.
     return {"lowercase": tokenizer_config.get("do_lower_case", False)}
 
-
-def tokenizer_files(directory):
-    """ERNIE-M tokenizes with the SentencePiece model but takes ids from vocab.txt."""
-    return {
-        "proto": os.path.join(directory, "sentencepiece.bpe.model"),
-        "vocabulary": os.path.join(directory, "vocab.txt"),
-    }
-
-
-def classifier_dropout(config):
-    value = config.get("classifier_dropout")
-    return config.get("hidden_dropout_prob", 0.1) if value is None else value

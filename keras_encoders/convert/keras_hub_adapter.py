@@ -1,0 +1,118 @@
+"""Load Hugging Face layout directories through keras-hub's `from_preset`.
+
+keras-hub picks its Transformers loader from `config.json`'s `model_type`
+through a fixed `if/elif` chain that knows none of our models, and it only
+reads safetensors. We install a thin dispatcher in its place: for the model
+types of `convert.families` it returns our `HFPresetLoader`; every other
+model type goes to keras-hub's own loader unchanged. That makes
+`keras_hub.models.Backbone.from_preset(dir)` and every task's `from_preset`
+work on NEZHA, ERNIE-M and ConvBERT checkpoints once keras_encoders is
+imported. The work itself is `sources` (reading, checks) and `porting`.
+
+`from_preset(..., allow_non_finite=True)` accepts NaN / Inf weights, which
+are refused by default.
+"""
+
+import inspect
+import logging
+import os
+
+from keras_hub.src.utils.preset_utils import PresetLoader
+from keras_hub.src.utils.transformers import preset_loader as _keras_hub_loader
+
+from keras_encoders.convert import downloads
+from keras_encoders.convert import families
+from keras_encoders.convert import sources
+from keras_encoders.convert.config_checks import check_config
+from keras_encoders.convert.readers import hf_folder
+
+logger = logging.getLogger(__name__)
+
+
+class HFPresetLoader(PresetLoader):
+    """Loads a NEZHA / ERNIE-M / ConvBERT checkpoint in Hugging Face layout."""
+
+    def __init__(self, preset, config):
+        super().__init__(preset, config)
+        self.spec = families.family_for(config.get("model_type"))
+        # keras-hub fetches only config.json of an hf:// preset; the tokenizer
+        # files, and the weights once they are needed, are fetched here.
+        self.directory = downloads.hf_layout_dir(preset, weights=False)
+        check_config(config, os.path.join(self.directory, "config.json"), self.spec.position_offset)
+        self._state_dict = None
+        self.allow_non_finite = False
+
+    @property
+    def state_dict(self):
+        if self._state_dict is None:
+            self._state_dict = hf_folder.load_state_dict(downloads.hf_layout_dir(self.preset, weights=True))
+        return self._state_dict
+
+    @property
+    def architecture(self):
+        archs = self.config.get("architectures") or []
+        return self.spec.canonical_architecture(archs[0]) if archs else None
+
+    def check_backbone_class(self):
+        return self.spec.keras_class(self.spec.backbone)
+
+    # === Backbone ===
+    def load_backbone(self, cls, load_weights, **kwargs):
+        allow_non_finite = kwargs.pop("allow_non_finite", self.allow_non_finite)
+        backbone = cls(**{**self.spec.hf.convert_backbone_config(self.config), **kwargs})
+        if load_weights:
+            if not sources.hf_port_backbone(
+                self.spec, backbone, self.state_dict, self.directory, allow_non_finite
+            ):
+                logger.warning(
+                    "%s has no pooler weights; `pooled_output` is freshly "
+                    "initialized (as in Hugging Face).",
+                    self.directory,
+                )
+        return backbone
+
+    # === Tokenizer and preprocessor ===
+    def load_tokenizer(self, cls, config_file=None, **kwargs):
+        files = sources.tokenizer_files(self.spec, self.directory)
+        settings = sources.tokenizer_settings(self.spec, self.config, self.directory)
+        return cls(**{**settings, **files, **kwargs})
+
+    def load_preprocessor(self, cls, config_file=None, **kwargs):
+        params = inspect.signature(cls.__init__).parameters
+        if "sequence_length" in params and "sequence_length" not in kwargs:
+            kwargs["sequence_length"] = self.spec.sequence_length(self.config)
+        return super().load_preprocessor(cls, **kwargs)
+
+    # === Tasks ===
+    def load_task(self, cls, load_weights, load_task_weights, **kwargs):
+        self.allow_non_finite = allow_non_finite = kwargs.pop("allow_non_finite", False)
+        head = getattr(cls, "checkpoint_head", None)
+        matches = (
+            head is not None
+            and self.architecture is not None
+            and self.architecture.lower() == head.lower()
+            and load_task_weights
+        )
+        if matches:
+            kwargs = {**cls.task_config_from_hf(self.config), **kwargs}
+        task = super().load_task(cls, load_weights, load_task_weights, **kwargs)
+        if load_weights and matches:
+            sources.hf_port_head(
+                self.spec, task, self.architecture, self.state_dict, self.directory, allow_non_finite
+            )
+        return task
+
+
+class _DispatchingLoader(_keras_hub_loader.TransformersPresetLoader):
+    """keras-hub's Transformers loader, except for our model types."""
+
+    def __new__(cls, preset, config):
+        if config.get("model_type") in families.MODEL_TYPES:
+            return HFPresetLoader(preset, config)
+        return super().__new__(cls)
+
+
+def install():
+    """Route our model types through `HFPresetLoader` (idempotent)."""
+    if _keras_hub_loader.TransformersPresetLoader is not _DispatchingLoader:
+        _keras_hub_loader.TransformersPresetLoader = _DispatchingLoader

@@ -1,0 +1,327 @@
+"""A corpus of hostile checkpoints, generated here: each must fail with the
+documented error naming the file and the key or field, and memory must stay
+bounded by the file (tracemalloc sees numpy's and Python's allocations).
+
+Crafted `pytorch_model.bin` files are written opcode by opcode (the pickle
+`torch.save` writes, protocol 2), so that sizes and strides torch itself
+would refuse to create can be tested.
+"""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+
+import keras_encoders  # noqa: F401
+from keras_encoders import models
+from keras_encoders.convert import conversion
+from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.readers import hf_folder
+from keras_encoders.convert.readers.paddle_params import load_paddle_state_dict
+from keras_encoders.convert.readers.safetensors_file import load_safetensors
+from keras_encoders.convert.readers.torch_bin import load_torch_state_dict
+
+MiB = 1 << 20
+
+
+# === Writers ===
+def _long(n):
+    size = max(1, (n.bit_length() + 8) // 8)
+    return b"\x8a" + bytes([size]) + n.to_bytes(size, "little", signed=True)
+
+
+def _text(s):
+    data = s.encode()
+    return b"X" + struct.pack("<I", len(data)) + data
+
+
+def _tuple(items):
+    return b"(" + b"".join(_long(i) for i in items) + b"t"
+
+
+def tensor_pickle(tensors):
+    """A state-dict pickle: `[(name, storage_key, numel, offset, size, stride)]`, float32."""
+    out = b"\x80\x02}("
+    for name, key, numel, offset, size, stride in tensors:
+        storage = (
+            b"(" + _text("storage") + b"ctorch\nFloatStorage\n" + _text(key) + _text("cpu")
+            + _long(numel) + b"tQ"
+        )
+        out += _text(name) + b"ctorch._utils\n_rebuild_tensor_v2\n(" + storage + _long(offset)
+        out += _tuple(size) + _tuple(stride) + b"\x89ccollections\nOrderedDict\n)Rt" + b"R"
+    return out + b"u."
+
+
+def write_bin(path, tensors, storages, compress=None):
+    """`storages`: `{key: bytes}`, or `{key: (declared size, deflated bytes)}` with `compress`."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", tensor_pickle(tensors))
+        zf.writestr("archive/version", "3\n")
+        for key, data in storages.items():
+            zf.writestr(f"archive/data/{key}", data)
+    return str(path)
+
+
+def zip_bomb(path, declared):
+    """A .bin whose storage entry inflates from a few KiB to `declared` zero bytes."""
+    numel = declared // 4
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", tensor_pickle([("w", "0", numel, 0, (numel,), (1,))]))
+        info = zipfile.ZipInfo("archive/data/0")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        chunk = bytes(MiB)
+        with zf.open(info, "w") as f:
+            for _ in range(declared // MiB):
+                f.write(chunk)
+    return str(path)
+
+
+def write_safetensors(path, entries, data):
+    header = json.dumps(entries).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + data)
+    return str(path)
+
+
+def peak_bytes(fn):
+    """Run `fn` (which must raise) and return tracemalloc's peak and the error."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(Exception) as e:
+            fn()
+        return tracemalloc.get_traced_memory()[1], e.value
+    finally:
+        tracemalloc.stop()
+
+
+def assert_refused(fn, error, *fragments, limit=16 * MiB):
+    peak, exc = peak_bytes(fn)
+    assert type(exc) is error, f"{type(exc).__name__}: {exc}"
+    for fragment in fragments:
+        assert fragment in str(exc), str(exc)
+    assert peak < limit, f"peak {peak / MiB:.1f} MiB while refusing: {exc}"
+    return str(exc)
+
+
+# === pytorch_model.bin ===
+def test_stride_zero_cannot_inflate_a_tiny_file(tmp_path):
+    # 4 stored bytes viewed as 25000 x 10000 (the audit's 683-byte file: 1 GiB).
+    path = write_bin(tmp_path / "p.bin", [("w", "0", 1, 0, (25000, 10000), (0, 0))], {"0": bytes(4)})
+    assert os.path.getsize(path) < 1000
+    message = assert_refused(lambda: load_torch_state_dict(path), CheckpointFormatError, path, "'w'")
+    assert "250000000 elements" in message
+
+
+def test_overlapping_views_and_huge_shapes(tmp_path):
+    overlapping = [("w", "0", 16, 0, (4096, 16), (1, 1))]
+    path = write_bin(tmp_path / "o.bin", overlapping, {"0": bytes(64)})
+    assert_refused(lambda: load_torch_state_dict(path), CheckpointFormatError, path, "'w'")
+    huge = [("w", "0", 1, 0, (2**40, 2**20), (0, 0))]
+    path = write_bin(tmp_path / "h.bin", huge, {"0": bytes(4)})
+    assert_refused(lambda: load_torch_state_dict(path), CheckpointFormatError, path)
+
+
+@pytest.mark.parametrize(
+    "size, stride, offset",
+    [((0, 2**64), (1, 1), 0), ((2, 2), (2**64, 1), 0), ((2,), (1,), 2**64), ((2,), (-1,), 0)],
+    ids=["size-2**64", "stride-2**64", "offset-2**64", "negative-stride"],
+)
+def test_absurd_sizes_strides_offsets(tmp_path, size, stride, offset):
+    path = write_bin(tmp_path / "x.bin", [("w", "0", 4, offset, size, stride)], {"0": bytes(16)})
+    message = assert_refused(lambda: load_torch_state_dict(path), CheckpointFormatError, path)
+    assert "malformed" in message or "past the end" in message
+
+
+def test_zip_bomb_is_not_inflated(tmp_path):
+    path = zip_bomb(tmp_path / "bomb.bin", 64 * MiB)
+    assert os.path.getsize(path) < 200_000
+    assert_refused(
+        lambda: load_torch_state_dict(path), CheckpointFormatError, path, "zip bomb", "archive/data/0"
+    )
+
+
+def test_an_honest_compressed_entry_still_loads(tmp_path):
+    values = np.random.default_rng(0).standard_normal(300_000).astype("<f4")
+    path = str(tmp_path / "ok.bin")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/data.pkl", tensor_pickle([("w", "0", values.size, 0, (values.size,), (1,))]))
+        zf.writestr("archive/data/0", values.tobytes())
+    np.testing.assert_array_equal(load_torch_state_dict(path)["w"], values)
+
+
+# === Shard indexes ===
+@pytest.mark.parametrize("shard", ["/etc/passwd", "../outside.bin", "sub/../../x.bin"])
+def test_shard_index_cannot_leave_the_folder(tmp_path, shard):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (tmp_path / "outside.bin").write_bytes(b"PK")
+    (folder / "config.json").write_text("{}")
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": {"w": shard}}))
+    assert_refused(
+        lambda: hf_folder.load_state_dict(str(folder)), CheckpointFormatError,
+        "pytorch_model.bin.index.json", repr(shard), "not a file in the checkpoint folder",
+    )
+
+
+# === safetensors ===
+def test_unknown_safetensors_dtype_is_named(tmp_path):
+    path = write_safetensors(
+        tmp_path / "m.safetensors", {"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}}, bytes(2)
+    )
+    message = assert_refused(lambda: load_safetensors(path), CheckpointFormatError, path, "'w'", "F8_E4M3")
+    assert "bfloat16 tensors" not in message
+
+
+def test_bfloat16_safetensors_load_exactly(tmp_path):
+    values = np.array([1.0, -2.5, 3.140625, 0.0], dtype=np.float32)
+    top = (values.view(np.uint32) >> 16).astype("<u2")
+    path = write_safetensors(
+        tmp_path / "m.safetensors", {"w": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}},
+        top.tobytes(),
+    )
+    got = load_safetensors(path)["w"]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, values.reshape(2, 2))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"dtype": "F32", "shape": [2**40, 2**20], "data_offsets": [0, 8]},
+        {"dtype": "F32", "shape": [2], "data_offsets": [0, 2**40]},
+        {"dtype": "F32", "shape": [2, 1.5], "data_offsets": [0, 8]},
+    ],
+    ids=["shape-beyond-data", "offsets-beyond-file", "float-dimension"],
+)
+def test_safetensors_sizes_checked_against_the_file(tmp_path, entry):
+    path = write_safetensors(tmp_path / "m.safetensors", {"w": entry}, bytes(8))
+    assert_refused(lambda: load_safetensors(path), CheckpointFormatError, path, "'w'")
+
+
+# === Paddle ===
+def test_paddle_array_larger_than_its_bytes(tmp_path):
+    # numpy's own pickle of a 2-element array, with a shape claiming 2**40 elements.
+    import pickle
+
+    blob = pickle.dumps({"w": np.zeros(2, "<f4")}, protocol=2)
+    assert blob.count(b"K\x02") >= 1
+    path = tmp_path / "m.pdparams"
+    path.write_bytes(blob.replace(b"K\x02\x85", _long(2**40) + b"\x85", 1))
+    assert_refused(lambda: load_paddle_state_dict(str(path)), CheckpointFormatError, str(path))
+
+
+# === config.json ===
+@pytest.fixture(scope="module")
+def tiny_nezha_dir(tmp_path_factory):
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("nezha")
+    config = transformers.NezhaConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=20, max_position_embeddings=64, max_relative_position=3,
+    )
+    transformers.NezhaModel(config).save_pretrained(path)
+    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghij")))
+    return path
+
+
+def with_config(tmp_path, source, change=None, text=None):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for name in os.listdir(source):
+        os.symlink(source / name, folder / name)
+    os.remove(folder / "config.json")
+    config = json.loads((source / "config.json").read_text())
+    if change is not None:
+        config = change(config)
+    (folder / "config.json").write_text(text if text is not None else json.dumps(config))
+    return str(folder)
+
+
+BAD_CONFIGS = {
+    "zero-heads": (lambda c: {**c, "num_attention_heads": 0}, "num_attention_heads"),
+    "indivisible": (lambda c: {**c, "num_attention_heads": 3}, "hidden_size"),
+    "missing-hidden-size": (lambda c: {k: v for k, v in c.items() if k != "hidden_size"}, "hidden_size"),
+    "float-layers": (lambda c: {**c, "num_hidden_layers": 2.0}, "num_hidden_layers"),
+    "string-vocab": (lambda c: {**c, "vocab_size": "50"}, "vocab_size"),
+    "absurd-vocab": (lambda c: {**c, "vocab_size": 2_000_000_000}, "vocab_size"),
+    "negative-dropout": (lambda c: {**c, "hidden_dropout_prob": -0.1}, "hidden_dropout_prob"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_fails_before_building(tiny_nezha_dir, tmp_path, case):
+    change, field = BAD_CONFIGS[case]
+    folder = with_config(tmp_path, tiny_nezha_dir, change)
+    assert_refused(
+        lambda: models.NezhaBackbone.from_preset(folder), CheckpointFormatError,
+        os.path.join(folder, "config.json"), repr(field),
+    )
+
+
+def test_config_that_is_not_json_names_the_file(tiny_nezha_dir, tmp_path):
+    folder = with_config(tmp_path, tiny_nezha_dir, text='{"model_type": "nezha",')
+    assert_refused(
+        lambda: models.NezhaBackbone.from_preset(folder), CheckpointFormatError,
+        os.path.join(folder, "config.json"), "not valid JSON",
+    )
+
+
+# === Non-finite weights ===
+@pytest.fixture(scope="module")
+def nan_nezha_dir(tiny_nezha_dir, tmp_path_factory):
+    from safetensors.numpy import save_file
+
+    folder = tmp_path_factory.mktemp("nan")
+    for name in os.listdir(tiny_nezha_dir):
+        if name != "model.safetensors":
+            os.symlink(tiny_nezha_dir / name, folder / name)
+    tensors = load_safetensors(str(tiny_nezha_dir / "model.safetensors"))
+    key = "encoder.layer.0.attention.self.query.weight"
+    tensors[key] = tensors[key].copy()
+    tensors[key][0, 0] = np.nan
+    save_file(tensors, str(folder / "model.safetensors"))
+    return str(folder)
+
+
+def test_nan_weights_are_refused_unless_allowed(nan_nezha_dir):
+    assert_refused(
+        lambda: models.NezhaBackbone.from_preset(nan_nezha_dir), CheckpointFormatError,
+        "encoder.layer.0.attention.self.query.weight", "NaN", "allow_non_finite=True", limit=64 * MiB,
+    )
+    backbone = models.NezhaBackbone.from_preset(nan_nezha_dir, allow_non_finite=True)
+    assert any(np.isnan(w.numpy()).any() for w in backbone.weights)
+
+
+def test_converter_writes_no_preset_from_nan_weights(nan_nezha_dir, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(CheckpointFormatError, match="NaN"):
+        conversion.convert_checkpoint(nan_nezha_dir, str(out), reference=False, quiet=True)
+    assert os.listdir(tmp_path) == []
+
+
+# === Killed conversions ===
+def test_staging_left_by_a_killed_conversion_is_removed(tiny_nezha_dir, tmp_path):
+    out = tmp_path / "preset"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    dead_pid = int(dead.stdout)
+    leftovers = [tmp_path / f".preset.partial-{dead_pid}-abc", tmp_path / f".preset.old-{dead_pid}-def"]
+    for path in leftovers:
+        path.mkdir()
+        (path / "model.weights.h5").write_bytes(b"half written")
+    live = tmp_path / f".preset.partial-{os.getppid()}-xyz"  # a running conversion's: kept
+    live.mkdir()
+    conversion.convert_checkpoint(str(tiny_nezha_dir), str(out), reference=False, quiet=True)
+    assert sorted(os.listdir(tmp_path)) == sorted(["preset", live.name])
+    # A failed conversion leaves nothing either.
+    with pytest.raises(FileNotFoundError):
+        conversion.convert_checkpoint(str(tmp_path / "no-such"), str(tmp_path / "p2"), quiet=True)
+    assert sorted(os.listdir(tmp_path)) == sorted(["preset", live.name])

@@ -1,0 +1,83 @@
+"""The package's dependency direction, checked two ways: every subpackage
+imports alone in a fresh interpreter, and a static scan of the import
+statements (function-level ones included) finds no edge against the
+direction: convert/ never imports presets/, readers/ know no model, and
+neither convert/ nor presets/ hide an import of the package inside a
+function to dodge a cycle. (models/ never importing export/ is the export
+issue's check.)"""
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(ROOT, "keras_encoders")
+
+
+def imports(folder):
+    """`(file, line, module, function_level)` for every import under `folder`."""
+    found = []
+    for directory, _, files in os.walk(os.path.join(PACKAGE, folder)):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(directory, name)
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read(), path)
+            nested = {
+                id(node)
+                for func in ast.walk(tree)
+                if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef))
+                for node in ast.walk(func)
+            }
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                rel = os.path.relpath(path, ROOT)
+                found += [(rel, node.lineno, m, id(node) in nested) for m in modules]
+    return found
+
+
+def test_convert_never_imports_presets():
+    bad = [f"{f}:{n} imports {m}" for f, n, m, _ in imports("convert") if m.startswith("keras_encoders.presets")]
+    assert not bad, "\n".join(bad)
+
+
+def test_readers_know_no_model():
+    allowed = ("keras_encoders.convert.errors", "keras_encoders.convert.readers")
+    bad = [
+        f"{f}:{n} imports {m}"
+        for f, n, m, _ in imports(os.path.join("convert", "readers"))
+        if m.startswith("keras_encoders") and not m.startswith(allowed)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("folder", ["convert", "presets"])
+def test_no_function_level_imports_of_the_package(folder):
+    # presets/__init__.markdown_table imports `table` on use so that
+    # `python -m keras_encoders.presets.table` does not import it twice.
+    bad = [
+        f"{f}:{n} imports {m} inside a function"
+        for f, n, m, nested in imports(folder)
+        if nested and m.startswith("keras_encoders") and not m.startswith("keras_encoders.presets.table")
+        and m != "keras_encoders.presets"
+    ]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", ["convert", "presets", "export", "models", "layers", "tokenizers"])
+def test_subpackage_imports_alone(name):
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run(
+        [sys.executable, "-c", f"import keras_encoders.{name}"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
