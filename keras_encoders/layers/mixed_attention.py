@@ -165,7 +165,9 @@ class MixedAttention(keras.layers.Layer):
         value = self._split_heads(self.value(x))
         q, divisor = scale_queries(q, head_dim, self.compute_dtype)
         scores = ops.einsum("bhid,bhjd->bhij", q, key)
-        scores = ops.cast(scores, "float32") / divisor
+        scores = ops.cast(scores, "float32")
+        if divisor is not None:
+            scores = scores / divisor
         if padding_mask is not None:
             keep = ops.cast(padding_mask, "bool")[:, None, None, :]
             scores = ops.where(keep, scores, MASK_VALUE)

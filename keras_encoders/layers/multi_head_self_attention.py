@@ -1,5 +1,7 @@
 """Multi-head self-attention, optionally with NEZHA's relative positions."""
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -18,10 +20,19 @@ def scale_queries(q, head_dim, compute_dtype):
     the softmax); there the queries are scaled first (as Keras' attention and
     PyTorch SDPA do), which keeps the logits `sqrt(d)` times further from the
     limit.
+
+    When `sqrt(d)` is a power of two (d = 4, 16, 64, 256: every published
+    checkpoint), scaling the queries by `1/sqrt(d)` is exact, so it is done
+    first in every dtype: the same float32 numbers, one pass over the
+    (L, L) logits fewer. The divisor is then None (nothing left to divide).
     """
-    if compute_dtype == "float16":
-        return q * ops.cast(1.0 / np.sqrt(head_dim), q.dtype), 1.0
-    return q, np.sqrt(head_dim).astype("float32")
+    # Python floats, not NumPy scalars: `tensor / np.float32` makes
+    # torch.compile (dynamo) convert the tensor to NumPy, which fails on
+    # tensors that require grad (compiled training).
+    scale = math.sqrt(head_dim)
+    if compute_dtype == "float16" or math.log2(scale).is_integer():
+        return q * (1.0 / scale), None
+    return q, scale
 
 
 def sinusoid_relative_table(max_relative_position, depth):
@@ -136,7 +147,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             q_t = ops.einsum("bhid,rd->bhir", q, table)
             rel_b = ops.broadcast_to(rel[None, None], ops.shape(scores))
             scores = scores + ops.take_along_axis(q_t, rel_b, axis=-1)
-        scores = ops.cast(scores, "float32") / divisor
+        scores = ops.cast(scores, "float32")
+        if divisor is not None:
+            scores = scores / divisor
         if padding_mask is not None:
             keep = ops.cast(padding_mask, "bool")[:, None, None, :]
             scores = ops.where(keep, scores, MASK_VALUE)

@@ -1,0 +1,61 @@
+"""`tools/benchmark.py --smoke` keeps working: every engine it can run here
+produces figures, the Markdown table and a chart."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "tools", "benchmark.py")
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("benchmark", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_analytic_flops_order():
+    tool = load_tool()
+    flops = {m: tool.forward_flops(m, tool.BASE[m], 8, 128) for m in tool.MODELS}
+    # BERT-base, 8x128: ~2 x 85M encoder weights x 1024 tokens + attention.
+    assert 1.7e11 < flops["bert"] < 1.9e11
+    assert flops["nezha"] > flops["bert"]  # + the relative-position products
+    assert flops["convbert"] < flops["bert"]  # half the heads are convolutions
+    assert flops["ernie_m"] == flops["bert"]  # the same encoder shape
+
+
+def test_smoke_run(tmp_path):
+    pytest.importorskip("transformers")
+    backend = keras.config.backend()
+    reference = "hf-eager"
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        reference += ",onnxruntime"
+    command = [
+        sys.executable, TOOL, "--smoke", "--out", str(tmp_path), "--models", "nezha",
+        "--backends", backend, "--reference", reference,
+        "--sections", "inference,int8", "--threads", "1",
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "results.json").read_text())
+    results = report["results"]
+    engines = [f"keras-{backend}"] + reference.split(",")
+    for engine in engines:
+        entry = results[f"nezha|{engine}|inference"]["2x16"]
+        assert entry["first_call_seconds"] > 0
+        assert len(entry["calls"]) == 1
+        assert results[f"nezha|{engine}|inference"]["peak_rss_mib"] > 0
+    int8 = results[f"nezha|keras-{backend}|int8"]["int8"]
+    assert int8["cosine"] > 0.99
+    assert report["machine"]["matmul_flops_per_second"] > 0
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| nezha |" in markdown and "int8" in markdown
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "chart_2x16.png").stat().st_size > 1000

@@ -1,0 +1,804 @@
+"""Speed and memory of the Keras encoders against the transformers reference.
+
+Every configuration (engine x model x section) runs in a fresh subprocess
+with the same thread count, so imports, compilation caches and peak memory
+never leak from one measurement into the next. Engines:
+
+- `keras-jax`, `keras-tensorflow`, `keras-torch`: the Keras models compiled
+  the way a user runs them (`compile()` defaults, then `predict_on_batch` /
+  `train_on_batch`), and with `jit_compile=True` (XLA on JAX/TF,
+  `torch.compile` on torch) in the `jit` section;
+- `hf-eager`, `hf-compile`: transformers 4.57.6 in eager PyTorch and under
+  `torch.compile`;
+- `onnxruntime`: the transformers model exported with `torch.onnx.export`.
+
+Models: NEZHA, ERNIE-M and ConvBERT at their published base sizes (random
+weights), and keras-hub's BERT-base (HF `BertModel` on the reference side)
+as the control. Sections:
+
+- `inference`: seconds per batch at 8x128, 1x128 and 2x512 (backbone only);
+- `jit`: the same with `compile(jit_compile=True)` (Keras engines only);
+- `train`: one classifier training step (forward, backward, AdamW) at 8x128;
+- `int8`: `backbone.quantize("int8")` speed-up and output drift vs float32;
+- `preprocessing`: the tokenizer benchmark (`tools/bench_preprocessing.py`).
+
+Each timed figure is the median of several calls after a warm-up call whose
+time is reported as the first-call (compile) time. A call is flagged
+`contended` when the rest of the machine used more than `--contention`
+cores on average during it (from /proc/stat minus this process' CPU time);
+medians use the clean calls only, and a figure with no clean call says so.
+The machine's measured float32 matmul rate and each model's analytic forward
+FLOPs turn every figure into a fraction of the hardware limit.
+
+    python tools/benchmark.py --out benchmarks            # full run
+    python tools/benchmark.py --models nezha --backends jax --sections inference
+    python tools/benchmark.py --smoke --out /tmp/bench    # seconds; used by tests
+
+Outputs in `--out`: `results.json`, `results.md`, one `chart_<shape>.png` per
+shape (when matplotlib is installed).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MODELS = ("nezha", "ernie_m", "convbert", "bert")
+BACKENDS = ("jax", "tensorflow", "torch")
+REFERENCE_ENGINES = ("hf-eager", "hf-compile", "onnxruntime")
+SECTIONS = ("inference", "jit", "train", "int8", "preprocessing")
+SHAPES = ((8, 128), (1, 128), (2, 512))
+TRAIN_SHAPE = (8, 128)
+# Timed calls per shape after the warm-up call: fewer where a call is long,
+# so that a full run fits ~20 minutes on a quiet 2-core machine.
+REPEATS = {(8, 128): 3, (1, 128): 5, (2, 512): 2}
+TRAIN_REPEATS = 3
+
+# Published base configurations (random weights), in keras_encoders terms.
+BASE = {
+    "nezha": dict(vocabulary_size=21128, num_layers=12, num_heads=12, hidden_dim=768,
+                  intermediate_dim=3072, max_relative_position=64),
+    "ernie_m": dict(vocabulary_size=250002, num_layers=12, num_heads=12, hidden_dim=768,
+                    intermediate_dim=3072, max_sequence_length=514),
+    "convbert": dict(vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768,
+                     intermediate_dim=3072, embedding_dim=768, head_ratio=2,
+                     conv_kernel_size=9, num_groups=1, max_sequence_length=512),
+    "bert": dict(vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768,
+                 intermediate_dim=3072, max_sequence_length=512),
+}
+TINY = {
+    "nezha": dict(BASE["nezha"], vocabulary_size=100, num_layers=1, num_heads=2,
+                  hidden_dim=16, intermediate_dim=32, max_relative_position=4),
+    "ernie_m": dict(BASE["ernie_m"], vocabulary_size=100, num_layers=1, num_heads=2,
+                    hidden_dim=16, intermediate_dim=32, max_sequence_length=64),
+    "convbert": dict(BASE["convbert"], vocabulary_size=100, num_layers=1, num_heads=2,
+                     hidden_dim=16, intermediate_dim=32, embedding_dim=16,
+                     conv_kernel_size=3, max_sequence_length=64),
+    "bert": dict(BASE["bert"], vocabulary_size=100, num_layers=1, num_heads=2,
+                 hidden_dim=16, intermediate_dim=32, max_sequence_length=64),
+}
+SMOKE_SHAPE = (2, 16)
+NUM_CLASSES = 2
+
+
+# === Analytic FLOPs ===
+def forward_flops(model, config, batch, length):
+    """Multiply-add FLOPs (2 per MAC) of one backbone forward pass.
+
+    Counts the matrix products (projections, attention, feed-forward, NEZHA's
+    relative-position products, ConvBERT's convolutions) and the pooler;
+    embeddings lookups, norms and softmax are negligible at these sizes.
+    """
+    b, n = batch, length
+    d, i, layers = config["hidden_dim"], config["intermediate_dim"], config["num_layers"]
+    heads = config["num_heads"]
+    tokens = b * n
+    if model == "convbert":
+        attn_heads = max(heads // config["head_ratio"], 1)
+        head_dim = (d // attn_heads) // 2
+        a = attn_heads * head_dim
+        k = config["conv_kernel_size"]
+        groups = config["num_groups"]
+        per_layer = (
+            2 * tokens * d * a * 3  # query, key, value
+            + 2 * b * n * n * a * 2  # scores and context
+            + 2 * tokens * d * k  # depthwise key conv
+            + 2 * tokens * d * a  # pointwise key conv
+            + 2 * tokens * a * attn_heads * k  # dynamic kernel
+            + 2 * tokens * d * a  # conv_out
+            + 2 * tokens * a * k  # the dynamic convolution
+            + 2 * tokens * 2 * a * d  # attention output
+            + 2 * 2 * tokens * d * i // groups  # feed-forward
+        )
+        embed = config.get("embedding_dim") or d
+        extra = 2 * tokens * embed * d if embed != d else 0
+        return layers * per_layer + extra
+    per_layer = (
+        2 * tokens * d * d * 4  # q, k, v, output
+        + 2 * b * n * n * d * 2  # scores and context
+        + 2 * 2 * tokens * d * i  # feed-forward
+    )
+    if model == "nezha":
+        rows = 2 * config["max_relative_position"] + 1
+        head_dim = d // heads
+        # q @ T^T and buckets @ T (this port's form of the relative terms).
+        per_layer += 2 * 2 * b * heads * n * rows * head_dim
+    return layers * per_layer + 2 * b * d * d  # + pooler
+
+
+# === CPU contention ===
+def _system_busy_seconds():
+    """Busy CPU seconds of the whole machine so far (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn, threshold):
+    """Run `fn()` once: wall seconds and the cores other processes used meanwhile."""
+    busy0, own0, t0 = _system_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
+    fn()
+    wall = time.perf_counter() - t0
+    busy1, own1 = _system_busy_seconds(), _own_cpu_seconds()
+    other = None
+    if busy0 is not None:
+        other = max(0.0, (busy1 - busy0) - (own1 - own0)) / max(wall, 1e-9)
+    return {
+        "seconds": wall,
+        "other_cores": other,
+        "contended": bool(other is not None and other > threshold),
+    }
+
+
+def summarize(first, calls):
+    clean = [c["seconds"] for c in calls if not c["contended"]]
+    return {
+        "first_call_seconds": first["seconds"],
+        "median_seconds": statistics.median(clean) if clean else None,
+        "median_all_seconds": statistics.median(c["seconds"] for c in calls),
+        "calls": calls,
+        "contended_calls": sum(c["contended"] for c in calls),
+    }
+
+
+def measure(fn, repeats, threshold):
+    first = timed(fn, threshold)
+    return summarize(first, [timed(fn, threshold) for _ in range(repeats)])
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# === Inputs ===
+def make_inputs(model, batch, length, vocabulary_size, seed=0):
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    low = 5 if vocabulary_size > 10 else 0
+    ids = rng.randint(low, vocabulary_size, (batch, length)).astype("int32")
+    mask = np.ones((batch, length), "int32")
+    x = {"token_ids": ids, "padding_mask": mask}
+    if model != "ernie_m":
+        x["segment_ids"] = np.zeros_like(ids)
+    return x
+
+
+# === Keras engines ===
+def keras_backbone(model, config):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    if model == "bert":
+        import keras_hub
+
+        return keras_hub.models.BertBackbone(**config)
+    from keras_encoders import models
+
+    cls = {
+        "nezha": models.NezhaBackbone,
+        "ernie_m": models.ErnieMBackbone,
+        "convbert": models.ConvBertBackbone,
+    }[model]
+    return cls(**config)
+
+
+def keras_classifier(model, backbone):
+    if model == "bert":
+        import keras_hub
+
+        return keras_hub.models.BertTextClassifier(
+            backbone, num_classes=NUM_CLASSES, preprocessor=None
+        )
+    from keras_encoders import models
+
+    cls = {
+        "nezha": models.NezhaTextClassifier,
+        "ernie_m": models.ErnieMTextClassifier,
+        "convbert": models.ConvBertTextClassifier,
+    }[model]
+    return cls(backbone, num_classes=NUM_CLASSES, preprocessor=None)
+
+
+def run_keras(job):
+    import keras
+    import numpy as np
+
+    model, section, config = job["model"], job["section"], job["config"]
+    threshold, shapes = job["contention"], [tuple(s) for s in job["shapes"]]
+    result = {"baseline_rss_mib": peak_rss_mib()}
+    backbone = keras_backbone(model, config)
+    if section in ("inference", "jit", "int8"):
+        jit = True if section == "jit" else "auto"
+        backbone.compile(jit_compile=jit)
+        result["jit_compile"] = bool(backbone.jit_compile)
+        shapes = shapes[:1] if section == "int8" else shapes
+        for batch, length in shapes:
+            x = make_inputs(model, batch, length, config["vocabulary_size"])
+            key = f"{batch}x{length}"
+            result[key] = measure(
+                lambda: backbone.predict_on_batch(x),
+                job["repeats"].get(key, 1), threshold,
+            )
+        if section == "int8":
+            batch, length = shapes[0]
+            x = make_inputs(model, batch, length, config["vocabulary_size"])
+            reference = np.asarray(backbone.predict_on_batch(x)["sequence_output"])
+            backbone.quantize("int8")
+            # quantize() replaces the variables: compile again, as a user would.
+            backbone.compile(jit_compile="auto")
+            key = f"{batch}x{length}"
+            int8 = measure(
+                lambda: backbone.predict_on_batch(x), job["repeats"].get(key, 1), threshold
+            )
+            out = np.asarray(backbone.predict_on_batch(x)["sequence_output"])
+            drift = np.abs(out.astype("float64") - reference)
+            result["int8"] = {
+                key: int8,
+                "max_abs_drift": float(drift.max()),
+                "mean_abs_drift": float(drift.mean()),
+                "reference_std": float(reference.std()),
+                "cosine": float(
+                    np.sum(out * reference)
+                    / (np.linalg.norm(out) * np.linalg.norm(reference) + 1e-30)
+                ),
+            }
+    elif section == "train":
+        classifier = keras_classifier(model, backbone)
+        classifier.compile(
+            optimizer=keras.optimizers.AdamW(1e-5),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=job.get("jit", "auto"),
+        )
+        result["jit_compile"] = bool(classifier.jit_compile)
+        batch, length = tuple(job["train_shape"])
+        x = make_inputs(model, batch, length, config["vocabulary_size"])
+        y = np.arange(batch) % NUM_CLASSES
+        result[f"{batch}x{length}"] = measure(
+            lambda: classifier.train_on_batch(x, y), job["train_repeats"], threshold
+        )
+    else:
+        raise ValueError(f"Unknown section {section!r} for a Keras engine.")
+    result["peak_rss_mib"] = peak_rss_mib()
+    return result
+
+
+# === Reference engines (transformers, torch.compile, ONNX Runtime) ===
+def hf_config(model, config):
+    import transformers
+
+    common = dict(
+        vocab_size=config["vocabulary_size"],
+        hidden_size=config["hidden_dim"],
+        num_hidden_layers=config["num_layers"],
+        num_attention_heads=config["num_heads"],
+        intermediate_size=config["intermediate_dim"],
+        num_labels=NUM_CLASSES,
+    )
+    if model == "nezha":
+        return transformers.NezhaConfig(
+            max_relative_position=config["max_relative_position"],
+            max_position_embeddings=max(512, config.get("max_sequence_length", 512)),
+            **common,
+        )
+    if model == "ernie_m":
+        return transformers.ErnieMConfig(
+            max_position_embeddings=config["max_sequence_length"], **common
+        )
+    if model == "convbert":
+        return transformers.ConvBertConfig(
+            embedding_size=config["embedding_dim"], head_ratio=config["head_ratio"],
+            conv_kernel_size=config["conv_kernel_size"], num_groups=config["num_groups"],
+            max_position_embeddings=config["max_sequence_length"], **common,
+        )
+    return transformers.BertConfig(
+        max_position_embeddings=config["max_sequence_length"], **common
+    )
+
+
+def hf_model(model, config, classifier=False):
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    prefix = {"nezha": "Nezha", "ernie_m": "ErnieM", "convbert": "ConvBert", "bert": "Bert"}
+    suffix = "ForSequenceClassification" if classifier else "Model"
+    cls = getattr(transformers, prefix[model] + suffix)
+    return cls(hf_config(model, config)).eval()
+
+
+def hf_inputs(model, x):
+    import torch
+
+    out = {
+        "input_ids": torch.from_numpy(x["token_ids"]).long(),
+        "attention_mask": torch.from_numpy(x["padding_mask"]).long(),
+    }
+    if model != "ernie_m":
+        out["token_type_ids"] = torch.from_numpy(x["segment_ids"]).long()
+    return out
+
+
+def run_reference(job):
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    engine, model, section, config = job["engine"], job["model"], job["section"], job["config"]
+    threshold, shapes = job["contention"], [tuple(s) for s in job["shapes"]]
+    result = {"baseline_rss_mib": peak_rss_mib()}
+    if section == "inference":
+        net = hf_model(model, config)
+        if engine == "onnxruntime":
+            run = onnx_runner(model, net, config, job["threads"])
+            del net
+        else:
+            if engine == "hf-compile":
+                net = torch.compile(net)
+
+            def run(x):
+                with torch.inference_mode():
+                    return net(**hf_inputs(model, x))
+
+        for batch, length in shapes:
+            x = make_inputs(model, batch, length, config["vocabulary_size"])
+            key = f"{batch}x{length}"
+            result[key] = measure(lambda: run(x), job["repeats"].get(key, 1), threshold)
+    elif section == "train":
+        net = hf_model(model, config, classifier=True).train()
+        if engine == "hf-compile":
+            net = torch.compile(net)
+        optimizer = torch.optim.AdamW(net.parameters(), lr=1e-5)
+        batch, length = tuple(job["train_shape"])
+        x = hf_inputs(model, make_inputs(model, batch, length, config["vocabulary_size"]))
+        labels = torch.from_numpy(np.arange(batch) % NUM_CLASSES).long()
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            loss = net(**x, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+
+        result[f"{batch}x{length}"] = measure(step, job["train_repeats"], threshold)
+    else:
+        raise ValueError(f"Unknown section {section!r} for {engine}.")
+    result["peak_rss_mib"] = peak_rss_mib()
+    return result
+
+
+def onnx_runner(model, net, config, threads):
+    import onnxruntime
+    import torch
+
+    x = hf_inputs(model, make_inputs(model, 2, 16, config["vocabulary_size"]))
+    names = list(x)
+    path = os.path.join(tempfile.mkdtemp(prefix="bench_onnx_"), "model.onnx")
+    dynamic = {name: {0: "batch", 1: "length"} for name in names}
+    with torch.no_grad():
+        torch.onnx.export(
+            net, (), path, kwargs=dict(x), input_names=names,
+            output_names=["last_hidden_state"], dynamic_axes=dynamic,
+            opset_version=17, dynamo=False,
+        )
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        path, options, providers=["CPUExecutionProvider"]
+    )
+
+    def run(inputs):
+        feed = {k: v.numpy() for k, v in hf_inputs(model, inputs).items()}
+        return session.run(None, feed)
+
+    return run
+
+
+def run_matmul(job):
+    """Sustained float32 GEMM rate of this machine (torch, same threads), FLOP/s."""
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    n = job["matmul_size"]
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    stats = measure(lambda: torch.mm(a, b), job["repeats"], job["contention"])
+    seconds = stats["median_seconds"] or stats["median_all_seconds"]
+    return {"size": n, "flops_per_second": 2 * n**3 / seconds, "timing": stats}
+
+
+# === Worker (one configuration per process) ===
+def worker(job):
+    threads = job["threads"]
+    if job["engine"] == "matmul":
+        return run_matmul(job)
+    if job["engine"].startswith("keras-"):
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        if job["engine"] == "keras-torch":
+            import torch
+
+            torch.set_num_threads(threads)
+        return run_keras(job)
+    return run_reference(job)
+
+
+def thread_env(threads, backend=None, reference=False):
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "TF_NUM_INTRAOP_THREADS"):
+        env[name] = str(threads)
+    env["TF_NUM_INTEROP_THREADS"] = str(threads)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    flags = env.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in flags:
+        env["XLA_FLAGS"] = (flags + f" --xla_cpu_multi_thread_eigen=true "
+                            f"intra_op_parallelism_threads={threads}").strip()
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    if reference:
+        # transformers would otherwise import TensorFlow and JAX too, which
+        # inflates the reference's resident memory.
+        env.update(USE_TF="0", USE_TORCH="1", USE_FLAX="0", USE_JAX="0")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (root, env.get("PYTHONPATH")) if p
+    )
+    return env
+
+
+def spawn(job, timeout):
+    """Run one job in a fresh interpreter; its JSON result (or the error)."""
+    keras_engine = job["engine"].startswith("keras-")
+    backend = job["engine"][len("keras-"):] if keras_engine else "torch"
+    command = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)]
+    start = time.time()
+    try:
+        proc = subprocess.run(
+            command, env=thread_env(job["threads"], backend, reference=not keras_engine), capture_output=True,
+            text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("BENCH_RESULT "):
+            result = json.loads(line[len("BENCH_RESULT "):])
+            result["process_seconds"] = time.time() - start
+            return result
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+    return {"error": f"exit status {proc.returncode}", "log_tail": tail}
+
+
+# === Planning ===
+def plan(args):
+    configs = TINY if args.smoke else BASE
+    shapes = [SMOKE_SHAPE] if args.smoke else list(SHAPES)
+    repeats = {f"{b}x{n}": (args.repeats or r) for (b, n), r in REPEATS.items()}
+    if args.smoke:
+        repeats = {f"{b}x{n}": args.repeats or 1 for b, n in shapes}
+    train_shape = SMOKE_SHAPE if args.smoke else TRAIN_SHAPE
+    base = dict(
+        threads=args.threads, contention=args.contention, shapes=shapes,
+        repeats=repeats, train_shape=train_shape,
+        train_repeats=args.repeats or (1 if args.smoke else TRAIN_REPEATS),
+    )
+    jobs = []
+    for model in args.models:
+        config = configs[model]
+        for section in args.sections:
+            if section == "preprocessing":
+                continue
+            engines = [f"keras-{b}" for b in args.backends]
+            if section in ("inference", "train"):
+                engines += [e for e in args.reference if e in REFERENCE_ENGINES]
+                if section == "train":
+                    engines = [e for e in engines if e != "onnxruntime"]
+            for engine in engines:
+                jobs.append(dict(base, engine=engine, model=model, section=section, config=config))
+            if section == "train" and "jit" in args.sections:
+                for backend in args.backends:
+                    jobs.append(dict(base, engine=f"keras-{backend}", model=model,
+                                     section="train", jit=True, config=config))
+    return jobs
+
+
+def job_key(job):
+    section = job["section"]
+    if section == "train" and job.get("jit") is True:
+        section = "train_jit"
+    return f"{job['model']}|{job['engine']}|{section}"
+
+
+# === Report ===
+def figure(result, shape):
+    entry = result.get(shape) if isinstance(result, dict) else None
+    if not entry:
+        return None
+    return entry["median_seconds"]
+
+
+def to_markdown(report):
+    results, machine = report["results"], report["machine"]
+    rate = machine.get("matmul_flops_per_second")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine['processor']} ({machine['cpu_count']} CPUs, "
+        f"{machine['threads']} threads per configuration), {machine['platform']}; "
+        f"Python {machine['python']}.",
+        f"Measured float32 matmul rate: {rate / 1e9:.1f} GFLOP/s." if rate else "",
+        f"Mode: {'smoke (tiny configs)' if report['smoke'] else 'published base sizes, random weights'}.",
+        "Seconds are medians of clean calls after one warm-up call; `(c)` marks a figure "
+        "where some calls were dropped because other processes used the CPU, `n/a` one "
+        "with no clean call (median of all calls in brackets). Ratios are HF eager "
+        "seconds / engine seconds (>1: faster than HF eager); `%peak` is analytic "
+        "forward FLOPs / (seconds x matmul rate).",
+        "",
+    ]
+    models = list(dict.fromkeys(k.split("|")[0] for k in results))
+    engines = list(dict.fromkeys(k.split("|")[1] for k in results))
+    shapes = report["shapes"]
+    for section in ("inference", "jit", "train", "train_jit"):
+        section_shapes = [report["train_shape"]] if section.startswith("train") else shapes
+        for shape in section_shapes:
+            rows = []
+            for model in models:
+                ref_section = "train" if section.startswith("train") else "inference"
+                ref = figure(results.get(f"{model}|hf-eager|{ref_section}"), shape)
+                cells = []
+                for engine in engines:
+                    result = results.get(f"{model}|{engine}|{section}")
+                    if result is None:
+                        cells.append("")
+                        continue
+                    if "error" in result:
+                        cells.append("error")
+                        continue
+                    entry = result.get(shape)
+                    if not entry:
+                        cells.append("")
+                        continue
+                    cells.append(format_cell(entry, ref, report["flops"].get(model, {}).get(shape),
+                                             rate, train=section.startswith("train")))
+                if any(cells):
+                    rows.append(f"| {model} | " + " | ".join(cells) + " |")
+            if rows:
+                title = {"inference": "Inference", "jit": "Inference, `jit_compile=True`",
+                         "train": "Training step (classifier, AdamW)",
+                         "train_jit": "Training step, `jit_compile=True`"}[section]
+                lines += [f"## {title}, {shape}: seconds (x HF eager, %peak)", "",
+                          "| model | " + " | ".join(engines) + " |",
+                          "|---" * (len(engines) + 1) + "|"] + rows + [""]
+    lines += ["## Peak resident memory (MiB) and first call (s)", "",
+              "| model | engine | section | peak RSS | after imports | first call |",
+              "|---|---|---|---|---|---|"]
+    for key, result in results.items():
+        if "error" in result:
+            lines.append(f"| {' | '.join(key.split('|'))} | error: {result['error']} | | |")
+            continue
+        first = [v["first_call_seconds"] for v in result.values()
+                 if isinstance(v, dict) and "first_call_seconds" in v]
+        lines.append(
+            f"| {' | '.join(key.split('|'))} | {result['peak_rss_mib']:.0f} | "
+            f"{result['baseline_rss_mib']:.0f} | {first[0]:.2f} |" if first else
+            f"| {' | '.join(key.split('|'))} | {result['peak_rss_mib']:.0f} | "
+            f"{result['baseline_rss_mib']:.0f} | |"
+        )
+    int8_rows = []
+    for key, result in results.items():
+        if key.endswith("|int8") and "int8" in result:
+            shape = next(s for s in result["int8"] if "x" in s)
+            fp32, q = figure(result, shape), result["int8"][shape]["median_seconds"]
+            speed = f"{fp32 / q:.2f}x" if fp32 and q else "n/a"
+            model, engine = key.split("|")[:2]
+            int8_rows.append(
+                f"| {model} | {engine} | {shape} | {speed} | "
+                f"{result['int8']['max_abs_drift']:.3g} | {result['int8']['mean_abs_drift']:.3g} | "
+                f"{result['int8']['reference_std']:.3g} | {result['int8']['cosine']:.5f} |"
+            )
+    if int8_rows:
+        lines += ["", "## int8 (`backbone.quantize(\"int8\")`) vs float32, same process", "",
+                  "| model | engine | shape | speed-up | max abs drift | mean abs drift | "
+                  "output std | cosine |", "|---|---|---|---|---|---|---|---|"] + int8_rows
+    if report.get("preprocessing_markdown"):
+        lines += ["", report["preprocessing_markdown"]]
+    elif isinstance(report.get("preprocessing"), dict) and "error" in report["preprocessing"]:
+        lines += ["", f"Preprocessing section not run: {report['preprocessing']['error']}"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def format_cell(entry, ref, flops, rate, train=False):
+    seconds = entry["median_seconds"]
+    mark = " (c)" if entry["contended_calls"] else ""
+    if seconds is None:
+        return f"n/a [{entry['median_all_seconds']:.3g}]"
+    parts = [f"{seconds:.3g}{mark}"]
+    extra = []
+    if ref:
+        extra.append(f"{ref / seconds:.2f}x")
+    if flops and rate:
+        extra.append(f"{100 * flops * (3 if train else 1) / (seconds * rate):.0f}%")
+    return parts[0] + (f" ({', '.join(extra)})" if extra else "")
+
+
+def charts(report, out):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    results = report["results"]
+    written = []
+    for shape in report["shapes"]:
+        models = list(dict.fromkeys(k.split("|")[0] for k in results))
+        engines = [e for e in dict.fromkeys(k.split("|")[1] for k in results)
+                   if any(figure(results.get(f"{m}|{e}|inference"), shape) for m in models)]
+        if not engines:
+            continue
+        fig, ax = plt.subplots(figsize=(1.6 * len(models) + 3, 4))
+        width = 0.8 / len(engines)
+        for j, engine in enumerate(engines):
+            values = [figure(results.get(f"{m}|{engine}|inference"), shape) or 0 for m in models]
+            ax.bar([i + j * width for i in range(len(models))], values, width, label=engine)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(models))], models)
+        ax.set_ylabel("seconds per batch (lower is better)")
+        ax.set_title(f"Inference {shape}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = os.path.join(out, f"chart_{shape}.png")
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def preprocessing_section(quick):
+    """The tokenizer benchmark's results, or why it did not run."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        import bench_preprocessing
+    except ImportError as error:
+        return {"error": f"tools/bench_preprocessing.py unavailable: {error}"}, ""
+    results = bench_preprocessing.run(quick=quick)
+    return results, bench_preprocessing.to_markdown(results)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="benchmarks", help="output folder")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny configs, one shape, one timed call: checks the tool")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--reference", default=",".join(REFERENCE_ENGINES),
+                        help="reference engines (hf-eager, hf-compile, onnxruntime; '' for none)")
+    parser.add_argument("--sections", default="inference,jit,train,int8,preprocessing")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed calls per figure (default: per shape, fewer at 2x512)")
+    parser.add_argument("--contention", type=float, default=0.25,
+                        help="flag a call when other processes used more cores than this")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per configuration")
+    parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--merge", action="store_true",
+                        help="add to the results.json already in --out (runs in parts)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name, allowed in (("models", MODELS), ("backends", BACKENDS),
+                          ("reference", REFERENCE_ENGINES), ("sections", SECTIONS)):
+        values = [v for v in getattr(args, name).split(",") if v]
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            parser.error(f"--{name}: unknown {unknown}; choose from {list(allowed)}")
+        setattr(args, name, values)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        result = worker(json.loads(args.worker))
+        print("BENCH_RESULT " + json.dumps(result), flush=True)
+        return 0
+    os.makedirs(args.out, exist_ok=True)
+    shapes = [SMOKE_SHAPE] if args.smoke else list(SHAPES)
+    train_shape = SMOKE_SHAPE if args.smoke else TRAIN_SHAPE
+    machine = {
+        "processor": platform.processor() or platform.machine(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "threads": args.threads,
+        "loadavg_start": os.getloadavg(),
+    }
+    matmul = spawn(dict(engine="matmul", threads=args.threads, contention=args.contention,
+                        matmul_size=256 if args.smoke else args.matmul_size,
+                        repeats=2 if args.smoke else 10), args.timeout)
+    machine["matmul_flops_per_second"] = matmul.get("flops_per_second")
+    configs = TINY if args.smoke else BASE
+    report = {
+        "smoke": args.smoke,
+        "machine": machine,
+        "shapes": [f"{b}x{n}" for b, n in shapes],
+        "train_shape": f"{train_shape[0]}x{train_shape[1]}",
+        "flops": {
+            m: {f"{b}x{n}": forward_flops(m, configs[m], b, n)
+                for b, n in set(shapes) | {train_shape}}
+            for m in args.models
+        },
+        "results": {},
+    }
+    previous = os.path.join(args.out, "results.json")
+    if args.merge and os.path.exists(previous):
+        with open(previous) as f:
+            old = json.load(f)
+        if old.get("smoke") != args.smoke:
+            raise SystemExit("--merge: the results in --out are from a different mode.")
+        report["results"] = old["results"]
+        for model, flops in old["flops"].items():
+            report["flops"].setdefault(model, flops)
+        for key in ("preprocessing", "preprocessing_markdown"):
+            if key in old:
+                report[key] = old[key]
+    for job in plan(args):
+        key = job_key(job)
+        print(f"[benchmark] {key} ...", file=sys.stderr, flush=True)
+        report["results"][key] = spawn(job, args.timeout)
+        if "error" in report["results"][key]:
+            print(f"[benchmark] {key}: {report['results'][key]}", file=sys.stderr, flush=True)
+    if "preprocessing" in args.sections:
+        report["preprocessing"], report["preprocessing_markdown"] = preprocessing_section(
+            quick=args.smoke
+        )
+    machine["loadavg_end"] = os.getloadavg()
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(to_markdown(report))
+    report_charts = charts(report, args.out)
+    print(f"[benchmark] wrote results.json, results.md and {len(report_charts)} charts "
+          f"to {args.out}", file=sys.stderr)
+    return 1 if any("error" in r for r in report["results"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
