@@ -108,9 +108,44 @@ def _rate(fn, n, repeats):
     return n / statistics.median(times)
 
 
-def worker_tokenizers(name, n, repeats, directory):
+def _keras_hub_tokenizer(name):
+    """keras-hub's own WordPiece tokenizer on the same vocabulary (None for
+    ERNIE-M: keras-hub has no ERNIE-M piece splitting)."""
+    import keras_hub
+
+    files = {"nezha": "bert-base-chinese-vocab.txt", "convbert": "convbert-vocab-as-published.txt"}
+    if name not in files:
+        return None
+    vocabulary = _asset("vocab", files[name])
+    with open(vocabulary, encoding="utf-8") as f:
+        # keras-hub needs unique tokens (the published ConvBERT file repeats some).
+        tokens = list(dict.fromkeys(line.rstrip("\r\n") for line in f))
+    return keras_hub.tokenizers.BertTokenizer(vocabulary=tokens, lowercase=True)
+
+
+def _pipeline_figures(tokenizer, texts, n, repeats):
+    """Eager strings/s, tf.data strings/s and a new pipeline's first batch."""
     import tensorflow as tf
 
+    tokenizer(texts[:2])  # warm
+
+    def through_tf_data():
+        ds = tf.data.Dataset.from_tensor_slices(texts).batch(32).map(tokenizer)
+        for _ in ds:
+            pass
+
+    start = time.perf_counter()
+    ds = tf.data.Dataset.from_tensor_slices(texts[:32]).batch(32).map(tokenizer)
+    next(iter(ds))
+    first_batch = time.perf_counter() - start
+    return {
+        "eager_per_s": _rate(lambda: tokenizer(texts), n, repeats),
+        "tf_data_per_s": _rate(through_tf_data, n, repeats),
+        "tf_data_first_batch_s": first_batch,
+    }
+
+
+def worker_tokenizers(name, n, repeats, directory):
     start = time.perf_counter()
     ours, fast, slow = _tokenizers(name, directory)
     build = time.perf_counter() - start
@@ -118,25 +153,17 @@ def worker_tokenizers(name, n, repeats, directory):
     ours.tokenize_graph().get_concrete_function()
     first_trace = time.perf_counter() - start
     texts = _texts(name, n)
-    ours(texts[:2])  # warm
-
-    def through_tf_data():
-        ds = tf.data.Dataset.from_tensor_slices(texts).batch(32).map(ours)
-        for _ in ds:
-            pass
-
-    start = time.perf_counter()
-    ds = tf.data.Dataset.from_tensor_slices(texts[:32]).batch(32).map(ours)
-    next(iter(ds))
-    first_batch = time.perf_counter() - start
+    keras_hub_tokenizer = _keras_hub_tokenizer(name)
     result = {
         "tokenizer": name,
         "strings": n,
         "build_s": build,
         "first_trace_s": first_trace,
-        "tf_data_first_batch_s": first_batch,
-        "eager_per_s": _rate(lambda: ours(texts), n, repeats),
-        "tf_data_per_s": _rate(through_tf_data, n, repeats),
+        **_pipeline_figures(ours, texts, n, repeats),
+        "keras_hub": (
+            _pipeline_figures(keras_hub_tokenizer, texts, n, repeats)
+            if keras_hub_tokenizer is not None else None
+        ),
         "hf_slow_per_s": _rate(lambda: slow(texts), n, repeats),
         "hf_fast_per_s": _rate(lambda: fast(texts), n, repeats) if fast else None,
         "graph_ops": len(
@@ -295,22 +322,33 @@ def _fmt(value, digits=2):
     return f"{value:,}"
 
 
+def _keras_hub_cells(figures):
+    if not figures:
+        return "— | — |"
+    return (
+        f"{_fmt(figures['eager_per_s'], 0)} / {_fmt(figures['tf_data_per_s'], 0)} | "
+        f"{_fmt(figures['tf_data_first_batch_s'])} |"
+    )
+
+
 def to_markdown(results):
     lines = ["## Preprocessing", ""]
     lines += [
         "| tokenizer | eager strings/s | tf.data strings/s | HF fast strings/s | "
-        "HF slow strings/s | first trace s | tf.data first batch s | graph ops |",
-        "|---|---|---|---|---|---|---|---|",
+        "HF slow strings/s | first trace s | tf.data first batch s | graph ops | "
+        "keras-hub eager / tf.data strings/s | keras-hub first batch s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results.get("tokenizers", []):
         if "error" in row:
-            lines.append(f"| error: {row['error']} | | | | | | | |")
+            lines.append(f"| error: {row['error']} | | | | | | | | | |")
             continue
         lines.append(
             f"| {row['tokenizer']} | {_fmt(row['eager_per_s'], 0)} | "
             f"{_fmt(row['tf_data_per_s'], 0)} | {_fmt(row['hf_fast_per_s'], 0)} | "
             f"{_fmt(row['hf_slow_per_s'], 0)} | {_fmt(row['first_trace_s'])} | "
-            f"{_fmt(row['tf_data_first_batch_s'])} | {row['graph_ops']} |"
+            f"{_fmt(row['tf_data_first_batch_s'])} | {row['graph_ops']} | "
+            + _keras_hub_cells(row.get("keras_hub"))
         )
     if results.get("predict"):
         lines += [

@@ -733,6 +733,25 @@ def parse_args(argv):
     return args
 
 
+
+def _cpu_name():
+    """The processor's model name and its widest vector extension (figures
+    differ between AVX-512 and AVX2 machines; compare ratios)."""
+    name, flags = platform.processor() or platform.machine(), ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and name in ("", platform.machine()):
+                    name = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = value.split()
+    except OSError:
+        pass
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    return f"{name}, {vector}" if vector else name
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
@@ -743,7 +762,7 @@ def main(argv=None):
     shapes = [SMOKE_SHAPE] if args.smoke else list(SHAPES)
     train_shape = SMOKE_SHAPE if args.smoke else TRAIN_SHAPE
     machine = {
-        "processor": platform.processor() or platform.machine(),
+        "processor": _cpu_name(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
