@@ -88,3 +88,21 @@ class FamilySpec:
         if cls is None:
             raise ValueError(f"keras_encoders.models has no {name}.")
         return cls
+
+
+def wordpiece_reference_tokenizer(class_name):
+    """A `reference_tokenizer` hook for WordPiece families: the transformers
+    tokenizer `class_name` (a `BertTokenizer`) with the Keras tokenizer's
+    lowercase / accent / CJK settings."""
+
+    def reference_tokenizer(files, settings):
+        import transformers
+
+        return getattr(transformers, class_name)(
+            vocab_file=files["vocabulary"],
+            do_lower_case=settings.get("lowercase", True),
+            strip_accents=settings.get("strip_accents"),
+            tokenize_chinese_chars=settings.get("split_on_cjk", True),
+        )
+
+    return reference_tokenizer

@@ -1,6 +1,6 @@
 """ConvBERT: Hugging Face `ConvBert*` checkpoints and Yitu's original TF1 releases."""
 
-from keras_encoders.convert.family_spec import FamilySpec
+from keras_encoders.convert.family_spec import FamilySpec, wordpiece_reference_tokenizer
 from keras_encoders.convert.families.convbert import hf
 from keras_encoders.convert.families.convbert import tf1
 
@@ -13,16 +13,6 @@ def reference_from_source(src, config, hf_class):
     load_tf_weights_in_convbert(model, config, src.path)
     return model.eval(), "ConvBertModel"
 
-
-def reference_tokenizer(files, settings):
-    from transformers import ConvBertTokenizer
-
-    return ConvBertTokenizer(
-        vocab_file=files["vocabulary"],
-        do_lower_case=settings.get("lowercase", True),
-        strip_accents=settings.get("strip_accents"),
-        tokenize_chinese_chars=settings.get("split_on_cjk", True),
-    )
 
 
 SPEC = FamilySpec(
@@ -43,5 +33,5 @@ SPEC = FamilySpec(
     originals={"tf1": tf1},
     tokenizer_files={"vocabulary": ("vocab.txt",)},
     reference_from_source=reference_from_source,
-    reference_tokenizer=reference_tokenizer,
+    reference_tokenizer=wordpiece_reference_tokenizer("ConvBertTokenizer"),
 )

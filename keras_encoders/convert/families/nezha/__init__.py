@@ -1,6 +1,6 @@
 """NEZHA: Hugging Face `Nezha*` checkpoints and Huawei's original TF1 releases."""
 
-from keras_encoders.convert.family_spec import FamilySpec
+from keras_encoders.convert.family_spec import FamilySpec, wordpiece_reference_tokenizer
 from keras_encoders.convert.families.nezha import hf
 from keras_encoders.convert.families.nezha import tf1
 
@@ -25,16 +25,6 @@ def reference_from_source(src, config, hf_class):
     return model.eval(), "NezhaForPreTraining"
 
 
-def reference_tokenizer(files, settings):
-    from transformers import BertTokenizer
-
-    return BertTokenizer(
-        vocab_file=files["vocabulary"],
-        do_lower_case=settings.get("lowercase", True),
-        strip_accents=settings.get("strip_accents"),
-        tokenize_chinese_chars=settings.get("split_on_cjk", True),
-    )
-
 
 SPEC = FamilySpec(
     name="nezha",
@@ -54,5 +44,5 @@ SPEC = FamilySpec(
     originals={"tf1": tf1},
     tokenizer_files={"vocabulary": ("vocab.txt",)},
     reference_from_source=reference_from_source,
-    reference_tokenizer=reference_tokenizer,
+    reference_tokenizer=wordpiece_reference_tokenizer("BertTokenizer"),
 )
