@@ -143,10 +143,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         length = ops.shape(x)[1]
         if self.max_relative_position is not None:
             table = ops.cast(self._table, q.dtype)
-            rel = _relative_index(length, self.max_relative_position)
             q_t = ops.einsum("bhid,rd->bhir", q, table)
-            rel_b = ops.broadcast_to(rel[None, None], ops.shape(scores))
-            scores = scores + ops.take_along_axis(q_t, rel_b, axis=-1)
+            scores = scores + _expand_by_distance(q_t, self.max_relative_position)
         scores = ops.cast(scores, "float32")
         if divisor is not None:
             scores = scores / divisor
@@ -182,17 +180,33 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         return config
 
 
-def _relative_index(length, k):
-    """r(i, j) = clip(j - i, -K, K) + K as an (L, L) int32 matrix."""
+def _expand_by_distance(q_t, k):
+    """(B, h, L, 2K+1) -> (B, h, L, L): out[i, j] = q_t[i, clip(j - i, -K, K) + K].
+
+    One `take` from the flattened rows with a constant (L * L) index: the
+    same values as `take_along_axis` with a broadcast (B, h, L, L) index,
+    without materializing or reading that index per batch and head (it was
+    the largest single cost of NEZHA's attention on the torch and
+    TensorFlow backends).
+    """
+    shape = ops.shape(q_t)
+    length, width = shape[-2], 2 * k + 1
     pos = ops.arange(length, dtype="int32")
-    return ops.clip(pos[None, :] - pos[:, None], -k, k) + k
+    rel = ops.clip(pos[None, :] - pos[:, None], -k, k) + k
+    flat_index = ops.reshape(rel + pos[:, None] * width, (-1,))
+    rows = ops.reshape(q_t, (shape[0], shape[1], length * width))
+    return ops.reshape(
+        ops.take(rows, flat_index, axis=-1), (shape[0], shape[1], length, length)
+    )
 
 
 def _bucket_by_distance(probs, k):
     """Sum attention probabilities per clipped distance: (B, h, L, 2K+1).
 
-    Interior buckets hold one key each (j = i + r - K), read off a padded copy;
-    the two end buckets also collect every key farther than K away.
+    Interior buckets hold one key each (j = i + r - K), read off a padded
+    copy; the two end buckets also collect every key farther than K away,
+    summed by one contraction with two constant (L, L) masks (a single
+    batched matrix product, instead of two masked passes over the scores).
     """
     length = ops.shape(probs)[-1]
     padded = ops.pad(probs, ((0, 0), (0, 0), (0, 0), (k, k)))
@@ -204,9 +218,10 @@ def _bucket_by_distance(probs, k):
     buckets = ops.take_along_axis(padded, window, axis=-1)
     pos = ops.arange(length, dtype="int32")
     dist = pos[None, :] - pos[:, None]
-    far_left = ops.sum(ops.where(dist < -k, probs, 0.0), axis=-1)
-    far_right = ops.sum(ops.where(dist > k, probs, 0.0), axis=-1)
-    edges = ops.stack([far_left, far_right], axis=-1)  # (B, h, L, 2)
+    far = ops.stack(
+        [ops.cast(dist < -k, probs.dtype), ops.cast(dist > k, probs.dtype)], axis=-1
+    )  # (L, L, 2)
+    edges = ops.einsum("bhij,ijc->bhic", probs, far)  # (B, h, L, 2)
     zeros = ops.zeros_like(buckets[..., 1:-1])
     return buckets + ops.concatenate(
         [edges[..., :1], zeros, edges[..., 1:]], axis=-1

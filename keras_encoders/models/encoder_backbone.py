@@ -5,10 +5,16 @@ import numpy as np
 from keras import ops
 from keras_hub.models import Backbone
 
+from keras_encoders.layers.blockwise_truncated_normal import BlockwiseTruncatedNormal
+
 
 def kernel_initializer(stddev=0.02):
-    """The references' Normal(0, 0.02) initialization (truncated, as BERT's)."""
-    return keras.initializers.TruncatedNormal(stddev=stddev)
+    """The references' Normal(0, 0.02) initialization (truncated, as BERT's).
+
+    Drawn block by block, so that building a 250k-row embedding does not
+    need several embedding-sized temporaries.
+    """
+    return BlockwiseTruncatedNormal(stddev=stddev)
 
 
 def concrete_value(x):
@@ -27,6 +33,13 @@ def concrete_value(x):
         import tensorflow as tf
 
         if not tf.executing_eagerly():
+            return None
+    if backend == "torch":
+        import torch
+
+        # Under torch.compile, reading values would break the graph (dynamo
+        # cannot branch on data); tasks check host data before compiling.
+        if torch.compiler.is_compiling():
             return None
     try:
         return ops.convert_to_numpy(x)
