@@ -21,16 +21,10 @@ from tests.tiny_models import tiny_labels
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_jit_compile_fit_and_predict(model, request):
-    if (
-        keras.config.backend() == "torch"
-        and model == "convbert"
-        and not request.config.getoption("--run-large")
-    ):
-        # torch.compile of ConvBERT's mixed attention on CPU took over 25
-        # minutes without finishing for this 1-layer model on a loaded
-        # 2-core machine; run it with --run-large.
-        pytest.skip("torch.compile of ConvBERT is too slow on CPU for the default suite")
+def test_jit_compile_fit_and_predict(model):
+    # ConvBERT on torch spends ~3 minutes in torch.compile (Keras layers break
+    # the graph into many small ones). It did not finish at all while the
+    # backbone's id check still ran inside the compiled region.
     keras.utils.set_random_seed(0)
     classifier = tiny_classifier(model)
     x, y = tiny_batch(model), tiny_labels()

@@ -19,6 +19,7 @@ as the control. Sections:
 - `inference`: seconds per batch at 8x128, 1x128 and 2x512 (backbone only);
 - `jit`: the same with `compile(jit_compile=True)` (Keras engines only);
 - `train`: one classifier training step (forward, backward, AdamW) at 8x128;
+- `train_jit`: the same step with `compile(jit_compile=True)`;
 - `int8`: `backbone.quantize("int8")` speed-up and output drift vs float32;
 - `preprocessing`: the tokenizer benchmark (`tools/bench_preprocessing.py`).
 
@@ -52,7 +53,7 @@ import time
 MODELS = ("nezha", "ernie_m", "convbert", "bert")
 BACKENDS = ("jax", "tensorflow", "torch")
 REFERENCE_ENGINES = ("hf-eager", "hf-compile", "onnxruntime")
-SECTIONS = ("inference", "jit", "train", "int8", "preprocessing")
+SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing")
 SHAPES = ((8, 128), (1, 128), (2, 512))
 TRAIN_SHAPE = (8, 128)
 # Timed calls per shape after the warm-up call: fewer where a call is long,
@@ -507,10 +508,24 @@ def spawn(job, timeout):
 
 
 # === Planning ===
+def parse_shapes(text):
+    shapes = []
+    for item in text.split(","):
+        batch, _, length = item.strip().partition("x")
+        shapes.append((int(batch), int(length)))
+    return shapes
+
+
+def inference_shapes(args):
+    if args.smoke:
+        return [SMOKE_SHAPE]
+    return parse_shapes(args.shapes) if args.shapes else list(SHAPES)
+
+
 def plan(args):
     configs = TINY if args.smoke else BASE
-    shapes = [SMOKE_SHAPE] if args.smoke else list(SHAPES)
-    repeats = {f"{b}x{n}": (args.repeats or r) for (b, n), r in REPEATS.items()}
+    shapes = inference_shapes(args)
+    repeats = {f"{b}x{n}": (args.repeats or REPEATS.get((b, n), 3)) for b, n in shapes}
     if args.smoke:
         repeats = {f"{b}x{n}": args.repeats or 1 for b, n in shapes}
     train_shape = SMOKE_SHAPE if args.smoke else TRAIN_SHAPE
@@ -526,16 +541,17 @@ def plan(args):
             if section == "preprocessing":
                 continue
             engines = [f"keras-{b}" for b in args.backends]
+            if section == "train_jit":
+                for engine in engines:
+                    jobs.append(dict(base, engine=engine, model=model, section="train",
+                                     jit=True, config=config))
+                continue
             if section in ("inference", "train"):
                 engines += [e for e in args.reference if e in REFERENCE_ENGINES]
                 if section == "train":
                     engines = [e for e in engines if e != "onnxruntime"]
             for engine in engines:
                 jobs.append(dict(base, engine=engine, model=model, section=section, config=config))
-            if section == "train" and "jit" in args.sections:
-                for backend in args.backends:
-                    jobs.append(dict(base, engine=f"keras-{backend}", model=model,
-                                     section="train", jit=True, config=config))
     return jobs
 
 
@@ -637,11 +653,109 @@ def to_markdown(report):
         lines += ["", "## int8 (`backbone.quantize(\"int8\")`) vs float32, same process", "",
                   "| model | engine | shape | speed-up | max abs drift | mean abs drift | "
                   "output std | cosine |", "|---|---|---|---|---|---|---|---|"] + int8_rows
+    lines += targets_markdown(report)
+    if report.get("notes_markdown"):
+        lines += ["", report["notes_markdown"].rstrip()]
     if report.get("preprocessing_markdown"):
         lines += ["", report["preprocessing_markdown"]]
     elif isinstance(report.get("preprocessing"), dict) and "error" in report["preprocessing"]:
         lines += ["", f"Preprocessing section not run: {report['preprocessing']['error']}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# === Targets (the issue's ratios, computed from the results) ===
+TARGET_MODELS = ("nezha", "ernie_m", "convbert")
+
+
+def best_seconds(results, model, engine, sections, shape):
+    """The fastest figure of `engine` over `sections` (e.g. default and jit)."""
+    found = [(figure(results.get(f"{model}|{engine}|{s}"), shape), s) for s in sections]
+    found = [(v, s) for v, s in found if v]
+    return min(found) if found else (None, None)
+
+
+def verdict(value, target, higher=True):
+    if value is None:
+        return "not measured"
+    met = value >= target if higher else value <= target
+    return "met" if met else "**missed**"
+
+
+def targets_markdown(report):
+    """One row per target of the benchmark issue: the measured ratio and met/missed."""
+    results = report["results"]
+    engines = sorted({k.split("|")[1] for k in results if k.split("|")[1].startswith("keras-")})
+    rows = []
+    for model in TARGET_MODELS:
+        for shape in ("8x128", "2x512"):
+            eager = figure(results.get(f"{model}|hf-eager|inference"), shape)
+            compiled = figure(results.get(f"{model}|hf-compile|inference"), shape)
+            per_backend = {e: best_seconds(results, model, e, ("inference", "jit"), shape)
+                           for e in engines}
+            measured = {e: v for e, v in per_backend.items() if v[0]}
+            if not eager or not measured:
+                continue
+            best = min(measured, key=lambda e: measured[e][0])
+            seconds, section = measured[best]
+            ratio = eager / seconds
+            rows.append((model, f"inference {shape}, best backend >= 1.15x HF eager",
+                         f"{ratio:.2f}x ({best}, {section})", verdict(ratio, 1.15)))
+            if compiled:
+                ratio = compiled / seconds
+                rows.append((model, f"inference {shape}, best backend >= 1.05x HF torch.compile",
+                             f"{ratio:.2f}x ({best})", verdict(ratio, 1.05)))
+            worst = max(measured, key=lambda e: measured[e][0])
+            ratio = eager / measured[worst][0]
+            rows.append((model, f"inference {shape}, every backend >= 1.0x HF eager",
+                         f"slowest {ratio:.2f}x ({worst}, {measured[worst][1]})",
+                         verdict(ratio, 1.0)))
+        shape = report["train_shape"]
+        eager = figure(results.get(f"{model}|hf-eager|train"), shape)
+        measured = {e: best_seconds(results, model, e, ("train", "train_jit"), shape)
+                    for e in engines}
+        measured = {e: v for e, v in measured.items() if v[0]}
+        if eager and measured:
+            best = min(measured, key=lambda e: measured[e][0])
+            ratio = eager / measured[best][0]
+            rows.append((model, f"training step {shape}, best backend >= 1.1x HF eager",
+                         f"{ratio:.2f}x ({best}, {measured[best][1]})", verdict(ratio, 1.1)))
+        hf = results.get(f"{model}|hf-eager|inference")
+        if hf and "peak_rss_mib" in hf:
+            hf_model = hf["peak_rss_mib"] - hf["baseline_rss_mib"]
+            for engine in engines:
+                ours = results.get(f"{model}|{engine}|inference")
+                if not ours or "peak_rss_mib" not in ours:
+                    continue
+                mine = ours["peak_rss_mib"] - ours["baseline_rss_mib"]
+                rows.append((model, f"peak memory <= HF ({engine}): total / above imports",
+                             f"{ours['peak_rss_mib']:.0f} vs {hf['peak_rss_mib']:.0f} MiB / "
+                             f"{mine:.0f} vs {hf_model:.0f} MiB",
+                             f"total {verdict(ours['peak_rss_mib'], hf['peak_rss_mib'], False)}, "
+                             f"above imports {verdict(mine, hf_model, False)}"))
+    for shape in report["shapes"]:
+        for engine in engines:
+            nezha = best_seconds(results, "nezha", engine, ("inference",), shape)[0]
+            bert = best_seconds(results, "bert", engine, ("inference",), shape)[0]
+            if nezha and bert:
+                cost = nezha / bert - 1
+                hf_n = figure(results.get("nezha|hf-eager|inference"), shape)
+                hf_b = figure(results.get("bert|hf-eager|inference"), shape)
+                hf_cost = f"; HF: {100 * (hf_n / hf_b - 1):+.0f}%" if hf_n and hf_b else ""
+                rows.append(("nezha", f"relative positions <= +5% over BERT ({engine}, {shape})",
+                             f"{100 * cost:+.0f}%{hf_cost}", verdict(cost, 0.05, False)))
+            conv = best_seconds(results, "convbert", engine, ("inference",), shape)[0]
+            flops = report["flops"]
+            if conv and bert and shape in flops.get("convbert", {}) and shape in flops.get("bert", {}):
+                # Time per FLOP relative to BERT: <= 1 means the convolution
+                # costs no more than its share of the arithmetic.
+                rel = (conv / flops["convbert"][shape]) / (bert / flops["bert"][shape])
+                rows.append(("convbert", f"time per FLOP vs BERT <= 1.0 ({engine}, {shape})",
+                             f"{rel:.2f}", verdict(rel, 1.0, False)))
+    if not rows:
+        return []
+    return (["", "## Targets (from the figures above)", "",
+             "| model | target | measured | |", "|---|---|---|---|"]
+            + [f"| {m} | {t} | {v} | {ok} |" for m, t, v, ok in rows])
 
 
 def format_cell(entry, ref, flops, rate, train=False):
@@ -711,7 +825,9 @@ def parse_args(argv):
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--reference", default=",".join(REFERENCE_ENGINES),
                         help="reference engines (hf-eager, hf-compile, onnxruntime; '' for none)")
-    parser.add_argument("--sections", default="inference,jit,train,int8,preprocessing")
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--shapes", default=None,
+                        help="inference shapes, e.g. 8x128,2x512 (default: all three)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed calls per figure (default: per shape, fewer at 2x512)")
@@ -759,7 +875,7 @@ def main(argv=None):
         print("BENCH_RESULT " + json.dumps(result), flush=True)
         return 0
     os.makedirs(args.out, exist_ok=True)
-    shapes = [SMOKE_SHAPE] if args.smoke else list(SHAPES)
+    shapes = [SMOKE_SHAPE] if args.smoke else list(SHAPES)  # the report's columns
     train_shape = SMOKE_SHAPE if args.smoke else TRAIN_SHAPE
     machine = {
         "processor": _cpu_name(),
@@ -781,7 +897,7 @@ def main(argv=None):
         "train_shape": f"{train_shape[0]}x{train_shape[1]}",
         "flops": {
             m: {f"{b}x{n}": forward_flops(m, configs[m], b, n)
-                for b, n in set(shapes) | {train_shape}}
+                for b, n in set(shapes) | set(inference_shapes(args)) | {train_shape}}
             for m in args.models
         },
         "results": {},
@@ -793,6 +909,7 @@ def main(argv=None):
         if old.get("smoke") != args.smoke:
             raise SystemExit("--merge: the results in --out are from a different mode.")
         report["results"] = old["results"]
+        report["machine_parts"] = old.get("machine_parts", [old["machine"]])
         for model, flops in old["flops"].items():
             report["flops"].setdefault(model, flops)
         for key in ("preprocessing", "preprocessing_markdown"):
@@ -809,6 +926,12 @@ def main(argv=None):
             quick=args.smoke
         )
     machine["loadavg_end"] = os.getloadavg()
+    machine["parts_sections"] = args.sections
+    report.setdefault("machine_parts", []).append(dict(machine))
+    notes = os.path.join(args.out, "notes.md")
+    if os.path.exists(notes):
+        with open(notes, encoding="utf-8") as f:
+            report["notes_markdown"] = f.read()
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(args.out, "results.md"), "w") as f:

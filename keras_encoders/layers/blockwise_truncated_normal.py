@@ -34,7 +34,7 @@ class BlockwiseTruncatedNormal(keras.initializers.TruncatedNormal):
     ((3000, 4), True)
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None, block_size=2**22):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None, block_size=2**20):
         super().__init__(mean=mean, stddev=stddev, seed=seed)
         self.block_size = block_size
 
