@@ -176,7 +176,13 @@ class MixedAttention(keras.layers.Layer):
         attended = ops.einsum("bhij,bhjd->bihd", probs, value)  # (B, L, H', d)
 
         # --- Span-based dynamic convolution heads (NOT masked; see docstring) ---
-        span_key = self.key_conv(x)
+        if keras.config.backend() == "jax":
+            # XLA:CPU runs the depthwise (grouped) convolution about five
+            # times slower than k shifted multiply-adds (22 ms vs 4 ms per
+            # base-size layer at 8x128); same weights, same numbers.
+            span_key = self._separable_conv_by_shifts(x)
+        else:
+            span_key = self.key_conv(x)
         taps = self.conv_kernel(span_key * query)
         taps = ops.reshape(taps, (batch, length, heads, k))
         taps = ops.cast(ops.softmax(ops.cast(taps, "float32"), axis=-1), self.compute_dtype)
@@ -184,18 +190,31 @@ class MixedAttention(keras.layers.Layer):
         # Tap m of position t reads position t + m - (k-1)//2 (zero outside):
         # pad the time axis once, then tap m is the length-L window starting
         # at m. Slicing by static amounts keeps every shape traceable.
-        left = (k - 1) // 2
-        padded = ops.pad(conv_values, ((0, 0), (left, k - 1 - left), (0, 0)))
-        windows = ops.stack(
-            [padded[:, m : m - (k - 1) if m < k - 1 else None, :] for m in range(k)],
-            axis=-1,
-        )  # (B, L, A, k)
-        windows = ops.reshape(windows, (batch, length, heads, head_dim, k))
-        convolved = ops.einsum("blhdm,blhm->blhd", windows, taps)
+        # Summed tap by tap: k fused multiply-adds, where stacking the k
+        # windows and contracting them was a batch of (B * L * H') tiny
+        # matrix products (2.5 to 8 times slower on every backend).
+        padded = _pad_time(conv_values, k)
+        padded = ops.reshape(padded, (batch, -1, heads, head_dim))
+        convolved = None
+        for m in range(k):
+            term = _window(padded, m, k) * taps[..., m : m + 1]
+            convolved = term if convolved is None else convolved + term
 
         # Attention heads first, then convolution heads.
         context = ops.concatenate([attended, convolved], axis=2)
         return ops.reshape(context, (batch, length, 2 * heads * head_dim))
+
+    def _separable_conv_by_shifts(self, x):
+        """`self.key_conv(x)` computed as shifted multiply-adds and a matmul."""
+        conv, k = self.key_conv, self.conv_kernel_size
+        depthwise = ops.cast(conv.depthwise_kernel, x.dtype)[:, :, 0]  # (k, D)
+        padded = _pad_time(x, k)
+        summed = None
+        for m in range(k):
+            term = _window(padded, m, k) * depthwise[m]
+            summed = term if summed is None else summed + term
+        out = ops.matmul(summed, ops.cast(conv.pointwise_kernel, x.dtype)[0])
+        return out + ops.cast(conv.bias, x.dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2 * self.attention_heads * self.head_dim,)
@@ -215,3 +234,17 @@ class MixedAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _pad_time(x, k):
+    """Zero "same" padding of the time axis (axis 1) for an odd span k."""
+    left = (k - 1) // 2
+    pad = [(0, 0)] * len(x.shape)
+    pad[1] = (left, k - 1 - left)
+    return ops.pad(x, pad)
+
+
+def _window(padded, m, k):
+    """Tap m of every position: the length-L slice starting at m (static
+    bounds, so that shapes stay traceable with an unknown length)."""
+    return padded[:, m : m - (k - 1) if m < k - 1 else None]
