@@ -579,7 +579,9 @@ def to_markdown(report):
         f"Machine: {machine['processor']} ({machine['cpu_count']} CPUs, "
         f"{machine['threads']} threads per configuration), {machine['platform']}; "
         f"Python {machine['python']}.",
-        f"Measured float32 matmul rate: {rate / 1e9:.1f} GFLOP/s." if rate else "",
+        f"Measured float32 matmul rate: {rate / 1e9:.1f} GFLOP/s (`%peak` uses the rate "
+        "measured in the figure's own part)." if rate else "",
+        parts_line(report),
         f"Mode: {'smoke (tiny configs)' if report['smoke'] else 'published base sizes, random weights'}.",
         "Seconds are medians of clean calls after one warm-up call; `(c)` marks a figure "
         "where some calls were dropped because other processes used the CPU, `n/a` one "
@@ -593,13 +595,15 @@ def to_markdown(report):
     shapes = report["shapes"]
     for section in ("inference", "jit", "train", "train_jit"):
         section_shapes = [report["train_shape"]] if section.startswith("train") else shapes
+        present = [e for e in engines
+                   if any(f"{m}|{e}|{section}" in results for m in models)]
         for shape in section_shapes:
             rows = []
             for model in models:
                 ref_section = "train" if section.startswith("train") else "inference"
                 ref = figure(results.get(f"{model}|hf-eager|{ref_section}"), shape)
                 cells = []
-                for engine in engines:
+                for engine in present:
                     result = results.get(f"{model}|{engine}|{section}")
                     if result is None:
                         cells.append("")
@@ -612,7 +616,8 @@ def to_markdown(report):
                         cells.append("")
                         continue
                     cells.append(format_cell(entry, ref, report["flops"].get(model, {}).get(shape),
-                                             rate, train=section.startswith("train")))
+                                             result.get("matmul_flops_per_second") or rate,
+                                             train=section.startswith("train")))
                 if any(cells):
                     rows.append(f"| {model} | " + " | ".join(cells) + " |")
             if rows:
@@ -620,8 +625,8 @@ def to_markdown(report):
                          "train": "Training step (classifier, AdamW)",
                          "train_jit": "Training step, `jit_compile=True`"}[section]
                 lines += [f"## {title}, {shape}: seconds (x HF eager, %peak)", "",
-                          "| model | " + " | ".join(engines) + " |",
-                          "|---" * (len(engines) + 1) + "|"] + rows + [""]
+                          "| model | " + " | ".join(present) + " |",
+                          "|---" * (len(present) + 1) + "|"] + rows + [""]
     lines += ["## Peak resident memory (MiB) and first call (s)", "",
               "| model | engine | section | peak RSS | after imports | first call |",
               "|---|---|---|---|---|---|"]
@@ -758,6 +763,17 @@ def targets_markdown(report):
             + [f"| {m} | {t} | {v} | {ok} |" for m, t, v, ok in rows])
 
 
+def parts_line(report):
+    parts = report.get("machine_parts") or []
+    if len(parts) < 2:
+        return ""
+    items = [f"{', '.join(p.get('parts_sections', []))} "
+             f"({(p.get('matmul_flops_per_second') or 0) / 1e9:.0f} GFLOP/s)" for p in parts]
+    names = sorted({p["processor"] for p in parts})
+    return (f"Run in {len(parts)} parts on {' / '.join(names)}, each part measuring the "
+            f"matmul rate again: " + "; ".join(items) + ".")
+
+
 def format_cell(entry, ref, flops, rate, train=False):
     seconds = entry["median_seconds"]
     mark = " (c)" if entry["contended_calls"] else ""
@@ -837,6 +853,9 @@ def parse_args(argv):
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--merge", action="store_true",
                         help="add to the results.json already in --out (runs in parts)")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: rewrite results.md and the charts from "
+                             "results.json and notes.md in --out")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name, allowed in (("models", MODELS), ("backends", BACKENDS),
@@ -874,6 +893,8 @@ def main(argv=None):
         result = worker(json.loads(args.worker))
         print("BENCH_RESULT " + json.dumps(result), flush=True)
         return 0
+    if args.render:
+        return render(args.out)
     os.makedirs(args.out, exist_ok=True)
     shapes = [SMOKE_SHAPE] if args.smoke else list(SHAPES)  # the report's columns
     train_shape = SMOKE_SHAPE if args.smoke else TRAIN_SHAPE
@@ -919,6 +940,8 @@ def main(argv=None):
         key = job_key(job)
         print(f"[benchmark] {key} ...", file=sys.stderr, flush=True)
         report["results"][key] = spawn(job, args.timeout)
+        # The rate of this part: %peak stays right when parts are merged.
+        report["results"][key]["matmul_flops_per_second"] = machine["matmul_flops_per_second"]
         if "error" in report["results"][key]:
             print(f"[benchmark] {key}: {report['results'][key]}", file=sys.stderr, flush=True)
     if "preprocessing" in args.sections:
@@ -928,18 +951,26 @@ def main(argv=None):
     machine["loadavg_end"] = os.getloadavg()
     machine["parts_sections"] = args.sections
     report.setdefault("machine_parts", []).append(dict(machine))
-    notes = os.path.join(args.out, "notes.md")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    render(args.out)
+    return 1 if any("error" in r for r in report["results"].values()) else 0
+
+
+def render(out):
+    """results.md (with notes.md, when present) and the charts from results.json."""
+    with open(os.path.join(out, "results.json")) as f:
+        report = json.load(f)
+    notes = os.path.join(out, "notes.md")
     if os.path.exists(notes):
         with open(notes, encoding="utf-8") as f:
             report["notes_markdown"] = f.read()
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
+    with open(os.path.join(out, "results.md"), "w") as f:
         f.write(to_markdown(report))
-    report_charts = charts(report, args.out)
-    print(f"[benchmark] wrote results.json, results.md and {len(report_charts)} charts "
-          f"to {args.out}", file=sys.stderr)
-    return 1 if any("error" in r for r in report["results"].values()) else 0
+    report_charts = charts(report, out)
+    print(f"[benchmark] wrote results.md and {len(report_charts)} charts to {out}",
+          file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
