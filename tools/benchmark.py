@@ -586,7 +586,8 @@ def to_markdown(report):
         "Seconds are medians of clean calls after one warm-up call; `(c)` marks a figure "
         "where some calls were dropped because other processes used the CPU, `n/a` one "
         "with no clean call (median of all calls in brackets). Ratios are HF eager "
-        "seconds / engine seconds (>1: faster than HF eager); `%peak` is analytic "
+        "seconds / engine seconds (>1: faster than HF eager), given only when both come "
+        "from the same part of the run; `%peak` is analytic "
         "forward FLOPs / (seconds x matmul rate).",
         "",
     ]
@@ -601,7 +602,8 @@ def to_markdown(report):
             rows = []
             for model in models:
                 ref_section = "train" if section.startswith("train") else "inference"
-                ref = figure(results.get(f"{model}|hf-eager|{ref_section}"), shape)
+                ref_result = results.get(f"{model}|hf-eager|{ref_section}")
+                ref = figure(ref_result, shape)
                 cells = []
                 for engine in present:
                     result = results.get(f"{model}|{engine}|{section}")
@@ -615,7 +617,9 @@ def to_markdown(report):
                     if not entry:
                         cells.append("")
                         continue
-                    cells.append(format_cell(entry, ref, report["flops"].get(model, {}).get(shape),
+                    same = same_part(result, ref_result)
+                    cells.append(format_cell(entry, ref if same else None,
+                                             report["flops"].get(model, {}).get(shape),
                                              result.get("matmul_flops_per_second") or rate,
                                              train=section.startswith("train")))
                 if any(cells):
@@ -672,9 +676,23 @@ def to_markdown(report):
 TARGET_MODELS = ("nezha", "ernie_m", "convbert")
 
 
-def best_seconds(results, model, engine, sections, shape):
-    """The fastest figure of `engine` over `sections` (e.g. default and jit)."""
-    found = [(figure(results.get(f"{model}|{engine}|{s}"), shape), s) for s in sections]
+def same_part(result, other):
+    """Whether two results come from the same part of a merged run (ratios are
+    only taken within one part: the machine's speed may differ between parts)."""
+    if not result or not other:
+        return False
+    return result.get("matmul_flops_per_second") == other.get("matmul_flops_per_second")
+
+
+def best_seconds(results, model, engine, sections, shape, reference=None):
+    """The fastest figure of `engine` over `sections` (e.g. default and jit),
+    among results from the same part as `reference` when one is given."""
+    found = []
+    for section in sections:
+        result = results.get(f"{model}|{engine}|{section}")
+        if reference is not None and not same_part(result, reference):
+            continue
+        found.append((figure(result, shape), section))
     found = [(v, s) for v, s in found if v]
     return min(found) if found else (None, None)
 
@@ -693,9 +711,13 @@ def targets_markdown(report):
     rows = []
     for model in TARGET_MODELS:
         for shape in ("8x128", "2x512"):
-            eager = figure(results.get(f"{model}|hf-eager|inference"), shape)
-            compiled = figure(results.get(f"{model}|hf-compile|inference"), shape)
-            per_backend = {e: best_seconds(results, model, e, ("inference", "jit"), shape)
+            eager_result = results.get(f"{model}|hf-eager|inference")
+            eager = figure(eager_result, shape)
+            compiled_result = results.get(f"{model}|hf-compile|inference")
+            compiled = figure(compiled_result, shape) if same_part(
+                compiled_result, eager_result) else None
+            per_backend = {e: best_seconds(results, model, e, ("inference", "jit"), shape,
+                                           reference=eager_result)
                            for e in engines}
             measured = {e: v for e, v in per_backend.items() if v[0]}
             if not eager or not measured:
@@ -715,8 +737,10 @@ def targets_markdown(report):
                          f"slowest {ratio:.2f}x ({worst}, {measured[worst][1]})",
                          verdict(ratio, 1.0)))
         shape = report["train_shape"]
-        eager = figure(results.get(f"{model}|hf-eager|train"), shape)
-        measured = {e: best_seconds(results, model, e, ("train", "train_jit"), shape)
+        eager_result = results.get(f"{model}|hf-eager|train")
+        eager = figure(eager_result, shape)
+        measured = {e: best_seconds(results, model, e, ("train", "train_jit"), shape,
+                                    reference=eager_result)
                     for e in engines}
         measured = {e: v for e, v in measured.items() if v[0]}
         if eager and measured:
@@ -750,7 +774,12 @@ def targets_markdown(report):
                              f"{100 * cost:+.0f}%{hf_cost}", verdict(cost, 0.05, False)))
             conv = best_seconds(results, "convbert", engine, ("inference",), shape)[0]
             flops = report["flops"]
-            if conv and bert and shape in flops.get("convbert", {}) and shape in flops.get("bert", {}):
+            comparable = same_part(results.get(f"convbert|{engine}|inference"),
+                                   results.get(f"bert|{engine}|inference"))
+            if conv and bert and not comparable:
+                rows.append(("convbert", f"time per FLOP vs BERT <= 1.0 ({engine}, {shape})",
+                             "not comparable (measured in different parts)", "not measured"))
+            elif conv and bert and shape in flops.get("convbert", {}) and shape in flops.get("bert", {}):
                 # Time per FLOP relative to BERT: <= 1 means the convolution
                 # costs no more than its share of the arithmetic.
                 rel = (conv / flops["convbert"][shape]) / (bert / flops["bert"][shape])
