@@ -587,7 +587,8 @@ def to_markdown(report):
         "where some calls were dropped because other processes used the CPU, `n/a` one "
         "with no clean call (median of all calls in brackets). Ratios are HF eager "
         "seconds / engine seconds (>1: faster than HF eager), given only when both come "
-        "from the same part of the run; `%peak` is analytic "
+        "from the same part of the run or from parts whose matmul rates agree within 2 %; "
+        "`%peak` is analytic "
         "forward FLOPs / (seconds x matmul rate).",
         "",
     ]
@@ -676,12 +677,22 @@ def to_markdown(report):
 TARGET_MODELS = ("nezha", "ernie_m", "convbert")
 
 
+# Parts of a merged run whose measured matmul rates differ by more than this
+# were taken in different machine states: no ratios between them.
+PART_RATE_TOLERANCE = 0.02
+
+
 def same_part(result, other):
-    """Whether two results come from the same part of a merged run (ratios are
-    only taken within one part: the machine's speed may differ between parts)."""
+    """Whether two results may be compared: taken in the same part of a merged
+    run, or in parts whose measured matmul rates agree within 2 % (the
+    machine's speed can drift between parts; a ratio across such a drift
+    would measure the machine, not the engines)."""
     if not result or not other:
         return False
-    return result.get("matmul_flops_per_second") == other.get("matmul_flops_per_second")
+    a, b = result.get("matmul_flops_per_second"), other.get("matmul_flops_per_second")
+    if not a or not b:
+        return a == b
+    return abs(a - b) <= PART_RATE_TOLERANCE * max(a, b)
 
 
 def best_seconds(results, model, engine, sections, shape, reference=None):
@@ -778,7 +789,8 @@ def targets_markdown(report):
                                    results.get(f"bert|{engine}|inference"))
             if conv and bert and not comparable:
                 rows.append(("convbert", f"time per FLOP vs BERT <= 1.0 ({engine}, {shape})",
-                             "not comparable (measured in different parts)", "not measured"))
+                             "not comparable (parts with different matmul rates)",
+                             "not measured"))
             elif conv and bert and shape in flops.get("convbert", {}) and shape in flops.get("bert", {}):
                 # Time per FLOP relative to BERT: <= 1 means the convolution
                 # costs no more than its share of the arithmetic.
