@@ -121,12 +121,17 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.probs_dropout = keras.layers.Dropout(
             dropout, dtype=self.dtype_policy, name="probs_dropout"
         )
-        if max_relative_position is not None:
-            self._table = sinusoid_relative_table(max_relative_position, head_dim)
+        self.relative_table = None
 
     def build(self, input_shape):
         for layer in (self.query, self.key, self.value):
             layer.build(input_shape)
+        if self.max_relative_position is not None:
+            # A backend tensor made once: a NumPy array converted inside
+            # `call` broke torch.compile's graph in every layer.
+            self.relative_table = ops.convert_to_tensor(
+                sinusoid_relative_table(self.max_relative_position, self.head_dim)
+            )
         self.built = True
 
     def _split_heads(self, x):
@@ -142,7 +147,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         scores = ops.einsum("bhid,bhjd->bhij", q, k)
         length = ops.shape(x)[1]
         if self.max_relative_position is not None:
-            table = ops.cast(self._table, q.dtype)
+            table = ops.cast(self.relative_table, q.dtype)
             q_t = ops.einsum("bhid,rd->bhir", q, table)
             scores = scores + _expand_by_distance(q_t, self.max_relative_position)
         scores = ops.cast(scores, "float32")
