@@ -186,19 +186,11 @@ class MixedAttention(keras.layers.Layer):
         taps = self.conv_kernel(span_key * query)
         taps = ops.reshape(taps, (batch, length, heads, k))
         taps = ops.cast(ops.softmax(ops.cast(taps, "float32"), axis=-1), self.compute_dtype)
-        conv_values = self.conv_out(x)
-        # Tap m of position t reads position t + m - (k-1)//2 (zero outside):
-        # pad the time axis once, then tap m is the length-L window starting
-        # at m. Slicing by static amounts keeps every shape traceable.
+        conv_values = ops.reshape(self.conv_out(x), (batch, length, heads, head_dim))
         # Summed tap by tap: k fused multiply-adds, where stacking the k
         # windows and contracting them was a batch of (B * L * H') tiny
         # matrix products (2.5 to 8 times slower on every backend).
-        padded = _pad_time(conv_values, k)
-        padded = ops.reshape(padded, (batch, -1, heads, head_dim))
-        convolved = None
-        for m in range(k):
-            term = _window(padded, m, k) * taps[..., m : m + 1]
-            convolved = term if convolved is None else convolved + term
+        convolved = _sum_of_taps(conv_values, k, lambda m: taps[..., m : m + 1])
 
         # Attention heads first, then convolution heads.
         context = ops.concatenate([attended, convolved], axis=2)
@@ -208,11 +200,7 @@ class MixedAttention(keras.layers.Layer):
         """`self.key_conv(x)` computed as shifted multiply-adds and a matmul."""
         conv, k = self.key_conv, self.conv_kernel_size
         depthwise = ops.cast(conv.depthwise_kernel, x.dtype)[:, :, 0]  # (k, D)
-        padded = _pad_time(x, k)
-        summed = None
-        for m in range(k):
-            term = _window(padded, m, k) * depthwise[m]
-            summed = term if summed is None else summed + term
+        summed = _sum_of_taps(x, k, lambda m: depthwise[m])
         out = ops.matmul(summed, ops.cast(conv.pointwise_kernel, x.dtype)[0])
         return out + ops.cast(conv.bias, x.dtype)
 
@@ -236,15 +224,20 @@ class MixedAttention(keras.layers.Layer):
         return config
 
 
-def _pad_time(x, k):
-    """Zero "same" padding of the time axis (axis 1) for an odd span k."""
+def _sum_of_taps(x, k, weight):
+    """`sum_m x[:, t + m - (k-1)//2] * weight(m)` over the k taps of an odd
+    span, zero outside the sequence (the "same" padding of both convolutions).
+
+    The time axis (axis 1) is padded once; tap m is then the length-L slice
+    starting at m, with static bounds so that shapes stay traceable with an
+    unknown length.
+    """
     left = (k - 1) // 2
     pad = [(0, 0)] * len(x.shape)
     pad[1] = (left, k - 1 - left)
-    return ops.pad(x, pad)
-
-
-def _window(padded, m, k):
-    """Tap m of every position: the length-L slice starting at m (static
-    bounds, so that shapes stay traceable with an unknown length)."""
-    return padded[:, m : m - (k - 1) if m < k - 1 else None]
+    padded = ops.pad(x, pad)
+    total = None
+    for m in range(k):
+        term = padded[:, m : m - (k - 1) if m < k - 1 else None] * weight(m)
+        total = term if total is None else total + term
+    return total
