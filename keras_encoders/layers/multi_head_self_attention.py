@@ -35,23 +35,44 @@ def scale_queries(q, head_dim, compute_dtype):
     return q, scale
 
 
+def sinusoid_frequencies(depth):
+    """The float32 frequencies of NEZHA's table, `exp(2t * -ln(10000)/d)`,
+    computed the way the Hugging Face reference computes them."""
+    return np.exp(
+        np.arange(0, depth, 2, dtype=np.float32) * np.float32(-np.log(10000.0) / depth)
+    ).astype(np.float32)
+
+
 def sinusoid_relative_table(max_relative_position, depth):
     """NEZHA's fixed relative-position table, shape (2K+1, depth).
 
     Row p is the sinusoid of the *shifted* index p = clip(j - i, -K, K) + K (so
     the diagonal uses row K), computed in float32 the way the Hugging Face
-    reference does (`exp(2t * -ln(10000)/d)` frequencies).
+    reference does (column 2t is `sin(p * f_t)`, column 2t+1 `cos(p * f_t)`).
     """
-    rows = 2 * max_relative_position + 1
-    position = np.arange(rows, dtype=np.float32)[:, None]
-    freq = np.exp(
-        np.arange(0, depth, 2, dtype=np.float32)
-        * np.float32(-np.log(10000.0) / depth)
-    ).astype(np.float32)
-    table = np.zeros((rows, depth), dtype=np.float32)
-    table[:, 0::2] = np.sin(position * freq)
-    table[:, 1::2] = np.cos(position * freq)
-    return table
+    position = np.arange(2 * max_relative_position + 1, dtype=np.float32)[:, None]
+    angle = position * sinusoid_frequencies(depth)
+    return np.stack([np.sin(angle), np.cos(angle)], axis=-1).reshape(len(position), depth)
+
+
+# Positions are split as p = ROTATION_BASE * a + b, and the rotation by p * f
+# is composed from two tables of ROTATION_BASE rows each (angles taken in
+# float64), so every position up to ROTATION_BASE ** 2 gets a rotation
+# accurate to a few float32 ulps. (An L of 65536 would need 200 GB per
+# attention matrix; the limit is checked where the length is known.)
+ROTATION_BASE = 256
+
+
+def rotation_tables(depth):
+    """`(low, high)`, each (ROTATION_BASE, depth / 2, 2): cos and sin of
+    `b * f_t` and of `ROTATION_BASE * a * f_t`, from float64 angles."""
+    freq = sinusoid_frequencies(depth).astype(np.float64)
+    steps = np.arange(ROTATION_BASE, dtype=np.float64)[:, None]
+
+    def table(angle):
+        return np.stack([np.cos(angle), np.sin(angle)], axis=-1).astype(np.float32)
+
+    return table(steps * freq), table(steps * ROTATION_BASE * freq)
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
@@ -67,10 +88,14 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         context_i    = sum_j P[i, j] v_j + sum_j P[i, j] T[r(i, j)]
         r(i, j)      = clip(j - i, -K, K) + K
 
-    Neither term builds the (L, L, d) tensor of the reference: the key term
-    gathers from `q @ T^T` (L x (2K+1)), and the value term sums the
-    probabilities per distance bucket first. Memory stays O(L^2) like plain
-    attention, so any sequence length runs (there is no position limit).
+    Neither term builds the (L, L, d) tensor of the reference: inside the
+    band |j - i| <= K both are matrix products with a sinusoid of the key
+    position (angle addition; see `_key_term`), and keys farther away get
+    the table's end rows. Memory stays O(L^2) like plain attention, so the
+    length is not limited by positions (up to 65536 - K tokens). The band's
+    table values come from float64 angles: they differ from the reference's
+    float32 table by its own rounding (at most 4.5e-6), and match the
+    original NEZHA releases' float64 table more closely.
 
     The output projection is not part of this layer (the encoder block owns it).
 
@@ -99,6 +124,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if max_relative_position is not None and head_dim % 2:
+            raise ValueError(
+                f"Relative positions pair the head's dimensions (sin, cos); "
+                f"head_dim must be even, got {head_dim}."
+            )
         self.num_heads = num_heads
         self.head_dim = head_dim
         self.max_relative_position = max_relative_position
@@ -121,17 +151,23 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.probs_dropout = keras.layers.Dropout(
             dropout, dtype=self.dtype_policy, name="probs_dropout"
         )
-        self.relative_table = None
+        self.relative_edges = None
+        self.rotation_low = None
+        self.rotation_high = None
 
     def build(self, input_shape):
         for layer in (self.query, self.key, self.value):
             layer.build(input_shape)
         if self.max_relative_position is not None:
-            # A backend tensor made once: a NumPy array converted inside
+            # Backend tensors made once: a NumPy array converted inside
             # `call` broke torch.compile's graph in every layer.
-            self.relative_table = ops.convert_to_tensor(
-                sinusoid_relative_table(self.max_relative_position, self.head_dim)
-            )
+            k = self.max_relative_position
+            table = sinusoid_relative_table(k, self.head_dim)
+            # Rows 0 and 2K: what every key farther than K away gets.
+            self.relative_edges = ops.convert_to_tensor(table[[0, 2 * k]].T)
+            low, high = rotation_tables(self.head_dim)
+            self.rotation_low = ops.convert_to_tensor(low)
+            self.rotation_high = ops.convert_to_tensor(high)
         self.built = True
 
     def _split_heads(self, x):
@@ -140,16 +176,16 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, x, padding_mask=None, training=None):
+        length = ops.shape(x)[1]
+        if self.max_relative_position is not None:
+            relative = self._relative_positions(length, self.compute_dtype)
         q = self._split_heads(self.query(x))
         k = self._split_heads(self.key(x))
         v = self._split_heads(self.value(x))
         q, divisor = scale_queries(q, self.head_dim, self.compute_dtype)
         scores = ops.einsum("bhid,bhjd->bhij", q, k)
-        length = ops.shape(x)[1]
         if self.max_relative_position is not None:
-            table = ops.cast(self.relative_table, q.dtype)
-            q_t = ops.einsum("bhid,rd->bhir", q, table)
-            scores = scores + _expand_by_distance(q_t, self.max_relative_position)
+            scores = scores + self._key_term(q, relative)
         scores = ops.cast(scores, "float32")
         if divisor is not None:
             scores = scores / divisor
@@ -160,11 +196,71 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         probs = self.probs_dropout(probs, training=training)
         context = ops.einsum("bhij,bhjd->bhid", probs, v)
         if self.max_relative_position is not None:
-            buckets = _bucket_by_distance(probs, self.max_relative_position)
-            context = context + ops.einsum("bhir,rd->bhid", buckets, table)
+            context = context + self._value_term(probs, relative)
         context = ops.transpose(context, (0, 2, 1, 3))
         batch = ops.shape(x)[0]
         return ops.reshape(context, (batch, length, self.num_heads * self.head_dim))
+
+    # NEZHA's relative terms, without gathers. Column pair t of table row p
+    # is (sin, cos) of p * f_t, and inside the band |j - i| <= K the row is
+    # p = (j + K) - i, so by angle addition
+    #     q_i . T[j - i + K] = rot_i(q_i) . s_{j+K}
+    #     sum_j P_ij T[j - i + K] = rot_i^T (sum_j P_ij s_{j+K})
+    # with s_p the sinusoid of position p and rot_i the rotation of every
+    # pair by i * f_t: one QK-shaped and one PV-shaped matrix product. Keys
+    # farther than K away get table rows 0 and 2K (a select on the key side,
+    # two masked sums on the value side). Gathering from `q @ T^T` and
+    # bucketing the probabilities per distance cost 2 to 4 times more on
+    # every backend (they are memory-bound passes over (B, h, L, L) arrays).
+
+    def _relative_positions(self, length, dtype):
+        """`(cos_i, sin_i, s_{j+K}, band, right)` for this length."""
+        k = self.max_relative_position
+        if isinstance(length, int) and length + k > ROTATION_BASE**2:
+            raise ValueError(
+                f"{self.name}: sequences up to {ROTATION_BASE**2 - k} tokens are "
+                f"supported (relative position tables); got {length}."
+            )
+        position = ops.arange(length + k, dtype="int32")
+        low = ops.take(self.rotation_low, position % ROTATION_BASE, axis=0)
+        high = ops.take(self.rotation_high, position // ROTATION_BASE, axis=0)
+        cos = high[..., 0] * low[..., 0] - high[..., 1] * low[..., 1]
+        sin = high[..., 1] * low[..., 0] + high[..., 0] * low[..., 1]
+        cos, sin = ops.cast(cos, dtype), ops.cast(sin, dtype)
+        # s_p interleaves (sin, cos) like the table's columns.
+        keys = ops.reshape(ops.stack([sin[k:], cos[k:]], axis=-1), (length, self.head_dim))
+        pos = ops.arange(length, dtype="int32")
+        dist = pos[None, :] - pos[:, None]
+        band = ops.abs(dist) <= k
+        return cos[:length], sin[:length], keys, band, dist > 0
+
+    def _rotate(self, x, cos, sin, sign):
+        """Rotate every (even, odd) pair of x by `sign * i * f_t` at row i."""
+        shape = ops.shape(x)
+        pairs = ops.reshape(x, (shape[0], shape[1], shape[2], self.head_dim // 2, 2))
+        even, odd = pairs[..., 0], pairs[..., 1]
+        sin = sin * sign
+        rotated = ops.stack([even * cos + odd * sin, odd * cos - even * sin], axis=-1)
+        return ops.reshape(rotated, shape)
+
+    def _key_term(self, q, relative):
+        cos, sin, keys, band, right = relative
+        inside = ops.matmul(self._rotate(q, cos, sin, 1.0), ops.transpose(keys))
+        edges = ops.matmul(q, ops.cast(self.relative_edges, q.dtype))  # (B, h, L, 2)
+        outside = ops.where(right, edges[..., 1:], edges[..., :1])
+        return ops.where(band, inside, outside)
+
+    def _value_term(self, probs, relative):
+        cos, sin, keys, band, right = relative
+        inside = ops.matmul(ops.where(band, probs, 0.0), keys)
+        outside = ops.cast(
+            ops.stack([~(band | right), ~band & right], axis=-1), probs.dtype
+        )  # (L, L, 2): farther than K to the left, to the right
+        far = ops.einsum("bhij,ijc->bhic", probs, outside)
+        edges = ops.cast(self.relative_edges, probs.dtype)
+        return self._rotate(inside, cos, sin, -1.0) + ops.matmul(
+            far, ops.transpose(edges)
+        )
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,)
@@ -183,51 +279,3 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             }
         )
         return config
-
-
-def _expand_by_distance(q_t, k):
-    """(B, h, L, 2K+1) -> (B, h, L, L): out[i, j] = q_t[i, clip(j - i, -K, K) + K].
-
-    One `take` from the flattened rows with a constant (L * L) index: the
-    same values as `take_along_axis` with a broadcast (B, h, L, L) index,
-    without materializing or reading that index per batch and head (it was
-    the largest single cost of NEZHA's attention on the torch and
-    TensorFlow backends).
-    """
-    shape = ops.shape(q_t)
-    length, width = shape[-2], 2 * k + 1
-    pos = ops.arange(length, dtype="int32")
-    rel = ops.clip(pos[None, :] - pos[:, None], -k, k) + k
-    flat_index = ops.reshape(rel + pos[:, None] * width, (-1,))
-    rows = ops.reshape(q_t, (shape[0], shape[1], length * width))
-    return ops.reshape(
-        ops.take(rows, flat_index, axis=-1), (shape[0], shape[1], length, length)
-    )
-
-
-def _bucket_by_distance(probs, k):
-    """Sum attention probabilities per clipped distance: (B, h, L, 2K+1).
-
-    Interior buckets hold one key each (j = i + r - K), read off a padded
-    copy; the two end buckets also collect every key farther than K away,
-    summed by one contraction with two constant (L, L) masks (a single
-    batched matrix product, instead of two masked passes over the scores).
-    """
-    length = ops.shape(probs)[-1]
-    padded = ops.pad(probs, ((0, 0), (0, 0), (0, 0), (k, k)))
-    window = ops.arange(length, dtype="int32")[:, None] + ops.arange(
-        2 * k + 1, dtype="int32"
-    )[None, :]
-    shape = ops.shape(probs)
-    window = ops.broadcast_to(window[None, None], (shape[0], shape[1], length, 2 * k + 1))
-    buckets = ops.take_along_axis(padded, window, axis=-1)
-    pos = ops.arange(length, dtype="int32")
-    dist = pos[None, :] - pos[:, None]
-    far = ops.stack(
-        [ops.cast(dist < -k, probs.dtype), ops.cast(dist > k, probs.dtype)], axis=-1
-    )  # (L, L, 2)
-    edges = ops.einsum("bhij,ijc->bhic", probs, far)  # (B, h, L, 2)
-    zeros = ops.zeros_like(buckets[..., 1:-1])
-    return buckets + ops.concatenate(
-        [edges[..., :1], zeros, edges[..., 1:]], axis=-1
-    )
