@@ -22,9 +22,9 @@ from tests.tiny_models import tiny_labels
 
 @pytest.mark.parametrize("model", MODELS)
 def test_jit_compile_fit_and_predict(model):
-    # ConvBERT on torch spends ~3 minutes in torch.compile (Keras layers break
-    # the graph into many small ones). It did not finish at all while the
-    # backbone's id check still ran inside the compiled region.
+    # ConvBERT on torch spends about two minutes in torch.compile (Keras
+    # layers break the graph into several). It did not finish at all while
+    # the backbone's id check still ran inside the compiled region.
     keras.utils.set_random_seed(0)
     classifier = tiny_classifier(model)
     x, y = tiny_batch(model), tiny_labels()

@@ -233,9 +233,11 @@ def _sum_of_taps(x, k, weight):
     unknown length.
     """
     left = (k - 1) // 2
-    pad = [(0, 0)] * len(x.shape)
-    pad[1] = (left, k - 1 - left)
-    padded = ops.pad(x, pad)
+    # Zeros joined on rather than `ops.pad`: Keras' pad makes a new named
+    # Operation per call, torch.compile guards on the name counter, and so
+    # recompiled every encoder layer on every call until it fell back to eager.
+    zero = ops.zeros_like(x[:, :1])
+    padded = ops.concatenate([zero] * left + [x] + [zero] * (k - 1 - left), axis=1)
     total = None
     for m in range(k):
         term = padded[:, m : m - (k - 1) if m < k - 1 else None] * weight(m)
