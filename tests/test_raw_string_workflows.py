@@ -104,3 +104,19 @@ def test_out_of_range_ids_rejected_by_predict_and_fit(model):
             task.predict(seg, verbose=0)
         with pytest.raises(ValueError, match="segment_ids"):
             task.fit(seg, y, verbose=0)
+
+
+def test_small_predict_skips_the_keras_loop(classifier, monkeypatch):
+    """Up to one batch of in-memory data: one compiled step, no `tf.data`
+    pipeline, iterator or callbacks (Keras' loop costs ~0.3 s a call)."""
+    looped = classifier.predict(TEXTS, batch_size=1, verbose=0)  # the Keras loop
+    calls = []
+    original = keras.Model.predict
+    monkeypatch.setattr(keras.Model, "predict", lambda *a, **k: calls.append(1) or original(*a, **k))
+    fast = classifier.predict(TEXTS, verbose=0)
+    just_one = classifier.predict(TEXTS[:1], verbose=0)
+    assert calls == []
+    np.testing.assert_allclose(fast, looped, atol=1e-5)
+    np.testing.assert_allclose(just_one, looped[:1], atol=1e-5)
+    classifier.predict(TEXTS, batch_size=2, verbose=0)  # more than one batch
+    assert calls == [1]

@@ -83,9 +83,9 @@ class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInp
         """
         features = self.preprocessor.windows(questions, contexts, doc_stride=doc_stride)
         inputs = {k: features[k] for k in self.backbone.input}
-        # The windows are model inputs already: Keras' own `predict`, since
-        # keras-hub's would run them through the (string) preprocessor again.
-        logits = keras.Model.predict(self, inputs, batch_size=batch_size, verbose=0)
+        # The windows are model inputs already (keras-hub's `predict` would
+        # run them through the string preprocessor again).
+        logits = self.predict_inputs(inputs, batch_size=batch_size)
         contexts = list(contexts)
         best = [{"text": "", "start": 0, "end": 0, "score": -np.inf} for _ in contexts]
         # The served model's decoding (`keras_encoders.decoding.spans`), per

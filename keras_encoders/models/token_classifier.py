@@ -171,8 +171,8 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
         texts = [texts] if isinstance(texts, str) else list(texts)
         x, spans = self.preprocessor.call_with_offsets(tf.constant(texts, tf.string))
         x, spans = keras.tree.map_structure(keras.ops.convert_to_numpy, (x, spans))
-        # Packed inputs: Keras' own `predict` (keras-hub's would preprocess them again).
-        logits = keras.Model.predict(self, x, batch_size=batch_size, verbose=0)
+        # Packed inputs (keras-hub's `predict` would preprocess them again).
+        logits = self.predict_inputs(x, batch_size=batch_size)
         decoded = entities.decode_token_labels(
             logits, spans["token_start"], spans["token_end"], texts, self.label_names
         )
