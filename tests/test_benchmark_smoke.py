@@ -62,3 +62,28 @@ def test_smoke_run(tmp_path):
     assert "| nezha |" in markdown and "int8" in markdown
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "chart_2x16.png").stat().st_size > 1000
+
+
+def test_latency_section_targets():
+    """The latency section's verdicts and table, on figures made up here
+    (running it takes minutes: `benchmark.py --sections latency`)."""
+    load_tool()  # puts tools/ on the path for bench_latency's own import
+    spec = importlib.util.spec_from_file_location(
+        "bench_latency", os.path.join(ROOT, "tools", "bench_latency.py")
+    )
+    latency = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(latency)
+    fast = {"predict_s": 0.03, "direct_s": 0.02, "backbone_s": 0.028}
+    slow = {"predict_s": 0.30, "direct_s": 0.02, "backbone_s": 0.028}
+    hf = {str(n): {"pipeline_s": 0.003, "direct_s": 0.001} for n in latency.COUNTS}
+    met = latency.verdicts("base", {"1": fast}, hf, 1)
+    assert [(name, ok) for name, _, _, ok in met] == [
+        ("predict / (direct + 20 ms)", True), ("predict / backbone", True)]
+    missed = latency.verdicts("tiny", {"2": slow}, hf, 2)
+    assert [ok for *_, ok in missed] == [False, False]
+    results = {"threads": 2, "sizes": {"tiny": {
+        "transformers": {"backend": "transformers", **hf},
+        "keras-jax": {"backend": "jax", **{str(n): slow for n in latency.COUNTS}},
+    }}}
+    table = latency.to_markdown(results)
+    assert "| tiny | keras-jax | 8 |" in table and "MISSED" in table

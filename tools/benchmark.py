@@ -22,6 +22,8 @@ as the control. Sections:
 - `train_jit`: the same step with `compile(jit_compile=True)`;
 - `int8`: `backbone.quantize("int8")` speed-up and output drift vs float32;
 - `preprocessing`: the tokenizer benchmark (`tools/bench_preprocessing.py`).
+- `latency`: warm `predict` on 1, 2 and 8 raw strings against the direct call
+  and transformers' pipeline (`tools/bench_latency.py`).
 
 Each timed figure is the median of several calls after a warm-up call whose
 time is reported as the first-call (compile) time. A call is flagged
@@ -53,7 +55,7 @@ import time
 MODELS = ("nezha", "ernie_m", "convbert", "bert")
 BACKENDS = ("jax", "tensorflow", "torch")
 REFERENCE_ENGINES = ("hf-eager", "hf-compile", "onnxruntime")
-SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing")
+SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing", "latency")
 SHAPES = ((8, 128), (1, 128), (2, 512))
 TRAIN_SHAPE = (8, 128)
 # Timed calls per shape after the warm-up call: fewer where a call is long,
@@ -538,7 +540,7 @@ def plan(args):
     for model in args.models:
         config = configs[model]
         for section in args.sections:
-            if section == "preprocessing":
+            if section in ("preprocessing", "latency"):
                 continue
             engines = [f"keras-{b}" for b in args.backends]
             if section == "train_jit":
@@ -668,6 +670,8 @@ def to_markdown(report):
         lines += ["", report["notes_markdown"].rstrip()]
     if report.get("preprocessing_markdown"):
         lines += ["", report["preprocessing_markdown"]]
+    if report.get("latency_markdown"):
+        lines += ["", report["latency_markdown"]]
     elif isinstance(report.get("preprocessing"), dict) and "error" in report["preprocessing"]:
         lines += ["", f"Preprocessing section not run: {report['preprocessing']['error']}"]
     return "\n".join(lines).rstrip() + "\n"
@@ -873,6 +877,15 @@ def preprocessing_section(quick):
     return results, bench_preprocessing.to_markdown(results)
 
 
+def latency_section(args):
+    """`predict`'s fixed cost against direct calls and transformers' pipeline."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_latency
+
+    results = bench_latency.run(quick=args.smoke, backends=args.backends, threads=args.threads)
+    return results, bench_latency.to_markdown(results)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="benchmarks", help="output folder")
@@ -974,7 +987,7 @@ def main(argv=None):
         report["machine_parts"] = old.get("machine_parts", [old["machine"]])
         for model, flops in old["flops"].items():
             report["flops"].setdefault(model, flops)
-        for key in ("preprocessing", "preprocessing_markdown"):
+        for key in ("preprocessing", "preprocessing_markdown", "latency", "latency_markdown"):
             if key in old:
                 report[key] = old[key]
     for job in plan(args):
@@ -989,6 +1002,8 @@ def main(argv=None):
         report["preprocessing"], report["preprocessing_markdown"] = preprocessing_section(
             quick=args.smoke
         )
+    if "latency" in args.sections:
+        report["latency"], report["latency_markdown"] = latency_section(args)
     machine["loadavg_end"] = os.getloadavg()
     machine["parts_sections"] = args.sections
     report.setdefault("machine_parts", []).append(dict(machine))
