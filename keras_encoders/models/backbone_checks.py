@@ -96,18 +96,18 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            fail(name, f"must be an integer, got {_short(value)} ({type(value).__name__})")
+            fail(name, f"must be an integer, got {short_repr(value)} ({type(value).__name__})")
         if not low <= value <= high:
             fail(name, f"must be between {low} and {high}, got {value}")
     for row in PROBABILITIES:
         name = row[column]
         value = config.get(name) if name else None
         if value is not None and not (_is_number(value) and 0 <= value <= 1):
-            fail(name, f"must be a probability in [0, 1], got {_short(value)}")
+            fail(name, f"must be a probability in [0, 1], got {short_repr(value)}")
     name = EPSILON[column]
     value = config.get(name)
     if value is not None and not (_is_number(value) and math.isfinite(value) and value > 0):
-        fail(name, f"must be a positive, finite number, got {_short(value)}")
+        fail(name, f"must be a positive, finite number, got {short_repr(value)}")
     _check_shapes(config, NAMING[naming], fail, position_offset)
 
 
@@ -146,7 +146,7 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _short(value, limit=80):
+def short_repr(value, limit=80):
     """`repr(value)`, cut: messages never quote a whole file's content."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
