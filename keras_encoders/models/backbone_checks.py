@@ -198,21 +198,23 @@ def check_parameter_count(count, where, error=ValueError):
         )
 
 
-def check_weights_hold(count, bytes_per_parameter, files, where, error=ValueError):
+def check_weights_hold(count, bytes_per_parameter, files, where, error=ValueError, size=None):
     """Refuse a configuration of `count` parameters that `files` cannot hold.
 
     Args:
-        count: the parameters the configuration implies.
+        count: the parameters the configuration implies (at least).
         bytes_per_parameter: the fewest bytes the format stores a parameter in.
-        files: the weight files (their total size is what they hold).
+        files: the weight files, or a description of the weights read.
         where: the configuration, for messages.
+        size: the bytes the weights hold; the files' total size if None.
     """
-    size = sum(os.path.getsize(f) for f in files)
+    if size is None:
+        size = sum(os.path.getsize(f) for f in files)
+        files = ", ".join(files)
     if count * bytes_per_parameter > size:
-        names = ", ".join(files)
         raise error(
             f"{where} describes {count:,} parameters, at least "
-            f"{count * bytes_per_parameter:,.0f} bytes, but the weights ({names}) "
+            f"{count * bytes_per_parameter:,.0f} bytes, but the weights ({files}) "
             f"hold {size:,} bytes: the configuration does not match its weights."
         )
 

@@ -23,7 +23,6 @@ apart from the JSON file check.
 
 import json
 import os
-import stat
 
 import keras
 
@@ -33,6 +32,7 @@ from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.models import backbone_checks
 from keras_encoders.models.encoder_backbone import EncoderBackbone
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
+from keras_encoders.utils import text_utils
 
 # A preset's JSON files are a few kilobytes (vocabularies are assets).
 MAX_JSON_BYTES = 64 * 2**20
@@ -49,14 +49,7 @@ def checked_load_json(preset, config_file=preset_utils.CONFIG_FILE):
                 f"{path} resolves to {os.path.realpath(path)}, outside the preset "
                 f"folder {root}; a preset is read only from inside it."
             )
-    info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_JSON_BYTES:
-        raise CheckpointFormatError(
-            f"{path} is not a preset file: a regular JSON file of at most "
-            f"{MAX_JSON_BYTES:,} bytes is expected."
-        )
-    with open(path, "rb") as f:
-        text = f.read(MAX_JSON_BYTES + 1)
+    text = text_utils.read_bounded_file(path, "preset JSON file", MAX_JSON_BYTES, CheckpointFormatError)
     try:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

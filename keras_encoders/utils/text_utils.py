@@ -18,26 +18,26 @@ from tensorflow_text.python.ops.regex_split_ops import gen_regex_split_ops
 MAX_TOKENIZER_FILE_BYTES = 256 * 2**20
 
 
-def read_tokenizer_file(path, what="tokenizer file", limit=MAX_TOKENIZER_FILE_BYTES):
-    """The bytes of a tokenizer file, which must be a regular file of at most
-    `limit` bytes.
+def read_bounded_file(path, what="tokenizer file", limit=MAX_TOKENIZER_FILE_BYTES, error=ValueError):
+    """The bytes of a tokenizer (or other small) file, which must be a
+    regular file of at most `limit` bytes; `error` otherwise.
 
     A device (`/dev/zero`, or a link to it), a pipe or a folder would
     otherwise be read until memory runs out, or block; the size is checked
-    before reading, and the read stops one byte past the limit in case the
-    file grows meanwhile.
+    before reading, and a file that grows meanwhile is refused too.
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"The {what} {path} does not exist.")
     if not stat.S_ISREG(os.stat(path).st_mode):
-        raise ValueError(f"The {what} {path} is not a regular file (a device, pipe or folder?).")
+        raise error(f"The {what} {path} is not a regular file (a device, pipe or folder?).")
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        data = f.read(limit + 1) if size <= limit else None
-    if data is None or len(data) > limit:
-        raise ValueError(
-            f"The {what} {path} holds {max(size, limit + 1):,} bytes or more, over "
-            f"the {limit:,} a tokenizer file may have; it is not a tokenizer file."
+        # `read(n)` allocates n bytes first: ask for what the file holds.
+        data = f.read(size + 1) if size <= limit else None
+    if data is None or len(data) > size:
+        raise error(
+            f"The {what} {path} holds {size:,} bytes or more, over the {limit:,} "
+            f"such a file may have (or it grew while read); it is not a {what}."
         )
     return data
 
@@ -48,9 +48,9 @@ def read_vocabulary(path):
     Universal newlines (so CRLF files such as ConvBERT's published vocabulary
     lose their `\\r`), one token per line, id = line index. Duplicated lines are
     kept so that ids stay line indices. The file is read with
-    `read_tokenizer_file` (a regular file, bounded in size).
+    `read_bounded_file` (a regular file, bounded in size).
     """
-    data = read_tokenizer_file(path, "vocabulary file")
+    data = read_bounded_file(path, "vocabulary file")
     with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f.readlines()]
 
