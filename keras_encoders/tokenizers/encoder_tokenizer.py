@@ -122,15 +122,14 @@ class EncoderTokenizer(Tokenizer):
         `text_utils.read_bounded_file`: regular files, bounded in size).
         """
         if os.path.isdir(preset):
-            root = os.path.realpath(preset)
             folder = os.path.join(preset, ASSET_DIR, self.config_file.split(".")[0])
             for asset in self.file_assets:
                 path = os.path.join(folder, asset)
-                if os.path.commonpath([root, os.path.realpath(path)]) != root:
+                if not text_utils.resolves_inside(path, preset):
                     raise ValueError(
                         f"The tokenizer asset {path} resolves to "
                         f"{os.path.realpath(path)}, outside the preset folder "
-                        f"{root}; a preset reads its assets only from inside it."
+                        f"{preset}; a preset reads its assets only from inside it."
                     )
         super().load_preset_assets(preset)
 

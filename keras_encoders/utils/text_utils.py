@@ -42,6 +42,20 @@ def read_bounded_file(path, what="tokenizer file", limit=MAX_TOKENIZER_FILE_BYTE
     return data
 
 
+def resolves_inside(path, folder):
+    """Whether `path`, links followed, is a file of `folder`.
+
+    A folder of the Hugging Face hub cache (`.../snapshots/<revision>`)
+    holds links into its repository's `blobs/`, which count as inside.
+    """
+    root = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    roots = [root]
+    if os.path.basename(os.path.dirname(root)) == "snapshots":
+        roots.append(os.path.join(os.path.dirname(os.path.dirname(root)), "blobs"))
+    return any(os.path.commonpath([r, real]) == r for r in roots)
+
+
 def read_vocabulary(path):
     """Read a `vocab.txt` exactly as Hugging Face's `load_vocab` does.
 

@@ -223,8 +223,26 @@ def test_preset_json_linked_to_a_device_is_refused(classifier_preset, tmp_path, 
     os.symlink("/dev/zero", folder / file_name)
     refused(
         lambda: models.ErnieMTokenizer.from_preset(str(folder)), CheckpointFormatError,
-        os.path.join(str(folder), file_name), "outside the preset folder",
+        os.path.join(str(folder), file_name), "not a regular file",
     )
+
+
+def test_presets_in_the_hub_cache_layout_load(classifier_preset, tmp_path):
+    """The hub cache's snapshot folders link every file into `blobs/`: those
+    links stay inside the preset's repository and are followed."""
+    snapshot = tmp_path / "models--someone--tiny" / "snapshots" / "0123abc"
+    blobs = tmp_path / "models--someone--tiny" / "blobs"
+    blobs.mkdir(parents=True)
+    for directory, _, files in os.walk(classifier_preset):
+        for name in files:
+            source = os.path.join(directory, name)
+            relative = os.path.relpath(source, classifier_preset)
+            blob = blobs / relative.replace(os.sep, "_")
+            shutil.copy(source, blob)
+            os.makedirs(os.path.dirname(snapshot / relative), exist_ok=True)
+            os.symlink(blob, snapshot / relative)
+    tokenizer = models.ErnieMTokenizer.from_preset(str(snapshot))
+    assert tokenizer.vocabulary_size() > 0
 
 
 def test_tokenizer_constructors_read_only_bounded_regular_files():
