@@ -262,3 +262,20 @@ def test_hf_config_its_weights_cannot_hold_is_refused(tiny_nezha_dir, tmp_path):
         lambda: models.NezhaBackbone.from_preset(folder, load_weights=False), CheckpointFormatError,
         os.path.join(folder, "config.json"), "allow_parameters",
     )
+
+
+@pytest.mark.parametrize("model,kind", [("nezha", "tf1"), ("ernie_m", "paddle")])
+def test_original_checkpoint_config_its_tensors_cannot_fill_is_refused(model, kind):
+    """TF1 and Paddle checkpoints are read first: a config.json that describes
+    more than the tensors read is refused before the backbone is built."""
+    from keras_encoders.convert import sources
+
+    config = dict(vocab_size=50, hidden_size=4096, num_hidden_layers=1000,
+                  num_attention_heads=64, intermediate_size=16384, max_position_embeddings=66)
+    src = sources.CheckpointSource(
+        kind=kind, location="ckpt/config.json", path="ckpt/model", model_type=model, config=config,
+        architecture=sources.FAMILIES[model].base_architecture, tokenizer_files={},
+        tokenizer_settings={}, tensors={"w": np.zeros((64, 64), "float32")},
+    )
+    refused(lambda: sources.build_model(src), CheckpointFormatError,
+            "ckpt/config.json", "ckpt/model", "16,384 bytes", "does not match its weights")
