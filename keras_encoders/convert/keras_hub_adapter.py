@@ -83,23 +83,18 @@ class HFPresetLoader(PresetLoader):
         which heads without one do not save. Without weights, the ceiling of
         `models.parameter_ceiling()` applies.
         """
+        files = None  # none, or missing: then the ceiling applies
+        if load_weights:
+            directory = downloads.hf_layout_dir(self.preset, weights=True)
+            name = hf_folder.weights_file_names(directory)
+            if name is not None:
+                files = [os.path.join(directory, name)]
+            if name is not None and name.endswith(".index.json"):
+                files += hf_folder.shard_paths(directory, name)
         config_path = os.path.join(self.directory, "config.json")
-        count = cls.implied_parameter_count(arguments)
-        if not load_weights:
-            backbone_checks.check_parameter_count(count, config_path, CheckpointFormatError)
-            return backbone_checks.parameter_ceiling()
-        directory = downloads.hf_layout_dir(self.preset, weights=True)
-        name = hf_folder.weights_file_names(directory)
-        if name is None:
-            return backbone_checks.parameter_ceiling()  # reading the weights says what is missing
-        files = [os.path.join(directory, name)]
-        if name.endswith(".index.json"):
-            files += hf_folder.shard_paths(directory, name)
-        hidden = arguments["hidden_dim"]
-        backbone_checks.check_weights_hold(
-            count - hidden * hidden - hidden, 2, files, config_path, CheckpointFormatError
+        return backbone_checks.ceiling_for_weights(
+            cls, arguments, 2, files, config_path, CheckpointFormatError, pooler_optional=True
         )
-        return max(count, backbone_checks.parameter_ceiling())
 
     # === Tokenizer and preprocessor ===
     def load_tokenizer(self, cls, config_file=None, **kwargs):

@@ -465,14 +465,13 @@ def build_model(src, *, log=None):
 
     arguments = spec.hf.convert_backbone_config(src.config)
     # The tensors read must be able to fill what the configuration describes
-    # (2 bytes a parameter at least; the pooler may be absent) before it is built.
-    hidden = arguments["hidden_dim"]
-    count = backbone_cls.implied_parameter_count(arguments)
+    # (2 bytes a parameter at least) before it is built.
     held = sum(int(getattr(t, "nbytes", 0)) for t in src.tensors.values())
-    backbone_checks.check_weights_hold(
-        count - hidden * hidden - hidden, 2, src.path, src.location, CheckpointFormatError, size=held
+    ceiling = backbone_checks.ceiling_for_weights(
+        backbone_cls, arguments, 2, src.path, src.location, CheckpointFormatError,
+        size=held, pooler_optional=True,
     )
-    with backbone_checks.allow_parameters(max(count, backbone_checks.parameter_ceiling())):
+    with backbone_checks.allow_parameters(ceiling):
         backbone = backbone_cls(**arguments)
     port_backbone(src, backbone)
     tokenizer = tokenizer_cls(**src.tokenizer_settings, **src.tokenizer_files)

@@ -219,6 +219,30 @@ def check_weights_hold(count, bytes_per_parameter, files, where, error=ValueErro
         )
 
 
+def ceiling_for_weights(cls, arguments, bytes_per_parameter, files, where, error=ValueError,
+                        size=None, pooler_optional=False):
+    """Check that weights can fill the backbone `arguments` describe, and
+    return the parameter ceiling to build it under (the weights vouch for
+    its size, so it may exceed `parameter_ceiling()`). Without weights
+    (`files` None) the configuration must stay under `parameter_ceiling()`.
+
+    Args:
+        cls: the backbone class.
+        arguments: its constructor arguments.
+        pooler_optional: the weights may lack the pooler (Hugging Face
+            heads without one do not save it).
+        (the rest as `check_weights_hold`)
+    """
+    count = cls.implied_parameter_count(arguments)
+    if files is None:
+        check_parameter_count(count, where, error)
+        return parameter_ceiling()
+    hidden = arguments["hidden_dim"]
+    needed = count - (hidden * hidden + hidden if pooler_optional else 0)
+    check_weights_hold(needed, bytes_per_parameter, files, where, error, size)
+    return max(count, parameter_ceiling())
+
+
 def check_arguments(cls, arguments):
     """A backbone constructor's check of its own arguments (`locals()`).
 

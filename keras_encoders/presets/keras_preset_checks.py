@@ -118,16 +118,10 @@ class CheckedKerasPresetLoader(preset_utils.KerasPresetLoader):
         path = preset_utils.get_file(self.preset, file_name)
         arguments = config.get("config")
         backbone_checks.check_fields(arguments, "keras", path, CheckpointFormatError)
-        count = cls.implied_parameter_count(arguments)
-        if not load_weights:
-            backbone_checks.check_parameter_count(count, path, CheckpointFormatError)
-            return backbone_checks.parameter_ceiling()
-        backbone_checks.check_weights_hold(
-            count, bytes_per_parameter(arguments.get("dtype")), self.weight_files(),
-            path, CheckpointFormatError,
+        return backbone_checks.ceiling_for_weights(
+            cls, arguments, bytes_per_parameter(arguments.get("dtype")),
+            self.weight_files() if load_weights else None, path, CheckpointFormatError,
         )
-        # The weights vouch for the size: build what they hold.
-        return max(count, backbone_checks.parameter_ceiling())
 
     def weight_files(self):
         if preset_utils.check_file_exists(self.preset, preset_utils.MODEL_WEIGHTS_FILE):
