@@ -80,6 +80,7 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
             Face `max_position_embeddings` counts 2 more than it can use).
     """
     column = NAMING[naming]
+    # A constructor call has arguments; a file (any other error type) fields.
     kind = "argument" if naming == "keras" and error is ValueError else "field"
 
     def fail(name, problem):
