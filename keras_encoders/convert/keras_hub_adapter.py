@@ -24,7 +24,9 @@ from keras_encoders.convert import downloads
 from keras_encoders.convert import families
 from keras_encoders.convert import sources
 from keras_encoders.convert.config_checks import check_config
+from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.convert.readers import hf_folder
+from keras_encoders.models import backbone_checks
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,9 @@ class HFPresetLoader(PresetLoader):
     # === Backbone ===
     def load_backbone(self, cls, load_weights, **kwargs):
         allow_non_finite = kwargs.pop("allow_non_finite", self.allow_non_finite)
-        backbone = cls(**{**self.spec.hf.convert_backbone_config(self.config), **kwargs})
+        arguments = {**self.spec.hf.convert_backbone_config(self.config), **kwargs}
+        with backbone_checks.allow_parameters(self.ceiling(cls, arguments, load_weights)):
+            backbone = cls(**arguments)
         if load_weights:
             if not sources.hf_port_backbone(
                 self.spec, backbone, self.state_dict, self.directory, allow_non_finite
@@ -70,6 +74,27 @@ class HFPresetLoader(PresetLoader):
                     self.directory,
                 )
         return backbone
+
+    def ceiling(self, cls, arguments, load_weights):
+        """The parameters the weights vouch for, checked before building.
+
+        The configuration must not imply more parameters than the weight
+        files can hold at 2 bytes each (float16), leaving out the pooler,
+        which heads without one do not save. Without weights, the ceiling of
+        `models.parameter_ceiling()` applies.
+        """
+        files = None  # none, or missing: then the ceiling applies
+        if load_weights:
+            directory = downloads.hf_layout_dir(self.preset, weights=True)
+            name = hf_folder.weights_file_names(directory)
+            if name is not None:
+                files = [os.path.join(directory, name)]
+            if name is not None and name.endswith(".index.json"):
+                files += hf_folder.shard_paths(directory, name)
+        config_path = os.path.join(self.directory, "config.json")
+        return backbone_checks.ceiling_for_weights(
+            cls, arguments, 2, files, config_path, CheckpointFormatError, pooler_optional=True
+        )
 
     # === Tokenizer and preprocessor ===
     def load_tokenizer(self, cls, config_file=None, **kwargs):

@@ -39,6 +39,7 @@ from keras_encoders.convert.readers import hf_folder
 from keras_encoders.convert.readers import paddle_params
 from keras_encoders.convert.readers import tf1 as tf1_reader
 from keras_encoders.convert.readers.hf_folder import read_json as _read_json
+from keras_encoders.models import backbone_checks
 
 HUGGING_FACE = "huggingface"
 TF1 = "tf1"
@@ -462,7 +463,16 @@ def build_model(src, *, log=None):
         tokenizer = tokenizer_cls(**src.tokenizer_settings, **src.tokenizer_files)
         return backbone, tokenizer
 
-    backbone = backbone_cls(**spec.hf.convert_backbone_config(src.config))
+    arguments = spec.hf.convert_backbone_config(src.config)
+    # The tensors read must be able to fill what the configuration describes
+    # (2 bytes a parameter at least) before it is built.
+    held = sum(int(getattr(t, "nbytes", 0)) for t in src.tensors.values())
+    ceiling = backbone_checks.ceiling_for_weights(
+        backbone_cls, arguments, 2, src.path, src.location, CheckpointFormatError,
+        size=held, pooler_optional=True,
+    )
+    with backbone_checks.allow_parameters(ceiling):
+        backbone = backbone_cls(**arguments)
     port_backbone(src, backbone)
     tokenizer = tokenizer_cls(**src.tokenizer_settings, **src.tokenizer_files)
     if task_cls is None:

@@ -61,3 +61,6 @@ from keras_encoders.models.ernie_m.ernie_m_question_answerer import ErnieMQuesti
 from keras_encoders.models.ernie_m.ernie_m_multiple_choice import ErnieMMultipleChoice
 from keras_encoders.models.ernie_m.ernie_m_information_extractor_preprocessor import ErnieMInformationExtractorPreprocessor
 from keras_encoders.models.ernie_m.ernie_m_information_extractor import ErnieMInformationExtractor
+# The size ceiling for backbones built without weights (backbone_checks).
+from keras_encoders.models.backbone_checks import allow_parameters
+from keras_encoders.models.backbone_checks import parameter_ceiling

@@ -13,6 +13,7 @@ the Keras preset (`resolver`); later ones load the cache without network.
 - `registry`: registration with keras-hub; `register_preset` adds your own.
 - `resolver`: download, conversion and cache of named presets.
 - `table`: the README's presets table.
+- `keras_preset_checks`: the checks of Keras preset folders (installed on import).
 """
 
 from keras_encoders.presets.catalogue import CatalogueError
@@ -27,6 +28,9 @@ from keras_encoders.presets.resolver import PresetSourceError
 from keras_encoders.presets.resolver import cache_root
 from keras_encoders.presets.resolver import ensure_preset
 from keras_encoders.presets.resolver import preset_dir
+from keras_encoders.presets import keras_preset_checks
+
+keras_preset_checks.install()
 
 
 def markdown_table(entries=None):

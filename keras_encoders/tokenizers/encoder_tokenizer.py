@@ -1,8 +1,11 @@
 """Base class of the keras_encoders tokenizers: one TensorFlow code path."""
 
+import os
+
 import keras
 import tensorflow as tf
 from keras_hub.tokenizers import Tokenizer
+from keras_hub.src.utils.preset_utils import ASSET_DIR
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from keras_encoders.utils import text_utils
@@ -109,6 +112,26 @@ class EncoderTokenizer(Tokenizer):
 
     def load_assets(self, dir_path):
         self.set_vocabulary(f"{dir_path}/{self.vocabulary_asset}")
+
+    def load_preset_assets(self, preset):
+        """keras-hub's asset loading, refusing assets from outside a local preset.
+
+        Each asset of a preset folder must resolve inside it: a link to
+        `/dev/zero` or to any file elsewhere is refused, with the file named,
+        before anything is read (the files themselves are then read with
+        `text_utils.read_bounded_file`: regular files, bounded in size).
+        """
+        if os.path.isdir(preset):
+            folder = os.path.join(preset, ASSET_DIR, self.config_file.split(".")[0])
+            for asset in self.file_assets:
+                path = os.path.join(folder, asset)
+                if not text_utils.resolves_inside(path, preset):
+                    raise ValueError(
+                        f"The tokenizer asset {path} resolves to "
+                        f"{os.path.realpath(path)}, outside the preset folder "
+                        f"{preset}; a preset reads its assets only from inside it."
+                    )
+        super().load_preset_assets(preset)
 
     # === Tokenization ===
     def _tokenize_with_offsets_tf(self, strings):

@@ -1,7 +1,9 @@
 """Text helpers shared by the tokenizers (vocabulary files, offsets)."""
 
+import io
 import os
 import re
+import stat
 
 import numpy as np
 
@@ -10,16 +12,60 @@ from tensorflow.python.ops import gen_string_ops
 from tensorflow_text.python.ops.regex_split_ops import gen_regex_split_ops
 
 
+# The largest tokenizer file read: 50 times ERNIE-M's 250k-token vocabulary
+# or SentencePiece model (~5 MB), and small next to the memory it would take
+# to tokenize with it.
+MAX_TOKENIZER_FILE_BYTES = 256 * 2**20
+
+
+def read_bounded_file(path, what="tokenizer file", limit=MAX_TOKENIZER_FILE_BYTES, error=ValueError):
+    """The bytes of a tokenizer (or other small) file, which must be a
+    regular file of at most `limit` bytes; `error` otherwise.
+
+    A device (`/dev/zero`, or a link to it), a pipe or a folder would
+    otherwise be read until memory runs out, or block; the size is checked
+    before reading, and a file that grows meanwhile is refused too.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"The {what} {path} does not exist.")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise error(f"The {what} {path} is not a regular file (a device, pipe or folder?).")
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        # `read(n)` allocates n bytes first: ask for what the file holds.
+        data = f.read(size + 1) if size <= limit else None
+    if data is None or len(data) > size:
+        raise error(
+            f"The {what} {path} holds {size:,} bytes or more, over the {limit:,} "
+            f"such a file may have (or it grew while read); it is not a {what}."
+        )
+    return data
+
+
+def resolves_inside(path, folder):
+    """Whether `path`, links followed, is a file of `folder`.
+
+    A folder of the Hugging Face hub cache (`.../snapshots/<revision>`)
+    holds links into its repository's `blobs/`, which count as inside.
+    """
+    root = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    roots = [root]
+    if os.path.basename(os.path.dirname(root)) == "snapshots":
+        roots.append(os.path.join(os.path.dirname(os.path.dirname(root)), "blobs"))
+    return any(os.path.commonpath([r, real]) == r for r in roots)
+
+
 def read_vocabulary(path):
     """Read a `vocab.txt` exactly as Hugging Face's `load_vocab` does.
 
     Universal newlines (so CRLF files such as ConvBERT's published vocabulary
     lose their `\\r`), one token per line, id = line index. Duplicated lines are
-    kept so that ids stay line indices.
+    kept so that ids stay line indices. The file is read with
+    `read_bounded_file` (a regular file, bounded in size).
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Vocabulary file not found: {path}")
-    with open(path, "r", encoding="utf-8") as f:
+    data = read_bounded_file(path, "vocabulary file")
+    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f.readlines()]
 
 

@@ -5,6 +5,8 @@ from keras_hub.layers import PositionEmbedding
 from keras_hub.layers import ReversibleEmbedding
 
 from keras_encoders.layers.conv_bert_encoder_layer import ConvBertEncoderLayer
+from keras_encoders.layers.mixed_attention import mixed_attention_dims
+from keras_encoders.models import backbone_checks
 from keras_encoders.models.encoder_backbone import EncoderBackbone
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
@@ -83,6 +85,7 @@ class ConvBertBackbone(EncoderBackbone):
         dtype=None,
         **kwargs,
     ):
+        backbone_checks.check_arguments(type(self), locals())
         embedding_dim = embedding_dim or hidden_dim
 
         # === Layers ===
@@ -179,6 +182,29 @@ class ConvBertBackbone(EncoderBackbone):
         self.attention_dropout = attention_dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.max_sequence_length = max_sequence_length
+
+    @classmethod
+    def implied_parameter_count(cls, config):
+        """The parameters a backbone with these constructor arguments holds."""
+        hidden = config["hidden_dim"]
+        embedding = config.get("embedding_dim") or hidden
+        kernel = config.get("conv_kernel_size", 9)
+        rows = config["vocabulary_size"] + config.get("max_sequence_length", 512)
+        embeddings = (rows + config.get("num_segments", 2) + 2) * embedding
+        if embedding != hidden:
+            embeddings += embedding * hidden + hidden
+        heads, head_dim = mixed_attention_dims(hidden, config["num_heads"], config.get("head_ratio", 2))
+        width = heads * head_dim
+        # The encoder block with attention `width` wide and its output
+        # projection reading `2 * width` (attention and convolution halves),
+        # plus the convolution heads: separable key convolution, taps, values.
+        block = backbone_checks.encoder_layer_parameters(
+            hidden, config["intermediate_dim"], width, config.get("num_groups", 1)
+        )
+        block += (2 * width - hidden) * hidden
+        block += kernel * hidden + hidden * width + width
+        block += width * heads * kernel + heads * kernel + hidden * width + width
+        return embeddings + config["num_layers"] * block
 
     @property
     def position_limit(self):

@@ -7,6 +7,7 @@ from keras_hub.layers import PositionEmbedding
 from keras_hub.layers import ReversibleEmbedding
 
 from keras_encoders.layers.post_ln_encoder_layer import PostLNEncoderLayer
+from keras_encoders.models import backbone_checks
 from keras_encoders.models.encoder_backbone import EncoderBackbone
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
@@ -95,6 +96,7 @@ class ErnieMBackbone(EncoderBackbone):
         dtype=None,
         **kwargs,
     ):
+        backbone_checks.check_arguments(type(self), locals())
         # === Layers ===
         self.token_embedding = ReversibleEmbedding(
             input_dim=vocabulary_size,
@@ -177,6 +179,17 @@ class ErnieMBackbone(EncoderBackbone):
         self.max_sequence_length = max_sequence_length
         self.pad_token_id = pad_token_id
         self.pad_position_id = pad_position_id
+
+    @classmethod
+    def implied_parameter_count(cls, config):
+        """The parameters a backbone with these constructor arguments holds."""
+        hidden = config["hidden_dim"]
+        positions = config.get("max_sequence_length", 512) + POSITION_OFFSET
+        embeddings = (config["vocabulary_size"] + positions + 2) * hidden
+        layers = config["num_layers"] * backbone_checks.encoder_layer_parameters(
+            hidden, config["intermediate_dim"]
+        )
+        return embeddings + layers + hidden * hidden + hidden
 
     @property
     def position_limit(self):

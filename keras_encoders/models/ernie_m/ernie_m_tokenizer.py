@@ -708,8 +708,7 @@ def _read_proto(proto):
     if proto is None or isinstance(proto, bytes):
         return proto
     if isinstance(proto, str):
-        with open(proto, "rb") as f:
-            return f.read()
+        return text_utils.read_bounded_file(proto, "SentencePiece model")
     raise ValueError(
         "`proto` must be a path to a SentencePiece model or its serialized "
         f"bytes. Received: {type(proto)}"

@@ -4,6 +4,7 @@ import keras
 from keras_hub.layers import ReversibleEmbedding
 
 from keras_encoders.layers.post_ln_encoder_layer import PostLNEncoderLayer
+from keras_encoders.models import backbone_checks
 from keras_encoders.models.encoder_backbone import EncoderBackbone
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
@@ -61,6 +62,7 @@ class NezhaBackbone(EncoderBackbone):
         dtype=None,
         **kwargs,
     ):
+        backbone_checks.check_arguments(type(self), locals())
         # === Layers ===
         self.token_embedding = ReversibleEmbedding(
             input_dim=vocabulary_size,
@@ -137,6 +139,16 @@ class NezhaBackbone(EncoderBackbone):
         self.attention_dropout = attention_dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.max_sequence_length = max_sequence_length
+
+    @classmethod
+    def implied_parameter_count(cls, config):
+        """The parameters a backbone with these constructor arguments holds."""
+        hidden = config["hidden_dim"]
+        embeddings = (config["vocabulary_size"] + config.get("num_segments", 2) + 2) * hidden
+        layers = config["num_layers"] * backbone_checks.encoder_layer_parameters(
+            hidden, config["intermediate_dim"]
+        )
+        return embeddings + layers + hidden * hidden + hidden
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,281 @@
+"""Hostile Keras presets (what `save_to_preset` writes, then edited): every
+one is refused with the documented error naming the file and the field,
+before anything large is built or read, and the process goes on. Memory is
+bounded by a fixed ceiling (tracemalloc's peak, and the process's peak RSS,
+which would grow by gigabytes if the model or `/dev/zero` were allocated)."""
+
+import json
+import os
+import resource
+import shutil
+
+import numpy as np
+import pytest
+
+import keras_encoders  # noqa: F401  (installs the preset checks)
+from keras_encoders import models
+from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.utils import text_utils
+from tests.conftest import asset
+from tests.convert.test_hostile_checkpoints import MiB
+from tests.convert.test_hostile_checkpoints import assert_refused
+from tests.convert.test_hostile_checkpoints import tiny_nezha_dir  # noqa: F401  (fixture)
+from tests.convert.test_hostile_checkpoints import with_config
+from tests.tiny_models import tiny_backbone
+
+SPM = ("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
+BACKBONES = {"nezha": models.NezhaBackbone, "convbert": models.ConvBertBackbone, "ernie_m": models.ErnieMBackbone}
+
+
+def refused(fn, error, *fragments):
+    """`assert_refused` with a fixed memory ceiling, Python and process-wide."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    message = assert_refused(fn, error, *fragments, limit=16 * MiB)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    assert grown < 256 * MiB, f"peak RSS grew {grown / MiB:.0f} MiB while refusing: {message}"
+    return message
+
+
+@pytest.fixture(scope="module")
+def backbone_presets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("backbones")
+    for model in BACKBONES:
+        tiny_backbone(model).save_to_preset(str(root / model))
+    return root
+
+
+@pytest.fixture(scope="module")
+def classifier_preset(tmp_path_factory):
+    """A tiny ERNIE-M classifier preset: task.json, tokenizer.json,
+    preprocessor.json and both tokenizer assets (vocabulary, SentencePiece)."""
+    import sentencepiece
+
+    spm = asset(*SPM)
+    processor = sentencepiece.SentencePieceProcessor(model_file=spm)
+    head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    tokens = head + [p for p in pieces if p not in head] + ["[MASK]"]
+    tokenizer = models.ErnieMTokenizer(proto=spm, vocabulary=tokens)
+    preprocessor = models.ErnieMTextClassifierPreprocessor(tokenizer, sequence_length=8)
+    backbone = models.ErnieMBackbone(
+        vocabulary_size=len(tokens), num_layers=1, num_heads=2, hidden_dim=8,
+        intermediate_dim=16, max_sequence_length=8,
+    )
+    task = models.ErnieMTextClassifier(backbone, num_classes=2, preprocessor=preprocessor)
+    path = tmp_path_factory.mktemp("classifier") / "preset"
+    task.save_to_preset(str(path))
+    return path
+
+
+def edited(source, tmp_path, file_name, change):
+    """A copy of the preset at `source` with `change(json)` applied to one file."""
+    folder = tmp_path / "preset"
+    shutil.copytree(source, folder)
+    path = folder / file_name
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    return str(folder)
+
+
+def set_backbone(**fields):
+    def change(config):
+        config["config"].update(fields)
+        return config
+    return change
+
+
+BAD_CONFIGS = {
+    "zero-heads": ({"num_heads": 0}, "num_heads"),
+    "nan-epsilon": ({"layer_norm_epsilon": float("nan")}, "layer_norm_epsilon"),
+    "negative-epsilon": ({"layer_norm_epsilon": -1}, "layer_norm_epsilon"),
+    "million-layers": ({"num_layers": 1_000_000}, "num_layers"),
+    "string-vocabulary": ({"vocabulary_size": "50"}, "vocabulary_size"),
+    "indivisible-heads": ({"num_heads": 3}, "hidden_dim"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+@pytest.mark.parametrize("model", sorted(BACKBONES))
+def test_bad_backbone_config_names_file_and_field(backbone_presets, tmp_path, model, case):
+    fields, name = BAD_CONFIGS[case]
+    folder = edited(backbone_presets / model, tmp_path, "config.json", set_backbone(**fields))
+    refused(
+        lambda: BACKBONES[model].from_preset(folder), CheckpointFormatError,
+        os.path.join(folder, "config.json"), f"field {name!r}",
+    )
+
+
+ENORMOUS = {
+    "deep-and-wide": dict(num_layers=1000, num_heads=64, hidden_dim=4096, intermediate_dim=16384),
+    "huge-vocabulary": dict(vocabulary_size=5_000_000, num_heads=64, hidden_dim=65536),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENORMOUS))
+@pytest.mark.parametrize("model", sorted(BACKBONES))
+def test_config_its_weights_cannot_hold_is_refused(backbone_presets, tmp_path, model, case):
+    fields = dict(ENORMOUS[case])
+    if model == "convbert":
+        fields["embedding_dim"] = fields["hidden_dim"]
+    folder = edited(backbone_presets / model, tmp_path, "config.json", set_backbone(**fields))
+    refused(
+        lambda: BACKBONES[model].from_preset(folder), CheckpointFormatError,
+        os.path.join(folder, "config.json"), os.path.join(folder, "model.weights.h5"),
+        "does not match its weights",
+    )
+    # Without weights, the documented ceiling applies instead.
+    refused(
+        lambda: BACKBONES[model].from_preset(folder, load_weights=False), CheckpointFormatError,
+        os.path.join(folder, "config.json"), "allow_parameters",
+    )
+
+
+def test_genuine_presets_still_load(backbone_presets, classifier_preset):
+    for model, cls in BACKBONES.items():
+        assert cls.from_preset(str(backbone_presets / model)).count_params() > 0
+    task = models.ErnieMTextClassifier.from_preset(str(classifier_preset))
+    assert np.asarray(task.predict(["hello world"], verbose=0)).shape == (1, 2)
+
+
+def test_bad_backbone_in_task_json_names_it(classifier_preset, tmp_path):
+    def change(task):
+        task["config"]["backbone"]["config"]["num_heads"] = 0
+        return task
+
+    folder = edited(classifier_preset, tmp_path, "task.json", change)
+    refused(
+        lambda: models.ErnieMTextClassifier.from_preset(folder), CheckpointFormatError,
+        os.path.join(folder, "task.json"), "field 'num_heads'",
+    )
+
+
+def tokenizer_field(path_in_json, field, value):
+    def change(config):
+        node = config
+        for key in path_in_json:
+            node = node[key]
+        node["config"][field] = value
+        return config
+    return change
+
+
+TOKENIZER_FIELDS = {
+    "tokenizer-vocabulary": ("tokenizer.json", (), "vocabulary", models.ErnieMTokenizer),
+    "tokenizer-proto": ("tokenizer.json", (), "proto", models.ErnieMTokenizer),
+    "preprocessor-vocabulary": (
+        "preprocessor.json", ("config", "tokenizer"), "vocabulary", models.ErnieMTextClassifierPreprocessor,
+    ),
+    "task-proto": (
+        "task.json", ("config", "preprocessor", "config", "tokenizer"), "proto", models.ErnieMTextClassifier,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TOKENIZER_FIELDS))
+@pytest.mark.parametrize("target", ["/dev/zero", "link"])
+def test_tokenizer_config_naming_a_file_is_refused(classifier_preset, tmp_path, case, target):
+    file_name, where, field, cls = TOKENIZER_FIELDS[case]
+    if target == "link":
+        os.symlink("/dev/zero", tmp_path / "zero")
+        target = str(tmp_path / "zero")
+    folder = edited(classifier_preset, tmp_path, file_name, tokenizer_field(where, field, target))
+    kwargs = {"num_classes": 2} if cls is models.ErnieMTextClassifier else {}
+    refused(
+        lambda: cls.from_preset(folder, **kwargs), CheckpointFormatError,
+        os.path.join(folder, file_name), f"field {field!r}",
+    )
+
+
+@pytest.mark.parametrize("asset_name", ["vocabulary.txt", "vocabulary.spm"])
+@pytest.mark.parametrize("target", ["/dev/zero", "outside"])
+def test_asset_linked_out_of_the_preset_is_refused(classifier_preset, tmp_path, asset_name, target):
+    folder = tmp_path / "preset"
+    shutil.copytree(classifier_preset, folder)
+    path = folder / "assets" / "tokenizer" / asset_name
+    if target == "outside":
+        target = str(tmp_path / "elsewhere")
+        shutil.copy(path, target)
+    os.remove(path)
+    os.symlink(target, path)
+    refused(
+        lambda: models.ErnieMTokenizer.from_preset(str(folder)), ValueError,
+        str(path), "outside the preset folder",
+    )
+
+
+@pytest.mark.parametrize("asset_name", ["vocabulary.txt", "vocabulary.spm"])
+def test_absurdly_large_asset_is_refused_unread(classifier_preset, tmp_path, asset_name):
+    folder = tmp_path / "preset"
+    shutil.copytree(classifier_preset, folder)
+    path = folder / "assets" / "tokenizer" / asset_name
+    with open(path, "r+b") as f:  # sparse: no disk, and no read before the refusal
+        f.truncate(text_utils.MAX_TOKENIZER_FILE_BYTES + 1)
+    refused(
+        lambda: models.ErnieMTokenizer.from_preset(str(folder)), ValueError,
+        str(path), f"{text_utils.MAX_TOKENIZER_FILE_BYTES:,}",
+    )
+
+
+@pytest.mark.parametrize("file_name", ["config.json", "tokenizer.json"])
+def test_preset_json_linked_to_a_device_is_refused(classifier_preset, tmp_path, file_name):
+    folder = tmp_path / "preset"
+    shutil.copytree(classifier_preset, folder)
+    os.remove(folder / file_name)
+    os.symlink("/dev/zero", folder / file_name)
+    refused(
+        lambda: models.ErnieMTokenizer.from_preset(str(folder)), CheckpointFormatError,
+        os.path.join(str(folder), file_name), "not a regular file",
+    )
+
+
+def test_presets_in_the_hub_cache_layout_load(classifier_preset, tmp_path):
+    """The hub cache's snapshot folders link every file into `blobs/`: those
+    links stay inside the preset's repository and are followed."""
+    snapshot = tmp_path / "models--someone--tiny" / "snapshots" / "0123abc"
+    blobs = tmp_path / "models--someone--tiny" / "blobs"
+    blobs.mkdir(parents=True)
+    for directory, _, files in os.walk(classifier_preset):
+        for name in files:
+            source = os.path.join(directory, name)
+            relative = os.path.relpath(source, classifier_preset)
+            blob = blobs / relative.replace(os.sep, "_")
+            shutil.copy(source, blob)
+            os.makedirs(os.path.dirname(snapshot / relative), exist_ok=True)
+            os.symlink(blob, snapshot / relative)
+    tokenizer = models.ErnieMTokenizer.from_preset(str(snapshot))
+    assert tokenizer.vocabulary_size() > 0
+
+
+def test_tokenizer_constructors_read_only_bounded_regular_files():
+    refused(lambda: models.NezhaTokenizer(vocabulary="/dev/zero"), ValueError, "/dev/zero", "not a regular file")
+    refused(lambda: models.ErnieMTokenizer(proto="/dev/zero"), ValueError, "/dev/zero", "not a regular file")
+
+
+def test_hf_config_its_weights_cannot_hold_is_refused(tiny_nezha_dir, tmp_path):  # noqa: F811
+    change = lambda c: {**c, **dict(num_hidden_layers=1000, hidden_size=4096,  # noqa: E731
+                                   num_attention_heads=64, intermediate_size=16384)}
+    folder = with_config(tmp_path, tiny_nezha_dir, change)
+    refused(
+        lambda: models.NezhaBackbone.from_preset(folder), CheckpointFormatError,
+        os.path.join(folder, "config.json"), "model.safetensors", "does not match its weights",
+    )
+    refused(
+        lambda: models.NezhaBackbone.from_preset(folder, load_weights=False), CheckpointFormatError,
+        os.path.join(folder, "config.json"), "allow_parameters",
+    )
+
+
+@pytest.mark.parametrize("model,kind", [("nezha", "tf1"), ("ernie_m", "paddle")])
+def test_original_checkpoint_config_its_tensors_cannot_fill_is_refused(model, kind):
+    """TF1 and Paddle checkpoints are read first: a config.json that describes
+    more than the tensors read is refused before the backbone is built."""
+    from keras_encoders.convert import sources
+
+    config = dict(vocab_size=50, hidden_size=4096, num_hidden_layers=1000,
+                  num_attention_heads=64, intermediate_size=16384, max_position_embeddings=66)
+    src = sources.CheckpointSource(
+        kind=kind, location="ckpt/config.json", path="ckpt/model", model_type=model, config=config,
+        architecture=sources.FAMILIES[model].base_architecture, tokenizer_files={},
+        tokenizer_settings={}, tensors={"w": np.zeros((64, 64), "float32")},
+    )
+    refused(lambda: sources.build_model(src), CheckpointFormatError,
+            "ckpt/config.json", "ckpt/model", "16,384 bytes", "does not match its weights")
