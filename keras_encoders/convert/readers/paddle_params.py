@@ -28,13 +28,13 @@ built afterwards from the recorded bytes with `np.frombuffer`.
 """
 
 import errno
-import io
 import math
 import os
 
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
 from keras_encoders.convert.readers import restricted_pickle
 from keras_encoders.convert.readers.restricted_pickle import Inert as _Inert
 from keras_encoders.convert.readers.restricted_pickle import Malformed as _Malformed
@@ -84,7 +84,7 @@ class _DType(_Inert):
             or any(s is not None for s in state[2:5])
             or (len(state) == 9 and state[8] is not None)
         ):
-            raise _Malformed(f"unsupported dtype state {state!r} for {self.name}")
+            raise _Malformed(f"unsupported dtype state {quote(state)} for {self.name}")
         self.byteorder = state[1]
 
     @property
@@ -95,7 +95,7 @@ class _DType(_Inert):
         return dtype
 
     def __repr__(self):
-        return f"numpy.dtype({self.name!r})"
+        return f"numpy.dtype({quote(self.name)})"
 
 
 class _Array(_Inert):
@@ -108,20 +108,20 @@ class _Array(_Inert):
 
     def __setstate__(self, state):
         if self.array is not None or not isinstance(state, tuple):
-            raise _Malformed(f"unexpected array state {state!r}")
+            raise _Malformed(f"unexpected array state {quote(state)}")
         if len(state) == 5:
             version, shape, dtype, fortran, data = state
             if version != 1:
-                raise _Malformed(f"unsupported array state version {version!r}")
+                raise _Malformed(f"unsupported array state version {quote(version)}")
         elif len(state) == 4:
             shape, dtype, fortran, data = state
         else:
             raise _Malformed(f"unexpected array state of length {len(state)}")
         if not isinstance(dtype, _DType):
-            raise _Malformed(f"array dtype must be a numpy dtype, got {dtype!r}")
+            raise _Malformed(f"array dtype must be a numpy dtype, got {quote(dtype)}")
         shape = restricted_pickle.check_shape(shape, "array shape")
         if type(fortran) is not bool:
-            raise _Malformed(f"invalid is_fortran flag {fortran!r}")
+            raise _Malformed(f"invalid is_fortran flag {quote(fortran)}")
         if isinstance(data, str):  # Python 2 pickles, read with latin-1
             data = data.encode("latin-1")
         if not isinstance(data, (bytes, bytearray)):
@@ -148,7 +148,7 @@ class _Array(_Inert):
 def _reconstruct(cls, shape, typecode):
     if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
         raise _Malformed(
-            f"unexpected _reconstruct({cls!r}, {shape!r}, {typecode!r})"
+            f"unexpected _reconstruct({quote(cls)}, {quote(shape)}, {quote(typecode)})"
         )
     return _Array()
 
@@ -156,14 +156,14 @@ def _reconstruct(cls, shape, typecode):
 def _dtype(name, align=False, copy=True):
     if name not in _DTYPE_NAMES or type(align) is not bool or type(copy) is not bool:
         raise _Malformed(
-            f"unsupported dtype {name!r}: only numeric arrays are weights"
+            f"unsupported dtype {quote(name)}: only numeric arrays are weights"
         )
     return _DType(name)
 
 
 def _scalar(dtype, data):
     if not isinstance(dtype, _DType) or not isinstance(data, (bytes, str)):
-        raise _Malformed(f"unexpected scalar({dtype!r}, ...)")
+        raise _Malformed(f"unexpected scalar({quote(dtype)}, ...)")
     if isinstance(data, str):
         data = data.encode("latin-1")
     np_dtype = dtype.numpy
@@ -196,7 +196,7 @@ _REFUSAL = (
 
 def _unpickler(data, path):
     return restricted_pickle.RestrictedUnpickler(
-        io.BytesIO(data), path, lambda module, name: _CALLABLES.get((module, name)),
+        data, path, lambda module, name: _CALLABLES.get((module, name)),
         _REFUSAL, encoding="latin1",
     )
 
@@ -216,12 +216,12 @@ def _materialize(path, obj):
     state = {}
     for key, value in obj.items():
         if type(key) is not str:
-            raise CheckpointFormatError(f"{path}: state dict key {key!r} is not a string")
+            raise CheckpointFormatError(f"{path}: state dict key {quote(key)} is not a string")
         if isinstance(value, _Array) and value.array is not None:
             state[key] = value.array
         else:
             raise CheckpointFormatError(
-                f"{path}: entry {key!r} holds {value!r}, not an array; this is "
+                f"{path}: entry {quote(key)} holds {quote(value)}, not an array; this is "
                 "not a `layer.state_dict()` saved with paddle.save (optimizer "
                 "states and nested objects are not weights)."
             )
@@ -235,7 +235,7 @@ def _materialize(path, obj):
                 state[key] = np.concatenate([p.reshape(-1) for p in parts]).reshape(shape)
             except (KeyError, TypeError, ValueError) as e:
                 raise CheckpointFormatError(
-                    f"{path}: cannot re-join the slices of {key!r} ({e}); the "
+                    f"{path}: cannot re-join the slices of {quote(key)} ({e}); the "
                     "file is corrupt."
                 ) from e
     return state

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
 from keras_encoders.convert.readers.restricted_pickle import MAX_DIMENSION
 
 _DTYPES = {
@@ -53,12 +54,12 @@ def _header(path, f, size):
 
 def _check_entry(path, name, info, data_size):
     if not isinstance(info, dict):
-        raise _error(path, f"tensor {name!r}: malformed header entry {info!r}.")
+        raise _error(path, f"tensor {quote(name)}: malformed header entry {quote(info)}.")
     dtype = info.get("dtype")
     if dtype not in _DTYPES:
         raise _error(
             path,
-            f"tensor {name!r} has dtype {dtype!r}, which this reader does not "
+            f"tensor {quote(name)} has dtype {quote(dtype)}, which this reader does not "
             f"support (supported: {', '.join(sorted(_DTYPES))}). Re-save it in "
             "float32, float16 or bfloat16.",
         )
@@ -71,13 +72,13 @@ def _check_entry(path, name, info, data_size):
         or len(offsets) != 2
         or not all(type(n) is int for n in offsets)
     ):
-        raise _error(path, f"tensor {name!r}: invalid shape {shape!r} or data_offsets {offsets!r}.")
+        raise _error(path, f"tensor {quote(name)}: invalid shape {quote(shape)} or data_offsets {quote(offsets)}.")
     begin, end = offsets
     needed = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
     if not 0 <= begin <= end <= data_size or end - begin != needed:
         raise _error(
             path,
-            f"tensor {name!r} ({dtype} {shape}) needs {needed} bytes but its "
+            f"tensor {quote(name)} ({dtype} {shape}) needs {needed} bytes but its "
             f"data_offsets {offsets} cover {end - begin} of the {data_size} "
             "stored: the file is truncated or corrupt. Re-download it.",
         )

@@ -21,6 +21,7 @@ import re
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
 
 __all__ = [
     "OPTIMIZER_STATE",
@@ -144,7 +145,7 @@ def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
             tensors[name] = np.asarray(reader.get_tensor(name))
         except tf.errors.OpError as e:
             raise CheckpointFormatError(
-                f"{prefix}: cannot read variable {name!r} ({e}); the checkpoint "
+                f"{prefix}: cannot read variable {quote(name)} ({e}); the checkpoint "
                 "is truncated or corrupt. Download it again."
             ) from e
         if progress is not None:
