@@ -31,7 +31,8 @@ def read_json(path):
     with open(path, encoding="utf-8") as f:
         try:
             return json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            # RecursionError: arrays nested thousands deep.
             raise CheckpointFormatError(f"{path} is not valid JSON: {e}") from e
 
 

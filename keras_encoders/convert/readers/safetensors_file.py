@@ -44,8 +44,8 @@ def _header(path, f, size):
         )
     try:
         header = json.loads(f.read(length))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _error(path, f"the safetensors header is not valid JSON ({e}).") from e
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise _error(path, f"the safetensors header is not valid JSON ({type(e).__name__}: {e}).") from e
     if not isinstance(header, dict):
         raise _error(path, "the safetensors header is not a JSON object.")
     header.pop("__metadata__", None)
@@ -85,8 +85,20 @@ def _check_entry(path, name, info, data_size):
     return np.dtype(_DTYPES[dtype]).newbyteorder("<"), tuple(shape), begin, end
 
 
+# What converting tensors (bfloat16 widening, byte swaps) may allocate, as a
+# multiple of the data bytes: widening every byte once as bfloat16 is 2x.
+# Tensors are views of the data read, so no number of header entries naming
+# one byte range costs more.
+MAX_EXPANSION = 2
+
+
 def load_safetensors(path):
     """`{name: np.ndarray}` of a safetensors file, in the header's order.
+
+    The data is read once; arrays are read-only views into it (entries that
+    share a byte range, i.e. tied weights, share memory), and each range is
+    converted at most once (bfloat16 -> float32), so memory stays within
+    `MAX_EXPANSION` times the file's size.
 
     Raises:
         FileNotFoundError: `path` does not exist.
@@ -95,19 +107,32 @@ def load_safetensors(path):
     """
     path = os.fspath(path)
     size = os.path.getsize(path)
-    tensors = {}
     with open(path, "rb") as f:
         header, start = _header(path, f, size)
         entries = {
             name: _check_entry(path, name, info, size - start) for name, info in header.items()
         }
-        for name, (dtype, shape, begin, end) in entries.items():
-            f.seek(start + begin)
-            array = np.frombuffer(f.read(end - begin), dtype=dtype).reshape(shape)
+        data = f.read(size - start)
+    tensors, converted, converted_bytes = {}, {}, 0
+    for name, (dtype, shape, begin, end) in entries.items():
+        key = (begin, end, header[name]["dtype"])
+        if key not in converted:
+            array = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=begin)
             if header[name]["dtype"] == "BF16":
                 # bfloat16 is the top half of a float32: widening is exact.
                 array = (array.astype(np.uint32) << 16).view(np.float32)
             elif not array.dtype.isnative:
                 array = array.astype(array.dtype.newbyteorder("="))
-            tensors[name] = array
+            if array.base is not data:
+                converted_bytes += array.nbytes
+                if converted_bytes > MAX_EXPANSION * len(data):
+                    raise _error(
+                        path,
+                        f"tensor {quote(name)} ({header[name]['dtype']}) converts bytes "
+                        f"{begin}-{end} once more; its overlapping entries would "
+                        f"take more than {MAX_EXPANSION}x the {len(data)} bytes stored",
+                    )
+            array.flags.writeable = False
+            converted[key] = array
+        tensors[name] = converted[key].reshape(shape)
     return tensors

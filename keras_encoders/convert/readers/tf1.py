@@ -54,11 +54,40 @@ def _strip_suffix(path):
     return match.group(1) if match else path
 
 
+def _state_file_prefix(folder):
+    """The checkpoint the folder's `checkpoint` state file names, inside `folder`.
+
+    Only checkpoints inside the folder are ever read: the state file's entry
+    is taken by its base name in the folder (training machines write
+    absolute paths, which stop meaning anything once a release is moved, and
+    could name an unrelated checkpoint elsewhere). None when there is no
+    state file or no such checkpoint in the folder.
+    """
+    state_path = os.path.join(folder, "checkpoint")
+    if not os.path.isfile(state_path):
+        return None
+    import tensorflow as tf
+
+    try:
+        state = tf.train.get_checkpoint_state(folder)
+    except Exception as e:  # noqa: BLE001 - a text proto parse error, whatever its class
+        raise CheckpointFormatError(
+            f"{state_path} is not a valid TensorFlow `checkpoint` state file "
+            f"({type(e).__name__}); delete it or pass the checkpoint prefix."
+        ) from e
+    if state is None or not state.model_checkpoint_path:
+        return None
+    name = os.path.basename(state.model_checkpoint_path.replace("\\", "/"))
+    prefix = os.path.join(folder, name)
+    return prefix if name and os.path.isfile(prefix + ".index") else None
+
+
 def resolve_checkpoint_prefix(path):
     """The checkpoint prefix (`.../model.ckpt-100`) for a file, prefix or folder.
 
-    A folder is resolved through its `checkpoint` state file, or else through
-    its single `*.index` file.
+    A folder is resolved through its `checkpoint` state file (by base name,
+    inside the folder: see `_state_file_prefix`), or else through its
+    single `*.index` file.
 
     Raises:
         FileNotFoundError: nothing checkpoint-like is at `path`.
@@ -67,12 +96,9 @@ def resolve_checkpoint_prefix(path):
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-        if os.path.exists(os.path.join(path, "checkpoint")):
-            import tensorflow as tf
-
-            latest = tf.train.latest_checkpoint(path)
-            if latest is not None and os.path.exists(latest + ".index"):
-                return latest
+        named = _state_file_prefix(path)
+        if named is not None:
+            return named
         indexes = sorted(glob.glob(os.path.join(path, "*.index")))
         if len(indexes) == 1:
             return indexes[0][: -len(".index")]
@@ -137,10 +163,19 @@ def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
             "object path, not by the original graph names this converter maps."
         )
     names = sorted(shapes)
+    dtypes = reader.get_variable_to_dtype_map()
     skipped = [n for n in names if skip is not None and skip.search(n)]
     wanted = [n for n in names if not (skip is not None and skip.search(n))]
     tensors = {}
     for i, name in enumerate(wanted):
+        dtype = dtypes.get(name)
+        if dtype is None or not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+            raise CheckpointFormatError(
+                f"{prefix}: variable {quote(name)} has dtype "
+                f"{getattr(dtype, 'name', dtype)}, not a number type; this is not "
+                "a weight of an original release (remove it, or pass the right "
+                "checkpoint)."
+            )
         try:
             tensors[name] = np.asarray(reader.get_tensor(name))
         except tf.errors.OpError as e:
