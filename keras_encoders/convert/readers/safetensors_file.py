@@ -120,7 +120,9 @@ def load_safetensors(path):
             array = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=begin)
             if header[name]["dtype"] == "BF16":
                 # bfloat16 is the top half of a float32: widening is exact.
-                array = (array.astype(np.uint32) << 16).view(np.float32)
+                wide = array.astype(np.uint32)
+                wide <<= 16  # in place: one float32 array, no temporary
+                array = wide.view(np.float32)
             elif not array.dtype.isnative:
                 array = array.astype(array.dtype.newbyteorder("="))
             if array.base is not data:

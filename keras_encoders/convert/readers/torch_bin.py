@@ -485,7 +485,9 @@ class _Archive:
             flat = flat.astype(flat.dtype.newbyteorder("="))
         if ref.dtype.name == "bfloat16":
             # bfloat16 is the top half of a float32: widening is exact.
-            flat = (flat.astype(np.uint32) << 16).view(np.float32)
+            wide = flat.astype(np.uint32)
+            wide <<= 16  # in place: one float32 array, no temporary
+            flat = wide.view(np.float32)
         elif ref.dtype.name == "bool":
             flat = flat != 0
         if ref.conj:
