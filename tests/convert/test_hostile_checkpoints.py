@@ -9,6 +9,7 @@ would refuse to create can be tested.
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -472,20 +473,138 @@ def test_converter_writes_no_preset_from_nan_weights(nan_nezha_dir, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-# === Killed conversions ===
-def test_staging_left_by_a_killed_conversion_is_removed(tiny_nezha_dir, tmp_path):
-    out = tmp_path / "preset"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
-    dead_pid = int(dead.stdout)
-    leftovers = [tmp_path / f".preset.partial-{dead_pid}-abc", tmp_path / f".preset.old-{dead_pid}-def"]
-    for path in leftovers:
-        path.mkdir()
-        (path / "model.weights.h5").write_bytes(b"half written")
-    live = tmp_path / f".preset.partial-{os.getppid()}-xyz"  # a running conversion's: kept
-    live.mkdir()
+# === --overwrite and killed conversions ===
+def _dead_pid():
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    return int(done.stdout)
+
+
+def _snapshot(root):
+    """Every file and folder under `root` with its size: what must not change."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            found.append((os.path.relpath(path, root), os.path.getsize(path) if name in files else None))
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def converted(tiny_nezha_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("converted") / "preset"
     conversion.convert_checkpoint(str(tiny_nezha_dir), str(out), reference=False, quiet=True)
-    assert sorted(os.listdir(tmp_path)) == sorted(["preset", live.name])
-    # A failed conversion leaves nothing either.
+    return out
+
+
+def test_overwrite_never_deletes_the_source_or_a_folder_no_conversion_wrote(tiny_nezha_dir, tmp_path, capsys):
+    from keras_encoders.convert import cli
+
+    source = tmp_path / "work" / "ckpt"
+    shutil.copytree(tiny_nezha_dir, source)
+    (tmp_path / "work" / "notes.txt").write_text("unrelated")
+    before = _snapshot(tmp_path)
+    # The output is the source, its folder, or a folder above it.
+    for output in (source, source.parent, tmp_path):
+        assert cli.main([str(source), str(output), "--overwrite", "--no-reference", "--quiet"]) == 1
+        assert "is or contains the input" in capsys.readouterr().err
+    # A tokenizer folder inside the output counts as well.
+    args = [str(source), str(tmp_path / "work"), "--tokenizer-dir", str(source), "--overwrite", "--quiet"]
+    assert cli.main(args) == 1
+    assert "is or contains the input" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before
+    # A folder without a conversion's record is not replaced, nor a symlink to a preset.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    assert cli.main([str(source), str(other), "--overwrite", "--no-reference", "--quiet"]) == 1
+    assert "not written by keras-encoders-convert" in capsys.readouterr().err
+    assert os.listdir(other) == ["keep.txt"]
+    os.symlink(other, tmp_path / "link")
+    assert cli.main([str(source), str(tmp_path / "link"), "--overwrite", "--no-reference", "--quiet"]) == 1
+    assert "symbolic link" in capsys.readouterr().err
+    assert [p for p in _snapshot(tmp_path) if p[0].startswith("work")] == [
+        p for p in before if p[0].startswith("work")
+    ]
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: once raised, nothing of the conversion runs any more."""
+
+
+def _kill_at(monkeypatch, point, output):
+    """Make the conversion into `output` stop dead at `point` (no cleanup runs)."""
+    dead = {"now": False, "renames": 0}
+    real_rename, real_record = os.rename, conversion._write_record
+    real_remove = conversion._remove_conversion_folder
+
+    def die():
+        dead["now"] = True
+        raise Killed(point)
+
+    def write_record(directory, record):
+        if dead["now"] or (point == "writing the staging folder" and "staging_for" not in record):
+            die()
+        real_record(directory, record)
+
+    def rename(src, dst):
+        if dead["now"]:
+            die()
+        real_rename(src, dst)
+        if str(output) in (os.fspath(src), os.fspath(dst)):
+            dead["renames"] += 1
+            if point == f"after rename {dead['renames']}":
+                die()
+
+    def remove(path):
+        if dead["now"]:
+            die()
+        real_remove(path)
+
+    monkeypatch.setattr(conversion, "_write_record", write_record)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(conversion, "_remove_conversion_folder", remove)
+
+
+@pytest.mark.parametrize("point", ["writing the staging folder", "after rename 1", "after rename 2"])
+def test_a_conversion_killed_at_any_point_loses_nothing(tiny_nezha_dir, converted, tmp_path, monkeypatch, point):
+    out = tmp_path / "preset"
+    shutil.copytree(converted, out)
+    (out / "old-marker.txt").write_text("the preset before --overwrite")
+    (tmp_path / "notes.txt").write_text("unrelated")
+    dead_pid = _dead_pid()
+    user = tmp_path / f".preset.partial-{dead_pid}-mine"  # our naming, but no record: not ours
+    user.mkdir()
+    (user / "keep.txt").write_text("mine")
+    _kill_at(monkeypatch, point, out)
+    with pytest.raises(Killed):
+        conversion.convert_checkpoint(str(tiny_nezha_dir), str(out), reference=False, quiet=True, overwrite=True)
+    monkeypatch.undo()
+    # The killed process is gone: its folders now carry a dead pid.
+    for name in os.listdir(tmp_path):
+        if f"-{os.getpid()}-" in name:
+            os.rename(tmp_path / name, tmp_path / name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
+    # Nothing is lost yet: the old preset is the output or its backup.
+    if point != "after rename 2":
+        assert any((tmp_path / name / "old-marker.txt").exists() for name in os.listdir(tmp_path))
+    # The next conversion into the same folder fails, and still restores or tidies.
     with pytest.raises(FileNotFoundError):
-        conversion.convert_checkpoint(str(tmp_path / "no-such"), str(tmp_path / "p2"), quiet=True)
-    assert sorted(os.listdir(tmp_path)) == sorted(["preset", live.name])
+        conversion.convert_checkpoint(str(tmp_path / "no-such"), str(out), quiet=True, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == sorted(["preset", "notes.txt", user.name])
+    assert os.listdir(user) == ["keep.txt"]
+    assert conversion.written_by_conversion(str(out))
+    # Killed before the new preset was in place: the old one is back.
+    assert (out / "old-marker.txt").exists() == (point != "after rename 2")
+    assert isinstance(models.NezhaBackbone.from_preset(str(out)), models.NezhaBackbone)
+
+
+def test_staging_of_other_outputs_in_the_same_folder_is_tidied(converted, tmp_path):
+    dead_pid = _dead_pid()
+    stale = tmp_path / f".other.partial-{dead_pid}-abc"
+    shutil.copytree(converted, stale)  # a killed conversion's staging, with its record
+    empty = tmp_path / f".third.partial-{dead_pid}-def"  # killed right after mkdtemp
+    empty.mkdir()
+    live = tmp_path / f".preset.partial-{os.getppid()}-xyz"  # a running conversion's: kept
+    shutil.copytree(converted, live)
+    removed, restored = conversion.clean_stale_staging(str(tmp_path / "preset"))
+    assert sorted(removed) == sorted([str(stale), str(empty)]) and restored == []
+    assert os.listdir(tmp_path) == [live.name]
