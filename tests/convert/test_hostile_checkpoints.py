@@ -203,9 +203,40 @@ def test_overlapping_bfloat16_ranges_cannot_multiply_memory(tmp_path):
                for i in range(400)}
     path = write_safetensors(tmp_path / "overlap.safetensors", entries, bytes(MiB))
     assert_refused(
-        lambda: load_safetensors(path), CheckpointFormatError, path, "'k", "more than 2x",
+        lambda: load_safetensors(path), CheckpointFormatError, path, "'k", "past 2x",
         limit=8 * MiB,
     )
+
+
+class _ArrayOver:
+    """Pickles as numpy does, but over a given bytes object (memoised once)."""
+
+    def __init__(self, data, dtype, shape):
+        self.data, self.dtype, self.shape = data, dtype, shape
+
+    def __reduce__(self):
+        from numpy.core.multiarray import _reconstruct
+
+        return _reconstruct, (np.ndarray, (0,), b"b"), (1, self.shape, np.dtype(self.dtype), False, self.data)
+
+
+def test_pdparams_arrays_over_one_byte_string_are_converted_once(tmp_path):
+    # 250 big-endian arrays over one 4 MiB byte string: a byte swap each took ~1 GiB.
+    import pickle
+    import warnings
+
+    values = np.random.default_rng(0).standard_normal(1 << 20).astype(">f4")
+    data = values.tobytes()
+    path = tmp_path / "tied.pdparams"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy.core in NumPy 2
+        path.write_bytes(pickle.dumps({f"k{i}": _ArrayOver(data, ">f4", (1024, 1024)) for i in range(250)}, protocol=4))
+    size = os.path.getsize(path)
+    assert size < 5 * MiB
+    peak, got = traced_peak(lambda: load_paddle_state_dict(str(path)))
+    assert peak < 3 * size + MiB, f"peak {peak / MiB:.1f} MiB for a {size / MiB:.1f} MiB file"
+    assert len(got) == 250 and np.shares_memory(got["k0"], got["k249"])
+    np.testing.assert_array_equal(got["k249"].reshape(-1), values.astype("<f4"))
 
 
 # === Messages quote file content briefly ===

@@ -25,6 +25,32 @@ MAX_DIMENSION = 2**48
 # NumPy's limit on the number of dimensions of an array.
 MAX_NDIM = 64
 
+# What a reader may allocate beyond the bytes it read (converted copies:
+# byte swaps, bfloat16 widened to float32, bytes decoded from text), as a
+# multiple of those bytes. Widening every stored byte once as bfloat16 is
+# 2x; views (tied weights, one storage under many keys) cost nothing, so
+# only a file that asks for the same conversion over and over goes past it.
+MAX_EXPANSION = 2
+
+
+class Budget:
+    """Counts what a reader converts, and refuses past `MAX_EXPANSION` x `stored`."""
+
+    def __init__(self, stored, error):
+        self.stored = stored
+        self.error = error  # callable(detail) -> exception
+        self.spent = 0
+
+    def charge(self, nbytes, what):
+        self.spent += nbytes
+        if self.spent > MAX_EXPANSION * max(self.stored, 1):
+            raise self.error(
+                f"{what} would take the reader past {MAX_EXPANSION}x the "
+                f"{self.stored} bytes the file stores (the same bytes are "
+                "converted over and over)"
+            )
+
+
 # Deepest nesting of containers a pickle may describe. A state dict is a
 # handful of levels deep (dict -> tensor -> argument tuple -> shape tuple);
 # CPython's unpickler and repr recurse on nesting, and crash (SIGSEGV) or
@@ -115,12 +141,27 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.path = path
         self.allowed = allowed
         self.refusal = refusal
+        self.budget = Budget(len(data), Malformed)
+        # `_codecs.encode` per load: one memoised string encoded 1,500 times
+        # is encoded once, and new encodings are charged to the budget.
+        self.encoded = {}
+        self.encode = SafeCallable("_codecs.encode", self.encode_once)
+
+    def encode_once(self, text, encoding="utf-8"):
+        key = id(text)
+        if key not in self.encoded:
+            encoded = codecs_encode(text, encoding)
+            self.budget.charge(len(encoded), "decoding text into bytes")
+            self.encoded[key] = (text, encoded)  # `text` kept alive: its id stays unique
+        return self.encoded[key][1]
 
     def find_class(self, module, name):
         # Never defer to pickle.Unpickler.find_class: that imports modules.
         found = None
         if type(module) is str and type(name) is str:
             found = self.allowed(module, name)
+            if found is not None and (module, name) == ("_codecs", "encode"):
+                found = self.encode
         if found is None:
             raise UnsafeCheckpointError(
                 f"{self.path}: refused to load. Its pickle tries to import "

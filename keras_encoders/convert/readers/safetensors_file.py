@@ -17,6 +17,7 @@ import numpy as np
 from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.convert.errors import quote
 from keras_encoders.convert.readers.restricted_pickle import MAX_DIMENSION
+from keras_encoders.convert.readers.restricted_pickle import Budget
 
 _DTYPES = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16,
@@ -85,20 +86,13 @@ def _check_entry(path, name, info, data_size):
     return np.dtype(_DTYPES[dtype]).newbyteorder("<"), tuple(shape), begin, end
 
 
-# What converting tensors (bfloat16 widening, byte swaps) may allocate, as a
-# multiple of the data bytes: widening every byte once as bfloat16 is 2x.
-# Tensors are views of the data read, so no number of header entries naming
-# one byte range costs more.
-MAX_EXPANSION = 2
-
-
 def load_safetensors(path):
     """`{name: np.ndarray}` of a safetensors file, in the header's order.
 
     The data is read once; arrays are read-only views into it (entries that
     share a byte range, i.e. tied weights, share memory), and each range is
     converted at most once (bfloat16 -> float32), so memory stays within
-    `MAX_EXPANSION` times the file's size.
+    `restricted_pickle.MAX_EXPANSION` times the file's size.
 
     Raises:
         FileNotFoundError: `path` does not exist.
@@ -113,7 +107,8 @@ def load_safetensors(path):
             name: _check_entry(path, name, info, size - start) for name, info in header.items()
         }
         data = f.read(size - start)
-    tensors, converted, converted_bytes = {}, {}, 0
+    tensors, converted = {}, {}
+    budget = Budget(len(data), lambda detail: _error(path, detail))
     for name, (dtype, shape, begin, end) in entries.items():
         key = (begin, end, header[name]["dtype"])
         if key not in converted:
@@ -126,14 +121,11 @@ def load_safetensors(path):
             elif not array.dtype.isnative:
                 array = array.astype(array.dtype.newbyteorder("="))
             if array.base is not data:
-                converted_bytes += array.nbytes
-                if converted_bytes > MAX_EXPANSION * len(data):
-                    raise _error(
-                        path,
-                        f"tensor {quote(name)} ({header[name]['dtype']}) converts bytes "
-                        f"{begin}-{end} once more; its overlapping entries would "
-                        f"take more than {MAX_EXPANSION}x the {len(data)} bytes stored",
-                    )
+                budget.charge(
+                    array.nbytes,
+                    f"converting tensor {quote(name)} ({header[name]['dtype']}, bytes "
+                    f"{begin}-{end}, overlapping other entries)",
+                )
             array.flags.writeable = False
             converted[key] = array
         tensors[name] = converted[key].reshape(shape)

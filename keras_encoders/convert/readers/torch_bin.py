@@ -401,13 +401,6 @@ def check_inflation(path, info):
         )
 
 
-# What converting storages (byte swaps, bfloat16 widening, conj/neg bits)
-# may allocate, as a multiple of the storage bytes read: widening every
-# bfloat16 storage once is 2x. Tensors are views of their storage, so no
-# number of keys naming one storage costs more.
-MAX_EXPANSION = 2
-
-
 class _Archive:
     """Reads storage bytes from the zip, each storage once.
 
@@ -423,8 +416,9 @@ class _Archive:
         self.big_endian = big_endian
         self._bytes = {}
         self._arrays = {}
-        self.read_bytes = 0
-        self.converted_bytes = 0
+        # Conversions (byte swaps, bfloat16 widening, conj/neg bits) are
+        # charged against the storage bytes read.
+        self.budget = restricted_pickle.Budget(0, lambda detail: _corrupt(path, detail))
 
     def read(self, name):
         try:
@@ -459,7 +453,7 @@ class _Archive:
                     f"{info.file_size} bytes, {storage.nbytes} are needed",
                 )
             data = self._bytes[storage.key] = self.read("data/" + storage.key)
-            self.read_bytes += len(data)
+            self.budget.stored += len(data)
         # Checked on every use: tensors sharing a storage may each declare
         # a different size for it.
         if len(data) < storage.nbytes:
@@ -495,15 +489,11 @@ class _Archive:
         if ref.neg:
             flat = np.negative(flat)
         if flat is not raw:  # a new array, not a view of the bytes read
-            self.converted_bytes += flat.nbytes
-            if self.converted_bytes > MAX_EXPANSION * self.read_bytes:
-                raise _corrupt(
-                    self.path,
-                    f"tensor {quote(name)} views storage {quote(ref.storage.key)} "
-                    f"once more as {ref.dtype!r}; converting its storages would "
-                    f"take more than {MAX_EXPANSION}x the {self.read_bytes} bytes "
-                    "they hold",
-                )
+            self.budget.charge(
+                flat.nbytes,
+                f"converting storage {quote(ref.storage.key)} once more (as "
+                f"{ref.dtype!r}, for tensor {quote(name)})",
+            )
         flat.flags.writeable = False
         self._arrays[key] = flat
         return flat
@@ -636,7 +626,7 @@ def load_torch_state_dict(path):
         ``{name: numpy.ndarray}`` in the file's order: read-only views,
         those of one storage (tied weights) sharing one array, so memory is
         at most the stored bytes plus each converted storage once (at most
-        ``MAX_EXPANSION`` times the stored bytes; bfloat16 widening is the
+        ``restricted_pickle.MAX_EXPANSION`` times the stored bytes; bfloat16 widening is the
         worst honest case). bfloat16 tensors become float32 (exactly); other dtypes keep
         their NumPy equivalent. If the file holds a dict with a nested
         ``"state_dict"`` or ``"model"`` dict of tensors, that dict is
