@@ -234,6 +234,7 @@ def test_pdparams_arrays_over_one_byte_string_are_converted_once(tmp_path):
     size = os.path.getsize(path)
     assert size < 5 * MiB
     peak, got = traced_peak(lambda: load_paddle_state_dict(str(path)))
+    # The file read, the unpickler's copy of its bytes, one byte-swapped array.
     assert peak < 3 * size + MiB, f"peak {peak / MiB:.1f} MiB for a {size / MiB:.1f} MiB file"
     assert len(got) == 250 and np.shares_memory(got["k0"], got["k249"])
     np.testing.assert_array_equal(got["k249"].reshape(-1), values.astype("<f4"))

@@ -231,11 +231,63 @@ def _pop(stack, marks, count):
     return items
 
 
+# Width of the length prefix of variable-length arguments, and its signedness.
+_LENGTH_PREFIX = {
+    pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
+    pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+    pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
+    pickletools.TAKEN_FROM_ARGUMENT8U: (8, False),
+}
+_MEMO_OPS = {"GET", "BINGET", "LONG_BINGET", "PUT", "BINPUT", "LONG_BINPUT"}
+
+
+def _opcodes(data):
+    """`(opcode, memo index or None)` of each opcode of the pickle `data`.
+
+    Like `pickletools.genops`, flat, but skips over arguments instead of
+    copying them (a weights pickle is mostly one huge bytes argument per
+    array); only memo indexes are decoded.
+    """
+    pos, end = 0, len(data)
+    while pos < end:
+        opcode = pickletools.code2op.get(chr(data[pos]))
+        if opcode is None:
+            raise Malformed(f"unknown opcode {data[pos]:#04x} at byte {pos}")
+        pos += 1
+        start = pos
+        if opcode.arg is not None:
+            size = opcode.arg.n
+            if size >= 0:
+                pos += size
+            elif size == pickletools.UP_TO_NEWLINE:
+                for _ in range(2 if opcode.name in ("GLOBAL", "INST") else 1):
+                    newline = data.find(b"\n", pos)
+                    if newline < 0:
+                        raise Malformed(f"{opcode.name} at byte {start - 1} is cut off")
+                    pos = newline + 1
+            else:
+                width, signed = _LENGTH_PREFIX[size]
+                length = int.from_bytes(data[pos : pos + width], "little", signed=signed)
+                if length < 0:
+                    raise Malformed(f"{opcode.name} at byte {start - 1} has a negative length")
+                start = pos = pos + width
+                pos += length
+            if pos > end:
+                raise Malformed(f"{opcode.name} at byte {start - 1} is cut off")
+        arg = None
+        if opcode.name in _MEMO_OPS:
+            raw = data[start:pos]
+            arg = int(raw) if opcode.name in ("GET", "PUT") else int.from_bytes(raw, "little")
+        yield opcode, arg
+        if opcode.name == "STOP":
+            return
+    raise Malformed("the pickle ends without a STOP opcode")
+
+
 def check_nesting(data, limit=MAX_NESTING):
     """Refuse (`Malformed`) a pickle whose objects nest deeper than `limit`.
 
-    Walks the opcode stream (flat: `pickletools.genops` does not recurse)
-    and models only which containers hold which, through the memo too, so
+    Walks the opcode stream (flat: see `_opcodes`) and models only which containers hold which, through the memo too, so
     that nesting built by memo references and later appends is counted;
     nothing is unpickled. Containers that hold themselves are refused as
     well: no state dict does. Each scalar is one shared placeholder (None),
@@ -243,7 +295,7 @@ def check_nesting(data, limit=MAX_NESTING):
     """
     stack, marks, memo = [], [], {}
     try:
-        for opcode, arg, _ in pickletools.genops(io.BytesIO(data)):
+        for opcode, arg in _opcodes(data):
             name = opcode.name
             if name == "MARK":
                 marks.append(len(stack))
@@ -283,8 +335,8 @@ def check_nesting(data, limit=MAX_NESTING):
                 # Everything else pops nothing and pushes one scalar, a
                 # global or a buffer (pickletools' stack_before is empty).
                 stack.append(None)
-    except ValueError as e:  # genops: unknown opcode, cut-off argument
-        raise Malformed(f"the pickle cannot be parsed ({e})") from None
+    except ValueError as e:  # a GET/PUT index that is not a number
+        raise Malformed(f"the pickle cannot be parsed ({quote(str(e))})") from None
     _check_depth(stack + list(memo.values()), limit)
 
 
