@@ -80,7 +80,7 @@ def _process_alive(pid):
         return True  # another conversion in this process may be writing it
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or never a pid
         return False
     except OSError:  # exists, owned by someone else
         return True
@@ -91,7 +91,7 @@ RECORD = "conversion.json"
 _TOOL = "keras-encoders-convert"
 # `.NAME.partial-PID-XXXX`: a conversion's staging folder; `.NAME.old-PID-XXXX`:
 # the preset it is replacing, between the two renames of `_move_into_place`.
-_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
+_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d{1,10})-[A-Za-z0-9_]+$")
 
 
 def written_by_conversion(directory):
@@ -158,7 +158,7 @@ def clean_stale_staging(output):
             if written_by_conversion(path) or _is_empty_dir(path):
                 stale.append((match, path))
     # Newest backups first: the one restored is the last preset written.
-    stale.sort(key=lambda item: -os.stat(item[1]).st_mtime)
+    stale.sort(key=lambda item: -_mtime(item[1]))
     for match, path in stale:
         target = os.path.join(parent, match.group("name"))
         try:
@@ -171,6 +171,13 @@ def clean_stale_staging(output):
         except OSError:
             pass  # another process tidied it first, or it is not ours to remove
     return removed, restored
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:  # tidied by another process meanwhile
+        return 0.0
 
 
 def _local_inputs(source, config_path, tokenizer_dir):
@@ -382,7 +389,7 @@ def convert_checkpoint(
         allow_non_finite=allow_non_finite,
     )
     # What was actually read (a download, a resolved TF1 prefix) is checked too.
-    check_output_apart(output, [src.path, *src.tokenizer_files.values()])
+    check_output_apart(output, [src.path, *(p for p in src.tokenizer_files.values() if p)])
     count = "" if src.tensors is None else f", {len(src.tensors)} tensors"
     progress.done(f"{src.format_name}: {src.model_type}, {src.architecture}{count}")
     if src.skipped:
