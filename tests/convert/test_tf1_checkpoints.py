@@ -182,6 +182,24 @@ def test_a_string_variable_is_a_format_error(tmp_path):
         tf1_checkpoint.load_tf1_checkpoint(str(tmp_path))
 
 
+def test_variables_beyond_the_data_files_are_refused_before_reading(tmp_path):
+    # A data file cut to an eighth: the index claims more than the file
+    # holds (as it would naming one byte range under many variables).
+    import tracemalloc
+
+    prefix = write_tf1_checkpoint(str(tmp_path), {"bert/w": np.ones(1 << 20, "float32")}, optimizer_slots=False)
+    data = prefix + ".data-00000-of-00001"
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 8)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointFormatError, match=r"model\.ckpt-1000: its variables need 4194304 bytes \(the largest, 'bert/w'"):
+            tf1_checkpoint.load_tf1_checkpoint(str(tmp_path))
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
+
+
 # === ConvBERT ===
 CONVBERT_VOCAB = 30522  # bert-base-uncased
 

@@ -15,6 +15,7 @@ listed, so that converters only ever see weights.
 """
 
 import glob
+import math
 import os
 import re
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.convert.errors import quote
+from keras_encoders.convert.readers.restricted_pickle import MAX_EXPANSION
 
 __all__ = [
     "OPTIMIZER_STATE",
@@ -130,6 +132,25 @@ def is_tf1_checkpoint(path):
     return True
 
 
+def _check_size(prefix, nbytes):
+    """Refuse variables that need more memory than the `.data-*` files hold.
+
+    The index could name one byte range under many variables (each read is
+    its own copy) or claim more than a truncated data file holds; either
+    way, reading would take more than the file's bytes.
+    """
+    stored = sum(os.path.getsize(p) for p in glob.glob(glob.escape(prefix) + ".data-*"))
+    needed = sum(nbytes.values())
+    if needed > MAX_EXPANSION * stored:
+        largest = max(nbytes, key=nbytes.get)
+        raise CheckpointFormatError(
+            f"{prefix}: its variables need {needed} bytes (the largest, "
+            f"{quote(largest)}, {nbytes[largest]}), more than {MAX_EXPANSION}x the "
+            f"{stored} bytes its .data files hold: the index names the same "
+            "bytes many times, or a data file is truncated. Download it again."
+        )
+
+
 def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
     """All weights of a name-based TF1 checkpoint, as `{name: np.ndarray}`.
 
@@ -166,8 +187,7 @@ def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
     dtypes = reader.get_variable_to_dtype_map()
     skipped = [n for n in names if skip is not None and skip.search(n)]
     wanted = [n for n in names if not (skip is not None and skip.search(n))]
-    tensors = {}
-    for i, name in enumerate(wanted):
+    for name in wanted:
         dtype = dtypes.get(name)
         if dtype is None or not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
             raise CheckpointFormatError(
@@ -176,6 +196,9 @@ def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
                 "a weight of an original release (remove it, or pass the right "
                 "checkpoint)."
             )
+    _check_size(prefix, {n: math.prod(shapes[n]) * dtypes[n].size for n in wanted})
+    tensors = {}
+    for i, name in enumerate(wanted):
         try:
             tensors[name] = np.asarray(reader.get_tensor(name))
         except tf.errors.OpError as e:
