@@ -23,6 +23,8 @@ import keras_encoders  # noqa: F401
 from keras_encoders import models
 from keras_encoders.convert import conversion
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import CheckpointMismatchError
+from keras_encoders.convert.errors import UnsafeCheckpointError
 from keras_encoders.convert.readers import hf_folder
 from keras_encoders.convert.readers.paddle_params import load_paddle_state_dict
 from keras_encoders.convert.readers.safetensors_file import load_safetensors
@@ -256,6 +258,14 @@ def test_a_huge_repeated_key_gives_a_short_message(tmp_path):
         limit=8 * MiB,
     )
     assert len(message) < 4 * 1024, len(message)
+
+
+@pytest.mark.parametrize("error", [CheckpointFormatError, CheckpointMismatchError, UnsafeCheckpointError])
+def test_every_checkpoint_error_caps_its_message(error):
+    # The last resort for messages that list file content (e.g. unexpected keys).
+    message = str(error("model.bin: unexpected keys: " + ", ".join(["k" * 1000] * 1000) + ". Check config.json."))
+    assert len(message) < 4200 and message.startswith("model.bin: unexpected keys: kkk")
+    assert message.endswith("Check config.json.") and "characters omitted" in message
 
 
 def test_pdparams_and_safetensors_content_is_quoted_briefly(tmp_path):
