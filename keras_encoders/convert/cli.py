@@ -69,7 +69,9 @@ def build_parser():
     )
     parser.add_argument(
         "--overwrite", action="store_true",
-        help="replace an existing output directory (only once verification passed)",
+        help="replace an existing output directory (only once verification passed, "
+        "and only one a conversion wrote: its conversion.json record shows it; an "
+        "output that is or contains the source is always refused)",
     )
     parser.add_argument(
         "--upload", metavar="URI",

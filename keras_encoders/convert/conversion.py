@@ -5,9 +5,15 @@ handle, original TF1 checkpoint, PaddleNLP `.pdparams`), builds the Keras
 model, verifies it (see `verification`), and only then writes the preset:
 into a hidden temporary folder next to the destination, which is renamed
 into place once it is complete and reloads to the same outputs. A refused
-or failed conversion leaves nothing behind, and the staging folders of a
-killed one (`.OUT.partial-PID-*`) are removed by the next conversion into
-the same folder.
+or failed conversion leaves nothing behind, and what a killed one left in
+the output's parent folder (staging folders `.OUT.partial-PID-*`, a replaced
+preset `.OUT.old-PID-*`, which is restored) is tidied by the next
+conversion into that folder (see `clean_stale_staging`).
+
+Nothing is ever deleted that a conversion did not write: an existing
+output is only replaced (`overwrite`) when its `conversion.json` record
+shows a conversion wrote it, and an output that is or contains the source
+is refused.
 
 The preset catalogue reaches this module as data: `convert_checkpoint`
 takes a catalogue `entry` (a dict), and `keras_encoders.presets` hands its
@@ -15,8 +21,8 @@ catalogue to `use_catalogue` so that the command line can look names up;
 this package never imports `keras_encoders.presets`.
 """
 
+import contextlib
 import dataclasses
-import glob
 import json
 import os
 import re
@@ -70,32 +76,142 @@ def catalogue_preset_for(source):
 
 
 def _process_alive(pid):
+    if pid == os.getpid():
+        return True  # another conversion in this process may be writing it
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or never a pid
         return False
     except OSError:  # exists, owned by someone else
         return True
     return True
 
 
-def clean_stale_staging(output):
-    """Remove what killed conversions into `output` left next to it.
+RECORD = "conversion.json"
+_TOOL = "keras-encoders-convert"
+# `.NAME.partial-PID-XXXX`: a conversion's staging folder; `.NAME.old-PID-XXXX`:
+# the preset it is replacing, between the two renames of `_move_into_place`.
+_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d{1,10})-[A-Za-z0-9_]+$")
 
-    Staging folders are named `.NAME.partial-PID-*` (and `.NAME.old-PID-*`
-    while an existing preset is being replaced); those of a process that is
-    gone are removed. Returns the removed paths.
+
+def written_by_conversion(directory):
+    """Whether `directory` is a folder a conversion wrote: its `conversion.json`
+    record (written first into every staging folder, kept in the preset, and
+    removed last) names this tool. Only such folders are ever deleted."""
+    record = os.path.join(directory, RECORD)
+    if os.path.islink(directory) or not os.path.isdir(directory) or not os.path.isfile(record):
+        return False
+    try:
+        if os.path.getsize(record) > 64 << 20:
+            return False
+        with open(record, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and str(data.get("tool", "")).startswith(_TOOL + " ")
+
+
+def _is_empty_dir(path):
+    return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
+
+
+def _remove_conversion_folder(path):
+    """Delete a folder a conversion wrote, its record last: a removal cut off
+    midway leaves a folder that still proves it is ours (or an empty one)."""
+    if _is_empty_dir(path):
+        os.rmdir(path)
+        return
+    if not written_by_conversion(path):
+        raise ValueError(f"Refusing to delete {path}: no {RECORD} record shows a conversion wrote it.")
+    for entry in os.scandir(path):
+        if entry.name == RECORD:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    os.unlink(os.path.join(path, RECORD))
+    os.rmdir(path)
+
+
+def clean_stale_staging(output):
+    """Tidy what killed conversions left next to `output` (in its parent folder).
+
+    Staging folders (`.NAME.partial-PID-*`) of processes that are gone are
+    removed. A replaced preset (`.NAME.old-PID-*`) is restored to `NAME` when
+    the conversion was killed between its two renames (NAME is missing), and
+    removed when the replacement completed. Only folders whose naming and
+    `conversion.json` record prove a conversion wrote them (or empty ones)
+    are touched. Returns `(removed, restored)` paths.
     """
-    parent, name = os.path.split(os.path.abspath(output))
-    removed = []
-    for kind in ("partial", "old"):
-        for path in glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.{kind}-*")):
-            match = re.match(r"(\d+)-", os.path.basename(path)[len(name) + len(kind) + 3:])
-            if match and _process_alive(int(match.group(1))) and int(match.group(1)) != os.getpid():
-                continue  # another conversion is writing it now
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
+    parent = os.path.dirname(os.path.abspath(output))
+    removed, restored = [], []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed, restored
+    stale = []
+    for entry in names:
+        match = _STAGING.match(entry)
+        if match and not _process_alive(int(match.group("pid"))):
+            path = os.path.join(parent, entry)
+            if written_by_conversion(path) or _is_empty_dir(path):
+                stale.append((match, path))
+    # Newest backups first: the one restored is the last preset written.
+    stale.sort(key=lambda item: -_mtime(item[1]))
+    for match, path in stale:
+        target = os.path.join(parent, match.group("name"))
+        try:
+            if match.group("kind") == "old" and not os.path.lexists(target) and not _is_empty_dir(path):
+                os.rename(path, target)
+                restored.append(target)
+            else:
+                _remove_conversion_folder(path)
+                removed.append(path)
+        except OSError:
+            pass  # another process tidied it first, or it is not ours to remove
+    return removed, restored
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:  # tidied by another process meanwhile
+        return 0.0
+
+
+def _local_inputs(source, config_path, tokenizer_dir):
+    return [p for p in (source, config_path, tokenizer_dir) if p and not str(p).startswith("hf://")]
+
+
+def check_output_apart(output, inputs):
+    """Refuse an output that is, or contains, one of the `inputs` paths: writing
+    or replacing it would delete the checkpoint being converted."""
+    out = os.path.realpath(output)
+    for path in inputs:
+        real = os.path.realpath(os.fspath(path))
+        if real == out or os.path.commonpath([real, out]) == out:
+            raise ValueError(
+                f"Refusing to write {output}: it is or contains the input {path}, "
+                "which writing (or --overwrite) would replace. Choose an output "
+                "folder outside the checkpoint's folder."
+            )
+
+
+def check_replaceable(output):
+    """Refuse to replace `output` unless a conversion wrote it (or it is empty)."""
+    if os.path.islink(output):
+        raise ValueError(
+            f"Refusing to replace {output}: it is a symbolic link. Remove it or "
+            "choose another output."
+        )
+    if not (written_by_conversion(output) or _is_empty_dir(output)):
+        raise ValueError(
+            f"Refusing to replace {output}: it was not written by {_TOOL} (it "
+            f"has no {RECORD} record), so --overwrite could delete files that "
+            "are not a converted preset. Remove it yourself or choose another "
+            "output."
+        )
 
 
 class VerificationError(RuntimeError):
@@ -176,6 +292,8 @@ def _conversion_record(src, result_class, params, report):
     return {
         "tool": f"keras-encoders-convert {__version__}",
         "source": src.location,
+        # What was read: the downloaded folder, the resolved TF1 prefix.
+        "source_path": os.path.abspath(src.path),
         "source_format": src.format_name,
         "model_type": src.model_type,
         "architecture": src.architecture,
@@ -245,12 +363,15 @@ def convert_checkpoint(
         FileNotFoundError, ValueError: the source cannot be converted.
     """
     output = os.path.abspath(os.fspath(output))
-    if os.path.exists(output) and not overwrite:
-        raise FileExistsError(
-            f"{output} already exists; choose another output or pass "
-            "overwrite=True (--overwrite)."
-        )
+    check_output_apart(output, _local_inputs(os.fspath(source), config_path, tokenizer_dir))
     clean_stale_staging(output)
+    if os.path.lexists(output):
+        if not overwrite:
+            raise FileExistsError(
+                f"{output} already exists; choose another output or pass "
+                "overwrite=True (--overwrite)."
+            )
+        check_replaceable(output)
     if preset is not None and entry is None:
         entry = catalogue_entry(preset)
     if entry is not None:
@@ -267,6 +388,8 @@ def convert_checkpoint(
         progress=progress.counter("tensors read"),
         allow_non_finite=allow_non_finite,
     )
+    # What was actually read (a download, a resolved TF1 prefix) is checked too.
+    check_output_apart(output, [src.path, *(p for p in src.tokenizer_files.values() if p)])
     count = "" if src.tensors is None else f", {len(src.tensors)} tensors"
     progress.done(f"{src.format_name}: {src.model_type}, {src.architecture}{count}")
     if src.skipped:
@@ -308,14 +431,16 @@ def convert_checkpoint(
         prefix=f".{os.path.basename(output)}.partial-{os.getpid()}-", dir=parent
     )
     try:
+        # The record comes first, so that a staging folder left by a kill
+        # proves it is ours; the full record replaces it at the end.
+        _write_record(staging, {"tool": f"{_TOOL} {__version__}", "staging_for": output})
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 is for the staging only
         model.save_to_preset(staging)
         if not isinstance(model, Task):  # a task saves its tokenizer itself
             tokenizer.save_to_preset(staging)
-        with open(os.path.join(staging, "conversion.json"), "w", encoding="utf-8") as f:
-            json.dump(_conversion_record(src, model_class, params, report), f, indent=2)
+        _write_record(staging, _conversion_record(src, model_class, params, report))
         progress.done()
 
         progress.step("Checking that the written preset reloads to the same outputs")
@@ -331,15 +456,26 @@ def convert_checkpoint(
         progress.done(f"max |diff| {reload_diff:.3g}")
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError, ValueError):  # never hide the real error
+                _remove_conversion_folder(staging)
     progress.print(f"Wrote {output}")
     return ConversionResult(output, model_class, params, src, report, reload_diff)
 
 
+def _write_record(directory, record):
+    path = os.path.join(directory, RECORD)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=2)
+    os.replace(path + ".tmp", path)  # never a half-written record
+
+
 def _move_into_place(staging, output):
-    if not os.path.exists(output):
+    if not os.path.lexists(output):
         os.rename(staging, output)
         return
+    check_replaceable(output)  # again: it may have changed while converting
+    # Between the two renames the old preset lives in `.NAME.old-PID-*`; a
+    # conversion killed there has it restored by the next `clean_stale_staging`.
     backup = tempfile.mkdtemp(
         prefix=f".{os.path.basename(output)}.old-{os.getpid()}-", dir=os.path.dirname(output)
     )
@@ -350,7 +486,7 @@ def _move_into_place(staging, output):
     except OSError:
         os.rename(backup, output)
         raise
-    shutil.rmtree(backup, ignore_errors=True)
+    _remove_conversion_folder(backup)
 
 
 def _print_report(progress, src, model_class, params, report):

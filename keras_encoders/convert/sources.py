@@ -21,6 +21,7 @@ unknown, missing or mis-shaped tensors raise a `CheckpointMismatchError`
 that lists them, NaN / Inf weights a `CheckpointFormatError`.
 """
 
+import collections.abc
 import dataclasses
 import os
 import re
@@ -385,8 +386,28 @@ def hf_port_head(spec, task, architecture, state_dict, directory, allow_non_fini
 
 
 # === Porting: original formats ===
-def _floats(tensors):
-    return {k: hf_folder.as_float(v) for k, v in tensors.items()}
+class _Floats(collections.abc.Mapping):
+    """`tensors` with floating arrays widened to float32 when read.
+
+    Lazily: a float16 array under many keys (tied weights, or a hostile
+    file naming one array 250 times) is widened only for the keys a rule
+    reads, not once per key up front.
+    """
+
+    def __init__(self, tensors):
+        self.tensors = tensors
+
+    def __getitem__(self, key):
+        return hf_folder.as_float(self.tensors[key])
+
+    def __iter__(self):
+        return iter(self.tensors)
+
+    def __len__(self):
+        return len(self.tensors)
+
+    def __contains__(self, key):
+        return key in self.tensors
 
 
 def port_backbone(src, backbone):
@@ -396,7 +417,7 @@ def port_backbone(src, backbone):
     porting.port_backbone(
         backbone,
         rules.BACKBONE_RULES,
-        _floats(src.tensors),
+        _Floats(src.tensors),
         prefix=src.prefix,
         ignore=tuple(rules.IGNORE) + tuple(rules.HEAD_SCOPES),
         source=src.path,
@@ -407,9 +428,9 @@ def port_backbone(src, backbone):
 def port_head(src, task):
     """Assign the head weights of an original-format source to `task`."""
     heads = re.compile("|".join(src.rules.HEAD_SCOPES)) if src.rules.HEAD_SCOPES else None
-    head_tensors = {
-        k: v for k, v in _floats(src.tensors).items() if heads is not None and heads.search(k)
-    }
+    head_tensors = _Floats(
+        {k: v for k, v in src.tensors.items() if heads is not None and heads.search(k)}
+    )
     porting.port_head(
         task, src.rules.HEADS[src.architecture], head_tensors, source=src.path,
         allow_non_finite=src.allow_non_finite,

@@ -132,12 +132,13 @@ def test_reference_checks_and_the_catalogue_gate_the_output(release, registered,
     printed = capsys.readouterr().out
     assert "[FAIL] integration slice: max |diff| 0.01" in printed
     assert "[FAIL] parameter counts match the catalogue: params" in printed
-    # An existing output is kept unless --overwrite ...
+    # An existing output (a conversion's: its record says so) is kept unless --overwrite ...
     (out / "preset").mkdir()
     (out / "preset" / "old.txt").write_text("keep me")
+    write_json(out / "preset" / "conversion.json", {"tool": "keras-encoders-convert 0.1"})
     assert cli.main([path, str(out / "preset"), "--no-reference", "--quiet"]) == 1
     assert "already exists" in capsys.readouterr().err
-    assert os.listdir(out / "preset") == ["old.txt"]
+    assert sorted(os.listdir(out / "preset")) == ["conversion.json", "old.txt"]
     # ... and replaced by a conversion that passes its checks.
     assert cli.main([
         path, str(out / "preset"), "--no-reference", "--reference-check", good,

@@ -9,6 +9,7 @@ would refuse to create can be tested.
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import keras_encoders  # noqa: F401
 from keras_encoders import models
 from keras_encoders.convert import conversion
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import CheckpointMismatchError
+from keras_encoders.convert.errors import UnsafeCheckpointError
 from keras_encoders.convert.readers import hf_folder
 from keras_encoders.convert.readers.paddle_params import load_paddle_state_dict
 from keras_encoders.convert.readers.safetensors_file import load_safetensors
@@ -45,12 +48,12 @@ def _tuple(items):
     return b"(" + b"".join(_long(i) for i in items) + b"t"
 
 
-def tensor_pickle(tensors):
+def tensor_pickle(tensors, storage_class="FloatStorage"):
     """A state-dict pickle: `[(name, storage_key, numel, offset, size, stride)]`, float32."""
     out = b"\x80\x02}("
     for name, key, numel, offset, size, stride in tensors:
         storage = (
-            b"(" + _text("storage") + b"ctorch\nFloatStorage\n" + _text(key) + _text("cpu")
+            b"(" + _text("storage") + b"ctorch\n" + storage_class.encode() + b"\n" + _text(key) + _text("cpu")
             + _long(numel) + b"tQ"
         )
         out += _text(name) + b"ctorch._utils\n_rebuild_tensor_v2\n(" + storage + _long(offset)
@@ -58,10 +61,10 @@ def tensor_pickle(tensors):
     return out + b"u."
 
 
-def write_bin(path, tensors, storages, compress=None):
-    """`storages`: `{key: bytes}`, or `{key: (declared size, deflated bytes)}` with `compress`."""
+def write_bin(path, tensors, storages, storage_class="FloatStorage", pickled=None):
+    """`storages`: `{key: bytes}`; `pickled`: a data.pkl to use instead of `tensors`'."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("archive/data.pkl", tensor_pickle(tensors))
+        zf.writestr("archive/data.pkl", pickled if pickled is not None else tensor_pickle(tensors, storage_class))
         zf.writestr("archive/version", "3\n")
         for key, data in storages.items():
             zf.writestr(f"archive/data/{key}", data)
@@ -96,6 +99,16 @@ def peak_bytes(fn):
         with pytest.raises(Exception) as e:
             fn()
         return tracemalloc.get_traced_memory()[1], e.value
+    finally:
+        tracemalloc.stop()
+
+
+def traced_peak(fn):
+    """Run `fn` and return tracemalloc's peak and its result."""
+    tracemalloc.start()
+    try:
+        result = fn()
+        return tracemalloc.get_traced_memory()[1], result
     finally:
         tracemalloc.stop()
 
@@ -153,6 +166,200 @@ def test_an_honest_compressed_entry_still_loads(tmp_path):
         zf.writestr("archive/data.pkl", tensor_pickle([("w", "0", values.size, 0, (values.size,), (1,))]))
         zf.writestr("archive/data/0", values.tobytes())
     np.testing.assert_array_equal(load_torch_state_dict(path)["w"], values)
+
+
+# === One storage under many keys (tied weights, or a file naming one tensor 250 times) ===
+@pytest.mark.parametrize("storage_class, itemsize", [("FloatStorage", 4), ("BFloat16Storage", 2)])
+def test_a_storage_under_many_keys_is_read_once(tmp_path, storage_class, itemsize):
+    n = 1 << 20  # one 1024 x 1024 tensor (4 MiB as float32), under 250 keys
+    values = np.random.default_rng(0).standard_normal(n).astype("<f4")
+    stored = values.tobytes() if itemsize == 4 else (values.view("<u4") >> 16).astype("<u2").tobytes()
+    keys = [(f"k{i}", "0", n, 0, (1024, 1024), (1024, 1)) for i in range(250)]
+    path = write_bin(tmp_path / "tied.bin", keys, {"0": stored}, storage_class)
+    size = os.path.getsize(path)
+    peak, got = traced_peak(lambda: load_torch_state_dict(path))
+    # The bytes read, plus one float32 array for bfloat16: never once per key.
+    assert peak < 3 * size + MiB, f"peak {peak / MiB:.1f} MiB for a {size / MiB:.1f} MiB file"
+    assert len(got) == 250 and all(np.shares_memory(got["k0"], got[k]) for k in got)
+    expected = values if itemsize == 4 else (values.view("<u4") & 0xFFFF0000).view("<f4")
+    np.testing.assert_array_equal(got["k249"].reshape(-1), expected)
+
+
+def test_safetensors_entries_over_one_byte_range_are_read_once(tmp_path):
+    values = np.random.default_rng(0).standard_normal(1 << 20).astype("<f4")
+    entries = {f"k{i}": {"dtype": "F32", "shape": [1024, 1024], "data_offsets": [0, values.nbytes]}
+               for i in range(400)}
+    path = write_safetensors(tmp_path / "tied.safetensors", entries, values.tobytes())
+    size = os.path.getsize(path)
+    peak, got = traced_peak(lambda: load_safetensors(path))
+    assert peak < 2 * size + MiB, f"peak {peak / MiB:.1f} MiB for a {size / MiB:.1f} MiB file"
+    assert len(got) == 400 and np.shares_memory(got["k0"], got["k399"])
+    np.testing.assert_array_equal(got["k399"].reshape(-1), values)
+
+
+def test_overlapping_bfloat16_ranges_cannot_multiply_memory(tmp_path):
+    # 400 distinct (overlapping) bfloat16 ranges of one 1 MiB region: each
+    # would widen to its own float32 array (~800 MiB in all).
+    count = MiB // 2
+    entries = {f"k{i}": {"dtype": "BF16", "shape": [count - i], "data_offsets": [2 * i, MiB]}
+               for i in range(400)}
+    path = write_safetensors(tmp_path / "overlap.safetensors", entries, bytes(MiB))
+    assert_refused(
+        lambda: load_safetensors(path), CheckpointFormatError, path, "'k", "past 2x",
+        limit=8 * MiB,
+    )
+
+
+class _ArrayOver:
+    """Pickles as numpy does, but over a given bytes object (memoised once)."""
+
+    def __init__(self, data, dtype, shape):
+        self.data, self.dtype, self.shape = data, dtype, shape
+
+    def __reduce__(self):
+        from numpy.core.multiarray import _reconstruct
+
+        return _reconstruct, (np.ndarray, (0,), b"b"), (1, self.shape, np.dtype(self.dtype), False, self.data)
+
+
+def test_pdparams_arrays_over_one_byte_string_are_converted_once(tmp_path):
+    # 250 big-endian arrays over one 4 MiB byte string: a byte swap each took ~1 GiB.
+    import pickle
+    import warnings
+
+    values = np.random.default_rng(0).standard_normal(1 << 20).astype(">f4")
+    data = values.tobytes()
+    path = tmp_path / "tied.pdparams"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy.core in NumPy 2
+        path.write_bytes(pickle.dumps({f"k{i}": _ArrayOver(data, ">f4", (1024, 1024)) for i in range(250)}, protocol=4))
+    size = os.path.getsize(path)
+    assert size < 5 * MiB
+    peak, got = traced_peak(lambda: load_paddle_state_dict(str(path)))
+    # The file read, the unpickler's copy of its bytes, one byte-swapped array.
+    assert peak < 3 * size + MiB, f"peak {peak / MiB:.1f} MiB for a {size / MiB:.1f} MiB file"
+    assert len(got) == 250 and np.shares_memory(got["k0"], got["k249"])
+    np.testing.assert_array_equal(got["k249"].reshape(-1), values.astype("<f4"))
+
+
+# === Messages quote file content briefly ===
+def _pickle_with_key(key_ops, value=b"N"):
+    return b"\x80\x02}(" + key_ops + value + b"u."
+
+
+def test_a_huge_repeated_key_gives_a_short_message(tmp_path):
+    # data.pkl: a dict key that is a tuple of one 1 MiB string 1,500 times
+    # (memo references): its repr would be 1.5 billion characters.
+    big = _text("x" * MiB) + b"q\x00"
+    key = b"(" + big + b"h\x00" * 1499 + b"t"
+    path = write_bin(tmp_path / "key.bin", [], {}, pickled=_pickle_with_key(key))
+    message = assert_refused(
+        lambda: load_torch_state_dict(path), CheckpointFormatError, path, "is not a string",
+        limit=8 * MiB,
+    )
+    assert len(message) < 4 * 1024, len(message)
+
+
+@pytest.mark.parametrize("error", [CheckpointFormatError, CheckpointMismatchError, UnsafeCheckpointError])
+def test_every_checkpoint_error_caps_its_message(error):
+    # The last resort for messages that list file content (e.g. unexpected keys).
+    message = str(error("model.bin: unexpected keys: " + ", ".join(["k" * 1000] * 1000) + ". Check config.json."))
+    assert len(message) < 4200 and message.startswith("model.bin: unexpected keys: kkk")
+    assert message.endswith("Check config.json.") and "characters omitted" in message
+
+
+def test_pdparams_and_safetensors_content_is_quoted_briefly(tmp_path):
+    # A .pdparams value that is not an array, under a 1 MiB key.
+    name = "w" * MiB
+    value = b"(" + _text("v" * MiB) + b"q\x00" + b"h\x00" * 999 + b"t"
+    path = tmp_path / "m.pdparams"
+    path.write_bytes(b"\x80\x02}(" + _text(name) + value + b"u.")
+    message = assert_refused(
+        lambda: load_paddle_state_dict(str(path)), CheckpointFormatError, str(path), "'www",
+        "not an array", limit=8 * MiB,
+    )
+    assert len(message) < 4 * 1024, len(message)
+    # A safetensors dtype (tensor metadata) of 1 MiB.
+    path = write_safetensors(
+        tmp_path / "m.safetensors", {"w": {"dtype": "F" * MiB, "shape": [1], "data_offsets": [0, 4]}}, bytes(4)
+    )
+    message = assert_refused(lambda: load_safetensors(path), CheckpointFormatError, path, "'w'", limit=16 * MiB)
+    assert len(message) < 4 * 1024, len(message)
+
+
+# === Deep nesting ===
+def _nested_key(depth):
+    """A dict key nested `depth` tuples deep: 1 byte per level (TUPLE1)."""
+    return _text("k") + b"\x85" * depth
+
+
+def _memo_nested_value(depth):
+    """Lists nested `depth` deep only through memo references appended later,
+    so that no single opcode shows the depth."""
+    ops = b"".join(b"]r" + struct.pack("<I", i) + b"0" for i in range(depth))
+    ops += b"".join(
+        b"j" + struct.pack("<I", i) + b"j" + struct.pack("<I", i + 1) + b"a0" for i in range(depth - 1)
+    )
+    return ops + b"j" + struct.pack("<I", 0)
+
+
+@pytest.mark.parametrize("depth", [20_000, 200_000])
+def test_deep_nesting_is_refused_before_unpickling(tmp_path, depth):
+    path = write_bin(tmp_path / "deep.bin", [], {}, pickled=_pickle_with_key(_nested_key(depth)))
+    size = os.path.getsize(path)
+    assert_refused(
+        lambda: load_torch_state_dict(path), CheckpointFormatError, path, "data.pkl",
+        "nested more than 100 levels", limit=4 * size + MiB,
+    )
+
+
+def test_deep_nesting_through_the_memo_is_refused(tmp_path):
+    pickled = b"\x80\x02}(" + _text("w") + _memo_nested_value(1000) + b"u."
+    path = write_bin(tmp_path / "memo.bin", [], {}, pickled=pickled)
+    assert_refused(
+        lambda: load_torch_state_dict(path), CheckpointFormatError, path, "nested more than 100 levels"
+    )
+    paddle = tmp_path / "memo.pdparams"
+    paddle.write_bytes(pickled)
+    assert_refused(
+        lambda: load_paddle_state_dict(str(paddle)), CheckpointFormatError, str(paddle),
+        "nested more than 100 levels",
+    )
+
+
+def test_a_pickle_that_crashes_the_unpickler_is_refused_in_a_surviving_process(tmp_path):
+    # 200,000 levels crash CPython's unpickler (SIGSEGV) and torch.load; the
+    # scan refuses the file first. Run in a subprocess so a crash shows as one.
+    deep = _pickle_with_key(_nested_key(200_000))
+    bin_path = write_bin(tmp_path / "deep.bin", [], {}, pickled=deep)
+    paddle = tmp_path / "deep.pdparams"
+    paddle.write_bytes(deep)
+    script = (
+        "import sys\n"
+        "from keras_encoders.convert.errors import CheckpointFormatError\n"
+        "from keras_encoders.convert.readers.paddle_params import load_paddle_state_dict\n"
+        "from keras_encoders.convert.readers.torch_bin import load_torch_state_dict\n"
+        "for load, path in [(load_torch_state_dict, sys.argv[1]), (load_paddle_state_dict, sys.argv[2])]:\n"
+        "    try:\n"
+        "        load(path)\n"
+        "    except CheckpointFormatError as e:\n"
+        "        print('refused:', str(e)[:300])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, bin_path, str(paddle)], capture_output=True, text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("refused:")]
+    assert len(lines) == 2 and all("nested more than 100 levels" in line for line in lines), done.stdout
+    assert bin_path in lines[0] and str(paddle) in lines[1]
+
+
+def test_deeply_nested_safetensors_header_is_a_format_error(tmp_path):
+    path = tmp_path / "deep.safetensors"
+    header = b"[" * 200_000 + b"]" * 200_000
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    assert_refused(lambda: load_safetensors(str(path)), CheckpointFormatError, str(path), "not valid JSON")
 
 
 # === Shard indexes ===
@@ -308,20 +515,138 @@ def test_converter_writes_no_preset_from_nan_weights(nan_nezha_dir, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-# === Killed conversions ===
-def test_staging_left_by_a_killed_conversion_is_removed(tiny_nezha_dir, tmp_path):
-    out = tmp_path / "preset"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
-    dead_pid = int(dead.stdout)
-    leftovers = [tmp_path / f".preset.partial-{dead_pid}-abc", tmp_path / f".preset.old-{dead_pid}-def"]
-    for path in leftovers:
-        path.mkdir()
-        (path / "model.weights.h5").write_bytes(b"half written")
-    live = tmp_path / f".preset.partial-{os.getppid()}-xyz"  # a running conversion's: kept
-    live.mkdir()
+# === --overwrite and killed conversions ===
+def _dead_pid():
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    return int(done.stdout)
+
+
+def _snapshot(root):
+    """Every file and folder under `root` with its size: what must not change."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            found.append((os.path.relpath(path, root), os.path.getsize(path) if name in files else None))
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def converted(tiny_nezha_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("converted") / "preset"
     conversion.convert_checkpoint(str(tiny_nezha_dir), str(out), reference=False, quiet=True)
-    assert sorted(os.listdir(tmp_path)) == sorted(["preset", live.name])
-    # A failed conversion leaves nothing either.
+    return out
+
+
+def test_overwrite_never_deletes_the_source_or_a_folder_no_conversion_wrote(tiny_nezha_dir, tmp_path, capsys):
+    from keras_encoders.convert import cli
+
+    source = tmp_path / "work" / "ckpt"
+    shutil.copytree(tiny_nezha_dir, source)
+    (tmp_path / "work" / "notes.txt").write_text("unrelated")
+    before = _snapshot(tmp_path)
+    # The output is the source, its folder, or a folder above it.
+    for output in (source, source.parent, tmp_path):
+        assert cli.main([str(source), str(output), "--overwrite", "--no-reference", "--quiet"]) == 1
+        assert "is or contains the input" in capsys.readouterr().err
+    # A tokenizer folder inside the output counts as well.
+    args = [str(source), str(tmp_path / "work"), "--tokenizer-dir", str(source), "--overwrite", "--quiet"]
+    assert cli.main(args) == 1
+    assert "is or contains the input" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before
+    # A folder without a conversion's record is not replaced, nor a symlink to a preset.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    assert cli.main([str(source), str(other), "--overwrite", "--no-reference", "--quiet"]) == 1
+    assert "not written by keras-encoders-convert" in capsys.readouterr().err
+    assert os.listdir(other) == ["keep.txt"]
+    os.symlink(other, tmp_path / "link")
+    assert cli.main([str(source), str(tmp_path / "link"), "--overwrite", "--no-reference", "--quiet"]) == 1
+    assert "symbolic link" in capsys.readouterr().err
+    assert [p for p in _snapshot(tmp_path) if p[0].startswith("work")] == [
+        p for p in before if p[0].startswith("work")
+    ]
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: once raised, nothing of the conversion runs any more."""
+
+
+def _kill_at(monkeypatch, point, output):
+    """Make the conversion into `output` stop dead at `point` (no cleanup runs)."""
+    dead = {"now": False, "renames": 0}
+    real_rename, real_record = os.rename, conversion._write_record
+    real_remove = conversion._remove_conversion_folder
+
+    def die():
+        dead["now"] = True
+        raise Killed(point)
+
+    def write_record(directory, record):
+        if dead["now"] or (point == "writing the staging folder" and "staging_for" not in record):
+            die()
+        real_record(directory, record)
+
+    def rename(src, dst):
+        if dead["now"]:
+            die()
+        real_rename(src, dst)
+        if str(output) in (os.fspath(src), os.fspath(dst)):
+            dead["renames"] += 1
+            if point == f"after rename {dead['renames']}":
+                die()
+
+    def remove(path):
+        if dead["now"]:
+            die()
+        real_remove(path)
+
+    monkeypatch.setattr(conversion, "_write_record", write_record)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(conversion, "_remove_conversion_folder", remove)
+
+
+@pytest.mark.parametrize("point", ["writing the staging folder", "after rename 1", "after rename 2"])
+def test_a_conversion_killed_at_any_point_loses_nothing(tiny_nezha_dir, converted, tmp_path, monkeypatch, point):
+    out = tmp_path / "preset"
+    shutil.copytree(converted, out)
+    (out / "old-marker.txt").write_text("the preset before --overwrite")
+    (tmp_path / "notes.txt").write_text("unrelated")
+    dead_pid = _dead_pid()
+    user = tmp_path / f".preset.partial-{dead_pid}-mine"  # our naming, but no record: not ours
+    user.mkdir()
+    (user / "keep.txt").write_text("mine")
+    _kill_at(monkeypatch, point, out)
+    with pytest.raises(Killed):
+        conversion.convert_checkpoint(str(tiny_nezha_dir), str(out), reference=False, quiet=True, overwrite=True)
+    monkeypatch.undo()
+    # The killed process is gone: its folders now carry a dead pid.
+    for name in os.listdir(tmp_path):
+        if f"-{os.getpid()}-" in name:
+            os.rename(tmp_path / name, tmp_path / name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
+    # Nothing is lost yet: the old preset is the output or its backup.
+    if point != "after rename 2":
+        assert any((tmp_path / name / "old-marker.txt").exists() for name in os.listdir(tmp_path))
+    # The next conversion into the same folder fails, and still restores or tidies.
     with pytest.raises(FileNotFoundError):
-        conversion.convert_checkpoint(str(tmp_path / "no-such"), str(tmp_path / "p2"), quiet=True)
-    assert sorted(os.listdir(tmp_path)) == sorted(["preset", live.name])
+        conversion.convert_checkpoint(str(tmp_path / "no-such"), str(out), quiet=True, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == sorted(["preset", "notes.txt", user.name])
+    assert os.listdir(user) == ["keep.txt"]
+    assert conversion.written_by_conversion(str(out))
+    # Killed before the new preset was in place: the old one is back.
+    assert (out / "old-marker.txt").exists() == (point != "after rename 2")
+    assert isinstance(models.NezhaBackbone.from_preset(str(out)), models.NezhaBackbone)
+
+
+def test_staging_of_other_outputs_in_the_same_folder_is_tidied(converted, tmp_path):
+    dead_pid = _dead_pid()
+    stale = tmp_path / f".other.partial-{dead_pid}-abc"
+    shutil.copytree(converted, stale)  # a killed conversion's staging, with its record
+    empty = tmp_path / f".third.partial-{dead_pid}-def"  # killed right after mkdtemp
+    empty.mkdir()
+    live = tmp_path / f".preset.partial-{os.getppid()}-xyz"  # a running conversion's: kept
+    shutil.copytree(converted, live)
+    removed, restored = conversion.clean_stale_staging(str(tmp_path / "preset"))
+    assert sorted(removed) == sorted([str(stale), str(empty)]) and restored == []
+    assert os.listdir(tmp_path) == [live.name]

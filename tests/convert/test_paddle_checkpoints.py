@@ -303,3 +303,32 @@ def test_unknown_and_missing_paddle_keys_are_listed(tmp_path):
     assert "missing keys (1): ernie_m.encoder.layers.1.norm2.bias" in message
     assert re.search(r"unexpected keys \(2\): .*classifier\.weight", message)
     assert "ernie_m.encoder.layers.1.extra.weight" in message
+
+
+def test_a_float16_array_under_many_keys_is_widened_only_where_used(tmp_path):
+    # One 1024 x 1024 float16 array (2 MiB, pickled once) under 250 extra
+    # keys: widening every key to float32 up front took ~1 GiB. Only the
+    # keys a rule reads are widened, so the refusal (unexpected keys) stays small.
+    import tracemalloc
+
+    from keras_encoders.convert import CheckpointMismatchError
+
+    release = tmp_path / "release"
+    release.mkdir()
+    vocab = write_tokenizer(str(release))
+    state = paddle_names(hf_model(ErnieMModel, vocab, seed=0).state_dict(), ie=False)
+    shared = np.ones((1024, 1024), dtype=np.float16)
+    state.update({f"extra.{i}": shared for i in range(250)})
+    path = write_pdparams(str(release / "model_state.pdparams"), state)
+    with open(release / "config.json", "w") as f:
+        json.dump({**base_args(vocab), "architectures": ["ErnieMModel"], "type_vocab_size": 16}, f)
+    assert os.path.getsize(path) < 8 << 20  # the shared array is pickled once
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointMismatchError, match=r"unexpected keys \(250\): extra\.0"):
+            sources.build_model(sources.open_source(str(release)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The file's arrays plus building a tiny model: a fixed ceiling.
+    assert peak < 48 << 20, f"peak {peak / 2**20:.0f} MiB"

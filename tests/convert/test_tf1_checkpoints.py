@@ -8,6 +8,7 @@ reproduce that transformers model.
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ import transformers
 
 import keras_encoders  # noqa: F401
 from keras_encoders import models
+from keras_encoders.convert import CheckpointFormatError
 from keras_encoders.convert import CheckpointMismatchError
 from keras_encoders.convert import conversion
 from keras_encoders.convert import sources
@@ -100,6 +102,7 @@ def test_nezha_tf1_optimizer_state_is_skipped_and_recorded(nezha):
     with open(os.path.join(result.output, "conversion.json")) as f:
         record = json.load(f)
     assert record["source_format"].startswith("TF1 checkpoint")
+    assert record["source_path"] == os.path.abspath(src.path)  # the prefix actually read
     assert record["architecture"] == "NezhaForPreTraining"
     assert record["verification"]["passed"]
     # The original's hard-coded relative distance, and the GELU caveat.
@@ -151,6 +154,50 @@ def test_nezha_tf1_unknown_and_missing_variables_are_listed(tmp_path):
     message = str(e.value)
     assert "missing keys (1): bert/encoder/layer_1/output/dense/bias" in message
     assert "unexpected keys (1): bert/encoder/layer_1/output/extra_scale" in message
+
+
+def test_a_state_file_cannot_pick_a_checkpoint_outside_the_folder(tmp_path):
+    # The `checkpoint` state file names an absolute path: another folder's
+    # checkpoint of the same name, or one only that other folder has.
+    here = tmp_path / "release"
+    elsewhere = tmp_path / "elsewhere"
+    write_tf1_checkpoint(str(here), {"w": np.float32([1, 1])}, optimizer_slots=False)
+    write_tf1_checkpoint(str(elsewhere), {"w": np.float32([2, 2])}, optimizer_slots=False)
+    for suffix in (".index", ".data-00000-of-00001"):  # a second one, only there
+        shutil.copy(elsewhere / f"model.ckpt-1000{suffix}", elsewhere / f"model.ckpt-5{suffix}")
+    for named in ("model.ckpt-1000", "model.ckpt-5"):
+        (here / "checkpoint").write_text(f'model_checkpoint_path: "{elsewhere / named}"\n')
+        prefix, tensors, _ = tf1_checkpoint.load_tf1_checkpoint(str(here))
+        # Read by its base name inside the folder (or the folder's only checkpoint).
+        assert prefix == str(here / "model.ckpt-1000")
+        np.testing.assert_array_equal(tensors["w"], [1, 1])
+
+
+def test_a_string_variable_is_a_format_error(tmp_path):
+    write_tf1_checkpoint(
+        str(tmp_path), {"bert/w": np.float32([1]), "bert/vocab_name": np.array([b"vocab.txt"])},
+        optimizer_slots=False,
+    )
+    with pytest.raises(CheckpointFormatError, match=r"model\.ckpt-1000: variable 'bert/vocab_name' has dtype string"):
+        tf1_checkpoint.load_tf1_checkpoint(str(tmp_path))
+
+
+def test_variables_beyond_the_data_files_are_refused_before_reading(tmp_path):
+    # A data file cut to an eighth: the index claims more than the file
+    # holds (as it would naming one byte range under many variables).
+    import tracemalloc
+
+    prefix = write_tf1_checkpoint(str(tmp_path), {"bert/w": np.ones(1 << 20, "float32")}, optimizer_slots=False)
+    data = prefix + ".data-00000-of-00001"
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 8)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointFormatError, match=r"model\.ckpt-1000: its variables need 4194304 bytes \(the largest, 'bert/w'"):
+            tf1_checkpoint.load_tf1_checkpoint(str(tmp_path))
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
 
 
 # === ConvBERT ===

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
 from keras_encoders.convert.readers.safetensors_file import load_safetensors
 from keras_encoders.convert.readers.torch_bin import load_torch_state_dict
 
@@ -30,7 +31,8 @@ def read_json(path):
     with open(path, encoding="utf-8") as f:
         try:
             return json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            # RecursionError: arrays nested thousands deep.
             raise CheckpointFormatError(f"{path} is not valid JSON: {e}") from e
 
 
@@ -60,7 +62,7 @@ def shard_names(directory, index_name):
     for shard in shards:
         if not shard or os.path.isabs(shard) or os.path.basename(shard) != shard or shard in (".", ".."):
             raise CheckpointFormatError(
-                f"{index_path} names the shard {shard!r}, which is not a file "
+                f"{index_path} names the shard {quote(shard)}, which is not a file "
                 "in the checkpoint folder; shards must sit next to the index."
             )
     return shards

@@ -28,13 +28,13 @@ built afterwards from the recorded bytes with `np.frombuffer`.
 """
 
 import errno
-import io
 import math
 import os
 
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
 from keras_encoders.convert.readers import restricted_pickle
 from keras_encoders.convert.readers.restricted_pickle import Inert as _Inert
 from keras_encoders.convert.readers.restricted_pickle import Malformed as _Malformed
@@ -84,7 +84,7 @@ class _DType(_Inert):
             or any(s is not None for s in state[2:5])
             or (len(state) == 9 and state[8] is not None)
         ):
-            raise _Malformed(f"unsupported dtype state {state!r} for {self.name}")
+            raise _Malformed(f"unsupported dtype state {quote(state)} for {self.name}")
         self.byteorder = state[1]
 
     @property
@@ -95,36 +95,80 @@ class _DType(_Inert):
         return dtype
 
     def __repr__(self):
-        return f"numpy.dtype({self.name!r})"
+        return f"numpy.dtype({quote(self.name)})"
+
+
+class _Arrays:
+    """Builds the arrays of one load: `_reconstruct` for this unpickler.
+
+    Arrays are read-only views of the pickle's bytes. Those that need a
+    conversion (byte swap, bool) are converted once per byte string and
+    dtype, and the conversions are charged to the unpickler's budget: one
+    memoised byte string under 250 arrays is one array, not 250 copies.
+    """
+
+    def __init__(self):
+        self.budget = None  # the unpickler's, set by `_unpickler`
+        self.flats = {}  # (id(data), dtype) -> (data, converted flat array)
+        self.texts = {}  # id(str) -> (str, latin-1 bytes)
+        self.reconstruct = _SafeCallable("_reconstruct", self.new_array)
+
+    def new_array(self, cls, shape, typecode):
+        if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
+            raise _Malformed(
+                f"unexpected _reconstruct({quote(cls)}, {quote(shape)}, {quote(typecode)})"
+            )
+        return _Array(self)
+
+    def latin1(self, text):
+        # Python 2 pickles hold array bytes as latin-1 text.
+        if id(text) not in self.texts:
+            data = text.encode("latin-1")
+            self.budget.charge(len(data), "decoding array text into bytes")
+            self.texts[id(text)] = (text, data)  # `text` kept: its id stays unique
+        return self.texts[id(text)][1]
+
+    def flat(self, data, dtype):
+        key = (id(data), dtype.str)
+        if key not in self.flats:
+            flat = raw = np.frombuffer(data, dtype=dtype, count=len(data) // dtype.itemsize)
+            if not flat.dtype.isnative:
+                flat = flat.astype(flat.dtype.newbyteorder("="))
+            if dtype.kind == "b":
+                flat = flat.view(np.uint8) != 0  # never trust bool bytes
+            if flat is not raw:
+                self.budget.charge(flat.nbytes, f"converting an array of {dtype}")
+            flat.flags.writeable = False
+            self.flats[key] = (data, flat)  # `data` kept: its id stays unique
+        return self.flats[key][1]
 
 
 class _Array(_Inert):
     """An ndarray under construction: `_reconstruct` creates it, BUILD fills it."""
 
-    __slots__ = ("array",)
+    __slots__ = ("arrays", "array")
 
-    def __init__(self):
+    def __init__(self, arrays):
+        self.arrays = arrays
         self.array = None
 
     def __setstate__(self, state):
         if self.array is not None or not isinstance(state, tuple):
-            raise _Malformed(f"unexpected array state {state!r}")
+            raise _Malformed(f"unexpected array state {quote(state)}")
         if len(state) == 5:
             version, shape, dtype, fortran, data = state
             if version != 1:
-                raise _Malformed(f"unsupported array state version {version!r}")
+                raise _Malformed(f"unsupported array state version {quote(version)}")
         elif len(state) == 4:
             shape, dtype, fortran, data = state
         else:
             raise _Malformed(f"unexpected array state of length {len(state)}")
         if not isinstance(dtype, _DType):
-            raise _Malformed(f"array dtype must be a numpy dtype, got {dtype!r}")
+            raise _Malformed(f"array dtype must be a numpy dtype, got {quote(dtype)}")
         shape = restricted_pickle.check_shape(shape, "array shape")
         if type(fortran) is not bool:
-            raise _Malformed(f"invalid is_fortran flag {fortran!r}")
-        if isinstance(data, str):  # Python 2 pickles, read with latin-1
-            data = data.encode("latin-1")
-        if not isinstance(data, (bytes, bytearray)):
+            raise _Malformed(f"invalid is_fortran flag {quote(fortran)}")
+        if not isinstance(data, (bytes, bytearray, str)):
             raise _Malformed(f"array data must be bytes, got {type(data).__name__}")
         np_dtype = dtype.numpy
         count = math.prod(shape)
@@ -133,37 +177,26 @@ class _Array(_Inert):
                 f"array of shape {shape} and dtype {np_dtype} needs "
                 f"{count * np_dtype.itemsize} bytes, the pickle holds {len(data)}"
             )
-        array = np.frombuffer(data, dtype=np_dtype, count=count)
-        array = array.reshape(shape, order="F" if fortran else "C")
-        if not array.dtype.isnative:
-            array = array.astype(array.dtype.newbyteorder("="))
-        if np_dtype.kind == "b":
-            array = array.view(np.uint8) != 0  # never trust bool bytes
-        self.array = array
+        if isinstance(data, str):
+            data = self.arrays.latin1(data)
+        flat = self.arrays.flat(data, np_dtype)
+        self.array = flat.reshape(shape, order="F" if fortran else "C")
 
     def __repr__(self):
         return "<numpy array>" if self.array is None else f"<array {self.array.shape}>"
 
 
-def _reconstruct(cls, shape, typecode):
-    if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
-        raise _Malformed(
-            f"unexpected _reconstruct({cls!r}, {shape!r}, {typecode!r})"
-        )
-    return _Array()
-
-
 def _dtype(name, align=False, copy=True):
     if name not in _DTYPE_NAMES or type(align) is not bool or type(copy) is not bool:
         raise _Malformed(
-            f"unsupported dtype {name!r}: only numeric arrays are weights"
+            f"unsupported dtype {quote(name)}: only numeric arrays are weights"
         )
     return _DType(name)
 
 
 def _scalar(dtype, data):
     if not isinstance(dtype, _DType) or not isinstance(data, (bytes, str)):
-        raise _Malformed(f"unexpected scalar({dtype!r}, ...)")
+        raise _Malformed(f"unexpected scalar({quote(dtype)}, ...)")
     if isinstance(data, str):
         data = data.encode("latin-1")
     np_dtype = dtype.numpy
@@ -172,11 +205,9 @@ def _scalar(dtype, data):
     return np.frombuffer(data, dtype=np_dtype, count=1)[0]
 
 
+_MULTIARRAY = ("numpy.core.multiarray", "numpy._core.multiarray")
 _CALLABLES = {}
-for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _CALLABLES[(_module, "_reconstruct")] = _SafeCallable(
-        f"{_module}._reconstruct", _reconstruct
-    )
+for _module in _MULTIARRAY:
     _CALLABLES[(_module, "scalar")] = _SafeCallable(f"{_module}.scalar", _scalar)
 _CALLABLES[("numpy", "dtype")] = _SafeCallable("numpy.dtype", _dtype)
 _CALLABLES[("numpy", "ndarray")] = _NDARRAY
@@ -195,10 +226,16 @@ _REFUSAL = (
 
 
 def _unpickler(data, path):
-    return restricted_pickle.RestrictedUnpickler(
-        io.BytesIO(data), path, lambda module, name: _CALLABLES.get((module, name)),
-        _REFUSAL, encoding="latin1",
-    )
+    arrays = _Arrays()
+
+    def allowed(module, name):
+        if name == "_reconstruct" and module in _MULTIARRAY:
+            return arrays.reconstruct
+        return _CALLABLES.get((module, name))
+
+    unpickler = restricted_pickle.RestrictedUnpickler(data, path, allowed, _REFUSAL, encoding="latin1")
+    arrays.budget = unpickler.budget
+    return unpickler
 
 
 def _materialize(path, obj):
@@ -216,12 +253,12 @@ def _materialize(path, obj):
     state = {}
     for key, value in obj.items():
         if type(key) is not str:
-            raise CheckpointFormatError(f"{path}: state dict key {key!r} is not a string")
+            raise CheckpointFormatError(f"{path}: state dict key {quote(key)} is not a string")
         if isinstance(value, _Array) and value.array is not None:
             state[key] = value.array
         else:
             raise CheckpointFormatError(
-                f"{path}: entry {key!r} holds {value!r}, not an array; this is "
+                f"{path}: entry {quote(key)} holds {quote(value)}, not an array; this is "
                 "not a `layer.state_dict()` saved with paddle.save (optimizer "
                 "states and nested objects are not weights)."
             )
@@ -235,7 +272,7 @@ def _materialize(path, obj):
                 state[key] = np.concatenate([p.reshape(-1) for p in parts]).reshape(shape)
             except (KeyError, TypeError, ValueError) as e:
                 raise CheckpointFormatError(
-                    f"{path}: cannot re-join the slices of {key!r} ({e}); the "
+                    f"{path}: cannot re-join the slices of {quote(key)} ({e}); the "
                     "file is corrupt."
                 ) from e
     return state

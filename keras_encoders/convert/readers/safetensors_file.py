@@ -15,7 +15,9 @@ import os
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
 from keras_encoders.convert.readers.restricted_pickle import MAX_DIMENSION
+from keras_encoders.convert.readers.restricted_pickle import Budget
 
 _DTYPES = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16,
@@ -43,8 +45,8 @@ def _header(path, f, size):
         )
     try:
         header = json.loads(f.read(length))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _error(path, f"the safetensors header is not valid JSON ({e}).") from e
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise _error(path, f"the safetensors header is not valid JSON ({type(e).__name__}: {e}).") from e
     if not isinstance(header, dict):
         raise _error(path, "the safetensors header is not a JSON object.")
     header.pop("__metadata__", None)
@@ -53,12 +55,12 @@ def _header(path, f, size):
 
 def _check_entry(path, name, info, data_size):
     if not isinstance(info, dict):
-        raise _error(path, f"tensor {name!r}: malformed header entry {info!r}.")
+        raise _error(path, f"tensor {quote(name)}: malformed header entry {quote(info)}.")
     dtype = info.get("dtype")
     if dtype not in _DTYPES:
         raise _error(
             path,
-            f"tensor {name!r} has dtype {dtype!r}, which this reader does not "
+            f"tensor {quote(name)} has dtype {quote(dtype)}, which this reader does not "
             f"support (supported: {', '.join(sorted(_DTYPES))}). Re-save it in "
             "float32, float16 or bfloat16.",
         )
@@ -71,13 +73,13 @@ def _check_entry(path, name, info, data_size):
         or len(offsets) != 2
         or not all(type(n) is int for n in offsets)
     ):
-        raise _error(path, f"tensor {name!r}: invalid shape {shape!r} or data_offsets {offsets!r}.")
+        raise _error(path, f"tensor {quote(name)}: invalid shape {quote(shape)} or data_offsets {quote(offsets)}.")
     begin, end = offsets
     needed = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
     if not 0 <= begin <= end <= data_size or end - begin != needed:
         raise _error(
             path,
-            f"tensor {name!r} ({dtype} {shape}) needs {needed} bytes but its "
+            f"tensor {quote(name)} ({dtype} {shape}) needs {needed} bytes but its "
             f"data_offsets {offsets} cover {end - begin} of the {data_size} "
             "stored: the file is truncated or corrupt. Re-download it.",
         )
@@ -87,6 +89,11 @@ def _check_entry(path, name, info, data_size):
 def load_safetensors(path):
     """`{name: np.ndarray}` of a safetensors file, in the header's order.
 
+    The data is read once; arrays are read-only views into it (entries that
+    share a byte range, i.e. tied weights, share memory), and each range is
+    converted at most once (bfloat16 -> float32), so memory stays within
+    `restricted_pickle.MAX_EXPANSION` times the file's size.
+
     Raises:
         FileNotFoundError: `path` does not exist.
         CheckpointFormatError: corrupt, truncated, or an unsupported dtype
@@ -94,19 +101,32 @@ def load_safetensors(path):
     """
     path = os.fspath(path)
     size = os.path.getsize(path)
-    tensors = {}
     with open(path, "rb") as f:
         header, start = _header(path, f, size)
         entries = {
             name: _check_entry(path, name, info, size - start) for name, info in header.items()
         }
-        for name, (dtype, shape, begin, end) in entries.items():
-            f.seek(start + begin)
-            array = np.frombuffer(f.read(end - begin), dtype=dtype).reshape(shape)
+        data = f.read(size - start)
+    tensors, converted = {}, {}
+    budget = Budget(len(data), lambda detail: _error(path, detail))
+    for name, (dtype, shape, begin, end) in entries.items():
+        key = (begin, end, header[name]["dtype"])
+        if key not in converted:
+            array = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=begin)
             if header[name]["dtype"] == "BF16":
                 # bfloat16 is the top half of a float32: widening is exact.
-                array = (array.astype(np.uint32) << 16).view(np.float32)
+                wide = array.astype(np.uint32)
+                wide <<= 16  # in place: one float32 array, no temporary
+                array = wide.view(np.float32)
             elif not array.dtype.isnative:
                 array = array.astype(array.dtype.newbyteorder("="))
-            tensors[name] = array
+            if array.base is not data:
+                budget.charge(
+                    array.nbytes,
+                    f"converting tensor {quote(name)} ({header[name]['dtype']}, bytes "
+                    f"{begin}-{end}, overlapping other entries)",
+                )
+            array.flags.writeable = False
+            converted[key] = array
+        tensors[name] = converted[key].reshape(shape)
     return tensors

@@ -15,12 +15,15 @@ listed, so that converters only ever see weights.
 """
 
 import glob
+import math
 import os
 import re
 
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
+from keras_encoders.convert.readers.restricted_pickle import MAX_EXPANSION
 
 __all__ = [
     "OPTIMIZER_STATE",
@@ -53,11 +56,40 @@ def _strip_suffix(path):
     return match.group(1) if match else path
 
 
+def _state_file_prefix(folder):
+    """The checkpoint the folder's `checkpoint` state file names, inside `folder`.
+
+    Only checkpoints inside the folder are ever read: the state file's entry
+    is taken by its base name in the folder (training machines write
+    absolute paths, which stop meaning anything once a release is moved, and
+    could name an unrelated checkpoint elsewhere). None when there is no
+    state file or no such checkpoint in the folder.
+    """
+    state_path = os.path.join(folder, "checkpoint")
+    if not os.path.isfile(state_path):
+        return None
+    import tensorflow as tf
+
+    try:
+        state = tf.train.get_checkpoint_state(folder)
+    except Exception as e:  # noqa: BLE001 - a text proto parse error, whatever its class
+        raise CheckpointFormatError(
+            f"{state_path} is not a valid TensorFlow `checkpoint` state file "
+            f"({type(e).__name__}); delete it or pass the checkpoint prefix."
+        ) from e
+    if state is None or not state.model_checkpoint_path:
+        return None
+    name = os.path.basename(state.model_checkpoint_path.replace("\\", "/"))
+    prefix = os.path.join(folder, name)
+    return prefix if name and os.path.isfile(prefix + ".index") else None
+
+
 def resolve_checkpoint_prefix(path):
     """The checkpoint prefix (`.../model.ckpt-100`) for a file, prefix or folder.
 
-    A folder is resolved through its `checkpoint` state file, or else through
-    its single `*.index` file.
+    A folder is resolved through its `checkpoint` state file (by base name,
+    inside the folder: see `_state_file_prefix`), or else through its
+    single `*.index` file.
 
     Raises:
         FileNotFoundError: nothing checkpoint-like is at `path`.
@@ -66,12 +98,9 @@ def resolve_checkpoint_prefix(path):
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-        if os.path.exists(os.path.join(path, "checkpoint")):
-            import tensorflow as tf
-
-            latest = tf.train.latest_checkpoint(path)
-            if latest is not None and os.path.exists(latest + ".index"):
-                return latest
+        named = _state_file_prefix(path)
+        if named is not None:
+            return named
         indexes = sorted(glob.glob(os.path.join(path, "*.index")))
         if len(indexes) == 1:
             return indexes[0][: -len(".index")]
@@ -101,6 +130,25 @@ def is_tf1_checkpoint(path):
     except (FileNotFoundError, CheckpointFormatError):
         return False
     return True
+
+
+def _check_size(prefix, nbytes):
+    """Refuse variables that need more memory than the `.data-*` files hold.
+
+    The index could name one byte range under many variables (each read is
+    its own copy) or claim more than a truncated data file holds; either
+    way, reading would take more than the file's bytes.
+    """
+    stored = sum(os.path.getsize(p) for p in glob.glob(glob.escape(prefix) + ".data-*"))
+    needed = sum(nbytes.values())
+    if needed > MAX_EXPANSION * stored:
+        largest = max(nbytes, key=nbytes.get)
+        raise CheckpointFormatError(
+            f"{prefix}: its variables need {needed} bytes (the largest, "
+            f"{quote(largest)}, {nbytes[largest]}), more than {MAX_EXPANSION}x the "
+            f"{stored} bytes its .data files hold: the index names the same "
+            "bytes many times, or a data file is truncated. Download it again."
+        )
 
 
 def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
@@ -136,15 +184,26 @@ def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
             "object path, not by the original graph names this converter maps."
         )
     names = sorted(shapes)
+    dtypes = reader.get_variable_to_dtype_map()
     skipped = [n for n in names if skip is not None and skip.search(n)]
     wanted = [n for n in names if not (skip is not None and skip.search(n))]
+    for name in wanted:
+        dtype = dtypes.get(name)
+        if dtype is None or not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+            raise CheckpointFormatError(
+                f"{prefix}: variable {quote(name)} has dtype "
+                f"{getattr(dtype, 'name', dtype)}, not a number type; this is not "
+                "a weight of an original release (remove it, or pass the right "
+                "checkpoint)."
+            )
+    _check_size(prefix, {n: math.prod(shapes[n]) * dtypes[n].size for n in wanted})
     tensors = {}
     for i, name in enumerate(wanted):
         try:
             tensors[name] = np.asarray(reader.get_tensor(name))
         except tf.errors.OpError as e:
             raise CheckpointFormatError(
-                f"{prefix}: cannot read variable {name!r} ({e}); the checkpoint "
+                f"{prefix}: cannot read variable {quote(name)} ({e}); the checkpoint "
                 "is truncated or corrupt. Download it again."
             ) from e
         if progress is not None:

@@ -26,9 +26,7 @@ record what the pickle describes; arrays are built afterwards from the zip
 entries. torch is never imported.
 """
 
-import collections
 import errno
-import io
 import math
 import os
 import struct
@@ -38,6 +36,7 @@ import zlib
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
+from keras_encoders.convert.errors import quote
 from keras_encoders.convert.errors import UnsafeCheckpointError
 from keras_encoders.convert.readers import restricted_pickle
 from keras_encoders.convert.readers.restricted_pickle import Inert as _Inert
@@ -163,7 +162,7 @@ class _StorageRef(_Inert):
         return self.numel * self.storage_type.element_size
 
     def __repr__(self):
-        return f"<storage {self.key!r}>"
+        return f"<storage {quote(self.key)}>"
 
 
 class _TensorRef(_Inert):
@@ -178,14 +177,14 @@ class _TensorRef(_Inert):
             setattr(self, name, value)
 
     def __repr__(self):
-        return f"<tensor {self.dtype!r} {self.size} in {self.storage!r}>"
+        return f"<tensor {quote(self.dtype)} {self.size} in {quote(self.storage)}>"
 
 
 def _tensor(storage, offset, size, stride, dtype, metadata):
     if not isinstance(storage, _StorageRef):
-        raise _Malformed(f"tensor storage must be a storage, got {storage!r}")
+        raise _Malformed(f"tensor storage must be a storage, got {quote(storage)}")
     if not isinstance(dtype, _DType):
-        raise _Malformed(f"tensor dtype must be a torch dtype, got {dtype!r}")
+        raise _Malformed(f"tensor dtype must be a torch dtype, got {quote(dtype)}")
     size = _check_shape(size, "tensor size")
     stride = _check_shape(stride, "tensor stride")
     if len(size) != len(stride):
@@ -195,10 +194,10 @@ def _tensor(storage, offset, size, stride, dtype, metadata):
         # conj/neg bits mark lazily conjugated/negated views; the stored
         # bytes are the un-conjugated values, so we must apply them.
         if not isinstance(metadata, dict) or not set(metadata) <= set(flags):
-            raise _Malformed(f"unsupported tensor metadata {metadata!r}")
+            raise _Malformed(f"unsupported tensor metadata {quote(metadata)}")
         for k, v in metadata.items():
             if type(v) is not bool:
-                raise _Malformed(f"unsupported tensor metadata {metadata!r}")
+                raise _Malformed(f"unsupported tensor metadata {quote(metadata)}")
             flags[k] = v
     return _TensorRef(
         storage, _check_int(offset, "storage offset"), size, stride, dtype,
@@ -208,10 +207,10 @@ def _tensor(storage, offset, size, stride, dtype, metadata):
 
 def _storage_dtype(storage):
     if not isinstance(storage, _StorageRef):
-        raise _Malformed(f"tensor storage must be a storage, got {storage!r}")
+        raise _Malformed(f"tensor storage must be a storage, got {quote(storage)}")
     if storage.storage_type.dtype is None:
         raise _Malformed(
-            f"{storage!r} is untyped, but the tensor was saved without a dtype"
+            f"{quote(storage)} is untyped, but the tensor was saved without a dtype"
         )
     return storage.storage_type.dtype
 
@@ -242,7 +241,7 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
     # A Parameter is its tensor for our purposes; ``state`` (python
     # attributes of a Parameter subclass) is plain data and dropped.
     if not isinstance(data, _TensorRef):
-        raise _Malformed(f"parameter data must be a tensor, got {data!r}")
+        raise _Malformed(f"parameter data must be a tensor, got {quote(data)}")
     return data
 
 
@@ -252,7 +251,7 @@ def _torch_size(dims=()):
 
 def _torch_device(kind, index=None):
     if type(kind) is not str or (index is not None and type(index) is not int):
-        raise _Malformed(f"unexpected torch.device({kind!r}, {index!r})")
+        raise _Malformed(f"unexpected torch.device({quote(kind)}, {quote(index)})")
     return kind if index is None else f"{kind}:{index}"
 
 
@@ -295,12 +294,12 @@ _REFUSAL = (
 
 
 class _StateDictUnpickler(restricted_pickle.RestrictedUnpickler):
-    def __init__(self, file, path):
-        super().__init__(file, path, _allowed_global, _REFUSAL)
+    def __init__(self, data, path):
+        super().__init__(data, path, _allowed_global, _REFUSAL)
 
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or not pid:
-            raise _Malformed(f"unexpected persistent id {pid!r}")
+            raise _Malformed(f"unexpected persistent id {quote(pid)}")
         kind = pid[0].decode("ascii") if isinstance(pid[0], bytes) else pid[0]
         if kind == "module":
             # Whole nn.Module pickles carry the class (and its source) here.
@@ -310,13 +309,13 @@ class _StateDictUnpickler(restricted_pickle.RestrictedUnpickler):
                 "not loaded. Save model.state_dict() instead."
             )
         if kind != "storage" or len(pid) != 5:
-            raise _Malformed(f"unexpected persistent id {pid!r}")
+            raise _Malformed(f"unexpected persistent id {quote(pid)}")
         _, storage_type, key, location, numel = pid
         if not isinstance(storage_type, _StorageType):
-            raise _Malformed(f"unexpected storage type {storage_type!r}")
+            raise _Malformed(f"unexpected storage type {quote(storage_type)}")
         if type(key) is not str or not key or "/" in key or ".." in key:
-            raise _Malformed(f"unexpected storage key {key!r}")
-        _check_int(numel, f"size of storage {key!r}")
+            raise _Malformed(f"unexpected storage key {quote(key)}")
+        _check_int(numel, f"size of storage {quote(key)}")
         # ``location`` (cpu / cuda:0 ...) does not matter: bytes are bytes.
         return _StorageRef(key, storage_type, numel)
 
@@ -396,36 +395,45 @@ def check_inflation(path, info):
     if info.file_size > MAX_INFLATION * max(info.compress_size, 1):
         raise _corrupt(
             path,
-            f"zip entry {info.filename!r} declares {info.file_size} bytes "
+            f"zip entry {quote(info.filename)} declares {info.file_size} bytes "
             f"compressed into {info.compress_size} (more than {MAX_INFLATION}:1, "
             "a zip bomb); refusing to inflate it",
         )
 
 
 class _Archive:
-    """Reads storage bytes from the zip, each storage once."""
+    """Reads storage bytes from the zip, each storage once.
+
+    Each storage is converted to its NumPy dtype once (per dtype and
+    conj/neg bits it is viewed with), and every tensor is a read-only view
+    into it: tied weights (one storage under many keys) cost one copy.
+    """
 
     def __init__(self, path, zf, prefix, big_endian):
         self.path = path
         self.zf = zf
         self.prefix = prefix
         self.big_endian = big_endian
-        self._cache = {}
+        self._bytes = {}
+        self._arrays = {}
+        # Conversions (byte swaps, bfloat16 widening, conj/neg bits) are
+        # charged against the storage bytes read.
+        self.budget = restricted_pickle.Budget(0, lambda detail: _corrupt(path, detail))
 
     def read(self, name):
         try:
             info = self.zf.getinfo(self.prefix + name)
         except KeyError:
-            raise _corrupt(self.path, f"no zip entry {self.prefix + name!r}") from None
+            raise _corrupt(self.path, f"no zip entry {quote(self.prefix + name)}") from None
         check_inflation(self.path, info)
         try:
             return self.zf.read(info)
         except _ZIP_ERRORS as e:
-            detail = f"cannot read entry {name!r}: {e}"
+            detail = f"cannot read entry {quote(name)}: {e}"
             raise _corrupt(self.path, detail) from e
 
     def storage_bytes(self, storage, tensor_name):
-        data = self._cache.get(storage.key)
+        data = self._bytes.get(storage.key)
         if data is None:
             entry = self.prefix + "data/" + storage.key
             try:
@@ -433,96 +441,105 @@ class _Archive:
             except KeyError:
                 raise _corrupt(
                     self.path,
-                    f"storage {storage.key!r} of tensor {tensor_name!r} is "
-                    f"missing (no zip entry {entry!r})",
+                    f"storage {quote(storage.key)} of tensor {quote(tensor_name)} is "
+                    f"missing (no zip entry {quote(entry)})",
                 ) from None
             # Check the declared size before reading, so a lying pickle
             # cannot make us allocate more than the entry holds.
             if info.file_size < storage.nbytes:
                 raise _corrupt(
                     self.path,
-                    f"storage {storage.key!r} of tensor {tensor_name!r} has "
+                    f"storage {quote(storage.key)} of tensor {quote(tensor_name)} has "
                     f"{info.file_size} bytes, {storage.nbytes} are needed",
                 )
-            data = self._cache[storage.key] = self.read("data/" + storage.key)
+            data = self._bytes[storage.key] = self.read("data/" + storage.key)
+            self.budget.stored += len(data)
         # Checked on every use: tensors sharing a storage may each declare
         # a different size for it.
         if len(data) < storage.nbytes:
             raise _corrupt(
                 self.path,
-                f"storage {storage.key!r} of tensor {tensor_name!r} has "
+                f"storage {quote(storage.key)} of tensor {quote(tensor_name)} has "
                 f"{len(data)} bytes, {storage.nbytes} are needed",
             )
         return data
 
-    def release(self, key):
-        self._cache.pop(key, None)
+    def storage_array(self, name, ref):
+        """The whole storage of `ref` as a flat array of its final dtype, built once."""
+        key = (ref.storage.key, ref.dtype.name, ref.conj, ref.neg)
+        if key in self._arrays:
+            self.storage_bytes(ref.storage, name)  # the size check, for this tensor's claim
+            return self._arrays[key]
+        data = self.storage_bytes(ref.storage, name)
+        stored = np.dtype(ref.dtype.np_dtype)
+        if stored.itemsize > 1:
+            stored = stored.newbyteorder(">" if self.big_endian else "<")
+        flat = raw = np.frombuffer(data, dtype=stored, count=len(data) // stored.itemsize)
+        if not flat.dtype.isnative:
+            flat = flat.astype(flat.dtype.newbyteorder("="))
+        if ref.dtype.name == "bfloat16":
+            # bfloat16 is the top half of a float32: widening is exact.
+            wide = flat.astype(np.uint32)
+            wide <<= 16  # in place: one float32 array, no temporary
+            flat = wide.view(np.float32)
+        elif ref.dtype.name == "bool":
+            flat = flat != 0
+        if ref.conj:
+            flat = np.conj(flat)
+        if ref.neg:
+            flat = np.negative(flat)
+        if flat is not raw:  # a new array, not a view of the bytes read
+            self.budget.charge(
+                flat.nbytes,
+                f"converting storage {quote(ref.storage.key)} once more (as "
+                f"{ref.dtype!r}, for tensor {quote(name)})",
+            )
+        flat.flags.writeable = False
+        self._arrays[key] = flat
+        return flat
 
     def materialize(self, name, ref):
         dtype = ref.dtype
         if dtype.np_dtype is None:
             raise _format_error(
                 self.path,
-                f"tensor {name!r} has dtype torch.{dtype.name}, which has no "
+                f"tensor {quote(name)} has dtype torch.{dtype.name}, which has no "
                 "NumPy equivalent; convert it (e.g. to float32) and save "
                 "again.",
             )
-        data = self.storage_bytes(ref.storage, name)
-        capacity = ref.storage.nbytes // dtype.itemsize  # in elements
-        stored = np.dtype(dtype.np_dtype)
-        if stored.itemsize > 1:
-            stored = stored.newbyteorder(">" if self.big_endian else "<")
-
+        flat = self.storage_array(name, ref)
+        capacity = min(ref.storage.nbytes // dtype.itemsize, flat.size)  # in elements
         count = math.prod(ref.size)
-        # Never build more than the file stores: a zero or overlapping stride
-        # would otherwise turn a few bytes into gigabytes.
+        # Never describe more than the file stores: a zero or overlapping
+        # stride would otherwise turn a few bytes into gigabytes downstream.
         if count > capacity - min(ref.offset, capacity):
             raise _corrupt(
                 self.path,
-                f"tensor {name!r} (size {list(ref.size)}, stride "
+                f"tensor {quote(name)} (size {list(ref.size)}, stride "
                 f"{list(ref.stride)}, offset {ref.offset}) has {count} "
                 f"elements, more than the {capacity - min(ref.offset, capacity)} "
-                f"stored for it in storage {ref.storage.key!r}",
+                f"stored for it in storage {quote(ref.storage.key)}",
             )
         if count == 0:
-            out = np.empty(ref.size, dtype=stored)
-        else:
-            last = ref.offset + sum(
-                (n - 1) * s for n, s in zip(ref.size, ref.stride)
+            empty = np.empty(ref.size, dtype=flat.dtype)
+            empty.flags.writeable = False
+            return empty
+        last = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride))
+        if last >= capacity:
+            raise _corrupt(
+                self.path,
+                f"tensor {quote(name)} (offset {ref.offset}, size "
+                f"{list(ref.size)}, stride {list(ref.stride)}) reaches "
+                f"past the end of storage {quote(ref.storage.key)} "
+                f"({capacity} elements)",
             )
-            if last >= capacity:
-                raise _corrupt(
-                    self.path,
-                    f"tensor {name!r} (offset {ref.offset}, size "
-                    f"{list(ref.size)}, stride {list(ref.stride)}) reaches "
-                    f"past the end of storage {ref.storage.key!r} "
-                    f"({capacity} elements)",
-                )
-            base = np.frombuffer(data, dtype=stored, count=capacity)
-            view = np.lib.stride_tricks.as_strided(
-                base[ref.offset :],
-                shape=ref.size,
-                strides=[s * stored.itemsize for s in ref.stride],
-                writeable=False,
-            )
-            # Copy: the result must own its memory, not pin the storage
-            # bytes (which other tensors may share) or alias other views.
-            out = np.array(view, copy=True, order="C")
-
-        if not out.dtype.isnative:
-            out = out.astype(out.dtype.newbyteorder("="))
-        if dtype.name == "bfloat16":
-            # bfloat16 is the top half of a float32: widening is exact.
-            wide = np.empty(out.shape, dtype=np.float32)
-            wide.view(np.uint32)[...] = out.astype(np.uint32) << 16
-            out = wide
-        elif dtype.name == "bool":
-            out = out != 0
-        if ref.conj:
-            out = np.conj(out)
-        if ref.neg:
-            out = np.negative(out)
-        return out
+        # A read-only view: tensors sharing a storage share its memory.
+        return np.lib.stride_tricks.as_strided(
+            flat[ref.offset :],
+            shape=ref.size,
+            strides=[s * flat.itemsize for s in ref.stride],
+            writeable=False,
+        )
 
 
 def _is_tensor_dict(obj):
@@ -537,7 +554,7 @@ def _select_state_dict(path, obj):
     if not isinstance(obj, dict):
         raise _format_error(
             path,
-            f"the checkpoint holds {type(obj).__name__!r}, not a state dict "
+            f"the checkpoint holds {quote(type(obj).__name__)}, not a state dict "
             "(a dict of tensors). Save model.state_dict() instead.",
         )
     # Training checkpoints often wrap the weights: {"state_dict": ...,
@@ -549,12 +566,12 @@ def _select_state_dict(path, obj):
     for key, value in obj.items():
         if type(key) is not str:
             raise _format_error(
-                path, f"state dict key {key!r} is not a string"
+                path, f"state dict key {quote(key)} is not a string"
             )
         if not isinstance(value, _TensorRef):
             raise _format_error(
                 path,
-                f"entry {key!r} holds {type(value).__name__!r}, not a tensor; "
+                f"entry {quote(key)} holds {quote(type(value).__name__)}, not a tensor; "
                 "expected a state dict (a dict of tensors, or a dict with a "
                 "'state_dict' or 'model' entry holding one).",
             )
@@ -588,24 +605,15 @@ def _read(path, zf):
     if prefix + "byteorder" in names:
         order = archive.read("byteorder").strip()
         if order not in (b"little", b"big"):
-            raise _corrupt(path, f"unknown byteorder record {order!r}")
+            raise _corrupt(path, f"unknown byteorder record {quote(order)}")
         archive.big_endian = order == b"big"
 
     pickled = archive.read("data.pkl")
-    unpickler = _StateDictUnpickler(io.BytesIO(pickled), path)
+    unpickler = _StateDictUnpickler(pickled, path)
     obj = restricted_pickle.load(unpickler, lambda detail: _corrupt(path, f"data.pkl: {detail}"))
 
     state = _select_state_dict(path, obj)
-    # Drop each storage's bytes once its last tensor has been copied out, so
-    # peak memory stays near one copy of the weights.
-    remaining = collections.Counter(ref.storage.key for ref in state.values())
-    result = {}
-    for name, ref in state.items():
-        result[name] = archive.materialize(name, ref)
-        remaining[ref.storage.key] -= 1
-        if not remaining[ref.storage.key]:
-            archive.release(ref.storage.key)
-    return result
+    return {name: archive.materialize(name, ref) for name, ref in state.items()}
 
 
 def load_torch_state_dict(path):
@@ -615,8 +623,11 @@ def load_torch_state_dict(path):
         path: str or path-like, e.g. ``".../pytorch_model.bin"``.
 
     Returns:
-        ``{name: numpy.ndarray}`` in the file's order. Each array owns its
-        memory. bfloat16 tensors become float32 (exactly); other dtypes keep
+        ``{name: numpy.ndarray}`` in the file's order: read-only views,
+        those of one storage (tied weights) sharing one array, so memory is
+        at most the stored bytes plus each converted storage once (at most
+        ``restricted_pickle.MAX_EXPANSION`` times the stored bytes; bfloat16 widening is the
+        worst honest case). bfloat16 tensors become float32 (exactly); other dtypes keep
         their NumPy equivalent. If the file holds a dict with a nested
         ``"state_dict"`` or ``"model"`` dict of tensors, that dict is
         returned.
