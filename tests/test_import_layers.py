@@ -82,7 +82,8 @@ def test_models_never_import_a_way_out():
 
 
 @pytest.mark.parametrize(
-    "name", ["convert", "presets", "export", "hf_export", "models", "layers", "tokenizers"]
+    "name",
+    ["convert", "presets", "export", "hf_export", "onnx_export", "models", "layers", "tokenizers"],
 )
 def test_subpackage_imports_alone(name):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
