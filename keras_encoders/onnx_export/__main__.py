@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+from keras_encoders.export.__main__ import add_source_arguments
 from keras_encoders.onnx_export.onnx_writer import DEFAULT_OPSET
 
 
@@ -25,18 +26,7 @@ def parse_args(argv):
             "dynamic batch and length."
         ),
     )
-    parser.add_argument(
-        "preset",
-        help="a Keras preset directory (task.save_to_preset), a Hugging Face "
-        "layout directory, a preset name, or a .keras file",
-    )
-    parser.add_argument("output", help="the .onnx file to write")
-    parser.add_argument(
-        "--task",
-        help="the task class, e.g. NezhaTokenClassifier (default: the class "
-        "saved in task.json, or the one matching a Hugging Face checkpoint's "
-        "architecture)",
-    )
+    add_source_arguments(parser, "the .onnx file to write", more_sources=", or a .keras file")
     parser.add_argument(
         "--int8", action="store_true",
         help="quantize matrix-product weights to int8 (ONNX Runtime dynamic quantization)",
