@@ -207,13 +207,20 @@ def test_model_built_here_exports_with_its_labels(family, tmp_path):
         (lambda: models.NezhaTextClassifier(tiny_backbone("nezha"), 3, summary_type="first"), "summary_type='first'"),
         (lambda: models.NezhaTextClassifier(tiny_backbone("nezha"), 3, activation="softmax"), "activation"),
         (lambda: lora(tiny_classifier("ernie_m")), "lora_kernel_a"),
+        (lambda: HeadOfOurOwn(tiny_backbone("nezha"), 3), "no Hugging Face counterpart"),
     ],
-    ids=["pad_position_id", "no_hidden_layer", "summary_type", "activation", "lora"],
+    ids=["pad_position_id", "no_hidden_layer", "summary_type", "activation", "lora", "no_head"],
 )
 def test_refuses_what_transformers_cannot_express(build, named, tmp_path):
     with pytest.raises(UnsupportedExportError, match=named.replace("(", r"\(")):
         keras_encoders.export_to_transformers(build(), str(tmp_path))
     assert not os.listdir(tmp_path)  # checked before anything is written
+
+
+class HeadOfOurOwn(models.NezhaTextClassifier):
+    """A task type transformers has no class for."""
+
+    checkpoint_head = None
 
 
 def lora(task):
