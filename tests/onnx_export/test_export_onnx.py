@@ -140,14 +140,29 @@ def test_int8_drift(exported, tmp_path):
 @pytest.mark.skipif(not ON_TENSORFLOW, reason="the command runs under TensorFlow whatever "
                     "the backend; test_exports_from_any_backend runs it from the others")
 def test_command_line_exports_a_saved_preset(tmp_path):
-    """`python -m keras_encoders.onnx_export` on a `.keras` file, with --int8."""
-    task = tiny_task("ernie_m", keras_encoders.models.ErnieMQuestionAnswerer)
-    task.save(str(tmp_path / "task.keras"))
+    """`python -m keras_encoders.onnx_export` on a `save_to_preset` folder, with --int8
+    (`.keras` files go through it in test_exports_from_any_backend)."""
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "fox"]
+    preprocessor = keras_encoders.models.NezhaQuestionAnswererPreprocessor(
+        keras_encoders.models.NezhaTokenizer(vocabulary=vocabulary), sequence_length=16,
+        max_question_length=4,
+    )
+    task = keras_encoders.models.NezhaQuestionAnswerer(tiny_backbone("nezha"), preprocessor=preprocessor)
+    task.save_to_preset(str(tmp_path / "preset"))
     path = str(tmp_path / "qa.onnx")
     done = subprocess.run(
-        [sys.executable, "-m", "keras_encoders.onnx_export", str(tmp_path / "task.keras"), path, "--int8"],
+        [sys.executable, "-m", "keras_encoders.onnx_export", str(tmp_path / "preset"), path, "--int8"],
         capture_output=True, text=True, cwd=os.getcwd(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    import onnx
+
+    assert "MatMulInteger" in {node.op_type for node in onnx.load(path).graph.node}
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["end_logits", "start_logits"]
+    packed = preprocessor(x=(["the fox"], ["the quick fox"]))
+    packed = packed[0] if isinstance(packed, tuple) else packed
+    x = {k: np.asarray(to_numpy(packed[k]), "int32") for k in task.input}
+    expected = to_numpy(task(x, training=False))
+    got = dict(zip(["end_logits", "start_logits"], session.run(None, x)))
+    np.testing.assert_allclose(got["start_logits"], expected["start_logits"], atol=0.05)
