@@ -10,6 +10,8 @@ from keras_encoders import layers
 from keras_encoders import tokenizers
 from keras_encoders import models
 from keras_encoders.export import export_saved_model
+from keras_encoders.hf_export import export_to_transformers
+from keras_encoders.onnx_export import export_onnx
 # Importing convert routes Hugging Face folders of our models to its converters.
 from keras_encoders import convert  # noqa: F401
 

@@ -132,3 +132,29 @@ except OSError:  # no server here: the same computation, in process
         for i in range(len(sentences))
     ]}
 print(json.dumps(response, ensure_ascii=False, indent=1)[:1500])
+
+# %% [markdown]
+# ## The other ways out: ONNX and Hugging Face
+#
+# The SavedModel carries its tokenizer. Two more exports take the same task:
+#
+# - **ONNX** (ONNX Runtime, TensorRT, OpenVINO): `keras_encoders.export_onnx(task, path)`
+#   writes a model of the token ids, with inputs named as in Keras (`token_ids`,
+#   `padding_mask`, `segment_ids`) and dynamic batch and length; `int8=True` quantizes it.
+#   Tokenize with the task's preprocessor. It needs `pip install keras-encoders[onnx]`
+#   (tf2onnx) and runs from every backend (JAX and torch export in a TensorFlow process).
+# - **Hugging Face**: `keras_encoders.export_to_transformers(task, folder)` writes
+#   `config.json`, `model.safetensors` and the tokenizer files, which transformers loads
+#   with the matching class (here `NezhaForSequenceClassification`).
+#
+# ```python
+# keras_encoders.export_onnx(classifier, "nezha-sentiment.onnx")
+# import onnxruntime
+# session = onnxruntime.InferenceSession("nezha-sentiment.onnx")
+# x = classifier.preprocessor(sentences)
+# logits, = session.run(None, {k: np.asarray(v, "int32") for k, v in x.items()})
+#
+# keras_encoders.export_to_transformers(classifier, "nezha-sentiment-hf")
+# from transformers.models.deprecated.nezha import NezhaForSequenceClassification
+# model = NezhaForSequenceClassification.from_pretrained("nezha-sentiment-hf")
+# ```

@@ -9,6 +9,9 @@ Rule modules (`hf`, and `tf1` / `paddle` where the family has an original
 format) hold declarative tables, read by `porting`:
 
 * `hf`: `BASE_PREFIXES`, `ANCHOR`, `IGNORE`, `BACKBONE_RULES`, `OPTIONAL`,
+  `POOLERLESS` (the architectures without the `OPTIONAL` pooler),
+  `INVERSE_TRANSFORMS` (`{transform: inverse}` for the family's own
+  transforms, read when writing checkpoints back),
   `HEADS` (`{architecture: (head rules, tied keys)}`),
   `convert_backbone_config(config)`, `convert_tokenizer_config(config,
   tokenizer_config)`.

@@ -33,6 +33,12 @@ def transpose_reshape(x, shape):
     return np.reshape(np.transpose(x), shape)
 
 
+# Each transform's inverse, `inverse(keras_array) -> checkpoint array`, for
+# writing checkpoints back (`keras_encoders.hf_export`); a family's rule
+# module lists the inverses of its own transforms in `INVERSE_TRANSFORMS`.
+INVERSE_TRANSFORMS = {identity: lambda x: x, transpose: np.transpose}
+
+
 def torch_linear(keras_name, checkpoint_name):
     """Rules for a torch `Linear` (`.weight` (out, in), `.bias`) -> Keras `Dense`."""
     return [

@@ -29,18 +29,7 @@ def parse_args(argv):
             "with KERAS_BACKEND=tensorflow."
         ),
     )
-    parser.add_argument(
-        "preset",
-        help="a Keras preset directory (task.save_to_preset), a Hugging Face "
-        "layout directory, or a preset name",
-    )
-    parser.add_argument("output", help="the SavedModel directory to write")
-    parser.add_argument(
-        "--task",
-        help="the task class, e.g. NezhaTokenClassifier (default: the class "
-        "saved in task.json, or the one matching a Hugging Face checkpoint's "
-        "architecture)",
-    )
+    add_source_arguments(parser, "the SavedModel directory to write")
     parser.add_argument(
         "--sequence-length", type=int, help="pack inputs to this many tokens"
     )
@@ -55,6 +44,22 @@ def parse_args(argv):
         "--threshold", type=float, help="information extraction: minimum span probability"
     )
     return parser.parse_args(argv)
+
+
+def add_source_arguments(parser, output_help, more_sources=""):
+    """The `preset OUTPUT [--task CLASS]` arguments every export command takes."""
+    parser.add_argument(
+        "preset",
+        help="a Keras preset directory (task.save_to_preset), a Hugging Face "
+        f"layout directory, or a preset name{more_sources}",
+    )
+    parser.add_argument("output", help=output_help)
+    parser.add_argument(
+        "--task",
+        help="the task class, e.g. NezhaTokenClassifier (default: the class "
+        "saved in task.json, or the one matching a Hugging Face checkpoint's "
+        "architecture)",
+    )
 
 
 def task_class(preset, name=None):

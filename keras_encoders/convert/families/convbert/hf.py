@@ -13,6 +13,7 @@ ANCHOR = "embeddings.word_embeddings.weight"
 IGNORE = (r"embeddings\.position_ids$", r"embeddings\.token_type_ids$")
 # Every weight is required (ConvBERT has no pooler).
 OPTIONAL = ()
+POOLERLESS = ()
 
 
 # === Transforms (checkpoint array -> Keras array) ===
@@ -39,6 +40,16 @@ def pointwise_kernel(x, shape):
 def column_bias(x, shape):
     """The separable conv's bias parameter (A, 1) -> (A,)."""
     return x[:, 0] if x.ndim == 2 and x.shape[1] == 1 else x
+
+
+# Keras array -> checkpoint array (see `porting.INVERSE_TRANSFORMS`); a grouped
+# kernel keeps its layout, and so the feed-forward transform is its own inverse.
+INVERSE_TRANSFORMS = {
+    linear_or_grouped: lambda x: linear_or_grouped(x, None),
+    depthwise_kernel: lambda x: np.transpose(x, (1, 2, 0)),
+    pointwise_kernel: lambda x: np.transpose(x, (2, 1, 0)),
+    column_bias: lambda x: x[:, None],
+}
 
 
 L = "transformer_layer_{i}/"

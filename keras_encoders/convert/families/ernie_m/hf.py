@@ -41,6 +41,8 @@ BACKBONE_RULES = [
 ]
 # Token classification and QA checkpoints are saved without a pooler.
 OPTIONAL = ("pooled_dense/kernel", "pooled_dense/bias")
+# The architectures built without a pooler (`add_pooling_layer=False`).
+POOLERLESS = ("ErnieMForTokenClassification", "ErnieMForQuestionAnswering")
 
 
 # Architecture -> (head rules, head keys that duplicate tied weights).

@@ -38,6 +38,8 @@ BACKBONE_RULES = [
 ]
 # Heads without a pooler (MLM, token classification, QA) do not save one.
 OPTIONAL = ("pooled_dense/kernel", "pooled_dense/bias")
+# The architectures built without a pooler (`add_pooling_layer=False`).
+POOLERLESS = ("NezhaForMaskedLM", "NezhaForTokenClassification", "NezhaForQuestionAnswering")
 
 _MLM = [
     ("mlm_head/intermediate_dense/kernel", "cls.predictions.transform.dense.weight", transpose),

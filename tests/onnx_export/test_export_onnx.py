@@ -1,0 +1,168 @@
+"""`export_onnx`: every task type of the three models in ONNX Runtime.
+
+Each tiny task is exported once (module fixture) and run on two batches of
+different batch size and length, padded rows included: the outputs equal
+the Keras task's within 1e-5, under the names of its Keras inputs and
+outputs. The export traces under TensorFlow; from JAX and torch it goes
+through a TensorFlow subprocess (`test_exports_from_any_backend`).
+"""
+
+import inspect
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import onnxruntime
+import pytest
+
+import keras_encoders
+from keras_encoders.convert.families import FAMILIES
+from keras_encoders.convert.sources import task_class
+from tests.conftest import to_numpy
+from tests.tiny_models import tiny_backbone, tiny_batch
+
+
+TOL = 1e-5
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+
+
+def task_classes(family):
+    """Every Keras task of `family` that has a reference head, and the backbone."""
+    spec = FAMILIES[family]
+    backbone_cls = spec.keras_class(spec.backbone)
+    found = [task_class(a, backbone_cls) for a in spec.hf.HEADS if a != spec.base_architecture]
+    return [backbone_cls] + [cls for cls in found if cls is not None]
+
+
+CASES = [(family, cls) for family in FAMILIES for cls in task_classes(family)]
+
+
+def tiny_task(family, cls):
+    keras.utils.set_random_seed(0)
+    backbone = tiny_backbone(family)
+    if cls is type(backbone):
+        return backbone
+    kwargs = {"num_classes": 3} if "num_classes" in inspect.signature(cls.__init__).parameters else {}
+    return cls(backbone=backbone, preprocessor=None, **kwargs)
+
+
+def inputs(task, family, batch, length, seed):
+    """Inputs for every name of `task.input`, with padded rows."""
+    shapes = {name: len(x.shape) for name, x in task.input.items()}
+    choices = 2 if shapes.get("token_ids") == 3 else 1
+    flat = tiny_batch(family, batch=batch * choices, length=length, seed=seed)
+    x = {}
+    for name, rank in shapes.items():
+        if name == "mask_positions":
+            x[name] = np.random.RandomState(seed).randint(0, length, (batch, 2)).astype("int32")
+        else:
+            x[name] = flat[name].reshape((batch, choices, length) if rank == 3 else (batch, length))
+    return x
+
+
+def compare(task, path, family):
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert sorted(i.name for i in session.get_inputs()) == sorted(task.input)
+    names = [o.name for o in session.get_outputs()]
+    for batch, length, seed in ((4, 8, 0), (5, 13, 1)):  # dynamic batch and length
+        x = inputs(task, family, batch, length, seed)
+        expected = to_numpy(task(x, training=False))
+        expected = expected if isinstance(expected, dict) else {"logits": expected}
+        got = dict(zip(names, session.run(None, x)))
+        assert sorted(got) == sorted(expected)
+        for name in expected:
+            np.testing.assert_allclose(got[name], expected[name], atol=TOL, rtol=0, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """`{case id: (task, .onnx path)}`, exported once, on TensorFlow."""
+    if not ON_TENSORFLOW:
+        pytest.skip("every task type is exported under TensorFlow (KERAS_BACKEND=tensorflow); "
+                    "the other backends' path is test_exports_from_any_backend")
+    folder = tmp_path_factory.mktemp("onnx")
+    models = {}
+    for family, cls in CASES:
+        task = tiny_task(family, cls)
+        path = str(folder / f"{cls.__name__}.onnx")
+        keras_encoders.export_onnx(task, path)
+        models[cls.__name__] = (task, path)
+    return models
+
+
+@pytest.mark.parametrize("family,cls", CASES, ids=[c.__name__ for _, c in CASES])
+def test_parity_in_onnx_runtime(family, cls, exported):
+    task, path = exported[cls.__name__]
+    compare(task, path, family)
+
+
+def test_axes_are_named_and_dynamic(exported):
+    import onnx
+
+    _, path = exported["ErnieMMultipleChoice"]
+    graph = onnx.load(path).graph
+    axes = {i.name: [d.dim_param for d in i.type.tensor_type.shape.dim] for i in graph.input}
+    assert axes == {n: ["batch", "choices", "sequence"] for n in ("token_ids", "padding_mask")}
+
+
+def test_exports_from_any_backend(tmp_path):
+    """On JAX and torch the task goes to a TensorFlow process as a `.keras`
+    file (through the command line); ONNX Runtime then matches the task as
+    this backend computes it."""
+    task = tiny_task("convbert", keras_encoders.models.ConvBertTokenClassifier)
+    path = str(tmp_path / "model.onnx")
+    assert keras_encoders.export_onnx(task, path) == path
+    compare(task, path, "convbert")
+
+
+def test_int8_drift(exported, tmp_path):
+    """Dynamic int8 quantization: matrix products in int8, and the drift from
+    float32, measured on the tiny token classifier, stays small."""
+    import onnx
+
+    task, full = exported["NezhaTokenClassifier"]
+    quantized = str(tmp_path / "int8.onnx")
+    keras_encoders.onnx_export.onnx_writer.quantize_int8(full, quantized)
+    ops = {node.op_type for node in onnx.load(quantized).graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
+    session = onnxruntime.InferenceSession(quantized, providers=["CPUExecutionProvider"])
+    x = inputs(task, "nezha", 4, 8, 0)
+    expected = to_numpy(task(x, training=False))
+    drift = float(np.max(np.abs(session.run(None, x)[0] - expected)))
+    scale = float(np.max(np.abs(expected)))
+    # Measured: about 1% of the logits' range on this model.
+    print(f"int8 drift: {drift:.2e} (logits up to {scale:.2f})")
+    assert 0 < drift <= 0.05 * scale, (drift, scale)
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="the command runs under TensorFlow whatever "
+                    "the backend; test_exports_from_any_backend runs it from the others")
+def test_command_line_exports_a_saved_preset(tmp_path):
+    """`python -m keras_encoders.onnx_export` on a `save_to_preset` folder, with --int8
+    (`.keras` files go through it in test_exports_from_any_backend)."""
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "fox"]
+    preprocessor = keras_encoders.models.NezhaQuestionAnswererPreprocessor(
+        keras_encoders.models.NezhaTokenizer(vocabulary=vocabulary), sequence_length=16,
+        max_question_length=4,
+    )
+    task = keras_encoders.models.NezhaQuestionAnswerer(tiny_backbone("nezha"), preprocessor=preprocessor)
+    task.save_to_preset(str(tmp_path / "preset"))
+    path = str(tmp_path / "qa.onnx")
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_encoders.onnx_export", str(tmp_path / "preset"), path, "--int8"],
+        capture_output=True, text=True, cwd=os.getcwd(),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    import onnx
+
+    assert "MatMulInteger" in {node.op_type for node in onnx.load(path).graph.node}
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["end_logits", "start_logits"]
+    packed = preprocessor(x=(["the fox"], ["the quick fox"]))
+    packed = packed[0] if isinstance(packed, tuple) else packed
+    x = {k: np.asarray(to_numpy(packed[k]), "int32") for k in task.input}
+    expected = to_numpy(task(x, training=False))
+    got = dict(zip(["end_logits", "start_logits"], session.run(None, x)))
+    np.testing.assert_allclose(got["start_logits"], expected["start_logits"], atol=0.05)
