@@ -182,7 +182,7 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         # A dict is already model inputs (e.g. `windows()` features): it skips
         # the preprocessor, which takes `(prompts, texts)`.
         if isinstance(x, dict):
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+            return self.with_id_checks(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))
         return super().preprocess_samples(x, y, sample_weight)
 
     # === Extraction ===
