@@ -162,6 +162,12 @@ class EncoderBackbone(Backbone):
                 )
         limit = self.position_limit
         length = ids_shape[-1] if ids_shape else None
+        if length == 0:
+            raise ValueError(
+                f"`token_ids` has shape {ids_shape}: sequences of length 0. "
+                f"{self.__class__.__name__} needs at least one token per "
+                "sequence (a preprocessor always packs [CLS] and [SEP])."
+            )
         if limit and length is not None and length > limit:
             raise ValueError(
                 f"Sequence length {length} exceeds the maximum of {limit} "
