@@ -163,11 +163,7 @@ class EncoderBackbone(Backbone):
         limit = self.position_limit
         length = ids_shape[-1] if ids_shape else None
         if length == 0:
-            raise ValueError(
-                f"`token_ids` has shape {ids_shape}: sequences of length 0. "
-                f"{self.__class__.__name__} needs at least one token per "
-                "sequence (a preprocessor always packs [CLS] and [SEP])."
-            )
+            raise ValueError(self.empty_sequence_message(ids_shape))
         if limit and length is not None and length > limit:
             raise ValueError(
                 f"Sequence length {length} exceeds the maximum of {limit} "
@@ -199,6 +195,13 @@ class EncoderBackbone(Backbone):
             f"[{low}, {high}]."
         )
 
+    def empty_sequence_message(self, shape):
+        return (
+            f"`token_ids` has shape {shape}: sequences of length 0. "
+            f"{self.__class__.__name__} needs at least one token per "
+            "sequence (a preprocessor always packs [CLS] and [SEP])."
+        )
+
     def check_id_ranges(self, inputs):
         """Raise if concrete `token_ids` / `segment_ids` are out of range.
 
@@ -208,6 +211,9 @@ class EncoderBackbone(Backbone):
         """
         for name in self.id_ranges():
             ids = concrete_value(inputs[name]) if name in inputs else None
+            # Compiled steps traced for any length cannot see a length of 0.
+            if name == "token_ids" and ids is not None and ids.ndim and not ids.shape[-1]:
+                raise ValueError(self.empty_sequence_message(ids.shape))
             if ids is not None and ids.size:
                 low, high = ids.min(), ids.max()
                 if low < 0 or high >= self.id_ranges()[name]:
@@ -243,7 +249,13 @@ class EncoderBackbone(Backbone):
                 ID_CHECK_MARKER + self.id_range_message(name, "{}", "{}") + ID_CHECK_MARKER,
                 (low, high),
             )
-            with tf.control_dependencies([tf.debugging.Assert(in_range, [message])]):
+            checks = [tf.debugging.Assert(in_range, [message])]
+            if name == "token_ids" and not isinstance(ids, tf.RaggedTensor):
+                not_empty = tf.shape(ids)[-1] > 0
+                message = ID_CHECK_MARKER + self.empty_sequence_message(
+                    "(..., 0)") + ID_CHECK_MARKER
+                checks.append(tf.debugging.Assert(not_empty, [message]))
+            with tf.control_dependencies(checks):
                 values = tf.identity(values)
             checked[name] = ids.with_flat_values(values) if isinstance(ids, tf.RaggedTensor) else values
         return checked
