@@ -97,12 +97,16 @@ def _dtype_name(x):
 class EncoderBackbone(Backbone):
     """Backbone base that refuses inputs which would give silently wrong numbers.
 
-    Checked on every call: integer dtypes for ids, matching shapes. Checked
-    whenever the values are available (eager calls, and `fit`/`predict` on the
-    torch backend): ids inside the vocabulary and the segment range, and
-    sequences within the model's position limit. Inside compiled functions
-    (JAX/TF jit) only dtypes and static shapes can be checked; the
-    preprocessors never produce out-of-range ids.
+    Checked on every call: integer dtypes for ids, matching shapes, no
+    sequences of length 0, sequences within the model's position limit.
+    Checked whenever the values are available (eager calls): ids inside the
+    vocabulary and the segment range. Inside compiled functions (JAX/TF jit)
+    values cannot raise (JAX gives NaN, XLA clamps id -1), so `fit`,
+    `evaluate` and `predict`, of the backbone and of every task, check the
+    data before it reaches them: host arrays at once, `tf.data` batches in
+    the pipeline (`with_id_checks`), generator batches as they are drawn;
+    so do `train_on_batch`, `test_on_batch` and `predict_on_batch`. Only a
+    backbone called inside the user's own `jax.jit` is unchecked.
 
     Example:
     >>> import numpy as np
@@ -300,6 +304,15 @@ class EncoderBackbone(Backbone):
     def predict(self, x, *args, **kwargs):
         with refusing_bad_ids(self):
             return super().predict(self.checked_data(x), *args, **kwargs)
+
+    def train_on_batch(self, x, *args, **kwargs):
+        return super().train_on_batch(self.checked_data(x), *args, **kwargs)
+
+    def test_on_batch(self, x, *args, **kwargs):
+        return super().test_on_batch(self.checked_data(x), *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return super().predict_on_batch(self.checked_data(x))
 
     # === LoRA ===
     def default_lora_layer_names(self):

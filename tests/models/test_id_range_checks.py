@@ -84,6 +84,8 @@ def test_backbone_predict_fit_evaluate_refuse_bad_ids(model):
         backbone.predict(tf.data.Dataset.from_tensor_slices(x).batch(2), verbose=0)
     with pytest.raises(ValueError, match=error):
         backbone.predict((batch for batch in [x]), verbose=0)
+    with pytest.raises(ValueError, match=error):
+        backbone.predict_on_batch(x)
     good = tiny_models.tiny_batch(model)
     out = backbone.predict(tf.data.Dataset.from_tensor_slices(good).batch(2), verbose=0)
     assert np.isfinite(out["sequence_output"]).all()
