@@ -192,6 +192,10 @@ class EncoderTask:
 def _host_array(value):
     if isinstance(value, (list, tuple)):
         return np.asarray(value)
+    # Eager TF tensors (e.g. preprocessor outputs) on any backend: other
+    # backends cannot read them.
+    if isinstance(value, tf.Tensor) and tf.executing_eagerly():
+        return value.numpy()
     return value
 
 

@@ -109,3 +109,10 @@ def test_tokenizer_larger_than_backbone_vocabulary_is_refused():
         task.fit(["w1 w59", "w2"], np.array([0, 1]), batch_size=2, verbose=0)
     for old, new in zip(before, _weights(task)):
         np.testing.assert_array_equal(old, new)
+
+
+def test_host_check_reads_eager_tf_tensors_on_every_backend():
+    task = tiny_models.tiny_classifier("nezha")
+    x = _bad_batch("nezha", tiny_models.VOCAB)
+    with pytest.raises(ValueError, match=_token_error(tiny_models.VOCAB)):
+        task.check_host_inputs({k: tf.constant(v) for k, v in x.items()})
