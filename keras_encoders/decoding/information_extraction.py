@@ -22,6 +22,13 @@ import tensorflow as tf
 
 SCHEMA_LANGUAGES = ("zh", "en")
 DECODINGS = ("taskflow", "taskflow_corrected", "tokens")
+# Bounds on what one extract() call asks (see `schema_tree`): PaddleNLP's
+# schemas are a few types two or three levels deep.
+MAX_SCHEMA_DEPTH = 16
+MAX_SCHEMA_TYPES = 512
+# Each span found asks every child type again: at most this many prompts per
+# text in one call (a threshold near 0 finds a span at almost every token).
+MAX_PROMPTS_PER_TEXT = 2048
 
 # What a position of a packed `[CLS] prompt [SEP] text [SEP]` row holds.
 SPECIAL, PROMPT, TEXT = -1, 0, 1
@@ -195,36 +202,71 @@ class SchemaNode:
 
 
 def schema_tree(schema):
-    """Top-level nodes of a schema: names, lists, `{name: children}` dicts."""
-    if isinstance(schema, (str, dict)):
-        schema = [schema]
-    if not isinstance(schema, (list, tuple)):
+    """Top-level nodes of a schema: names, lists, `{name: children}` dicts.
+
+    Read without recursion, and bounded: at most `MAX_SCHEMA_DEPTH` levels
+    of types and `MAX_SCHEMA_TYPES` types in all (each type is asked of
+    every text, and each child type again of every span found).
+    """
+    top = []
+    # (entries of one list in the schema, the list of nodes they go to, depth)
+    pending = [(_schema_entries(schema, None), top, 1)]
+    count = 0
+    while pending:
+        entries, nodes, depth = pending.pop()
+        if depth > MAX_SCHEMA_DEPTH:
+            raise ValueError(
+                f"`schema` nests types more than {MAX_SCHEMA_DEPTH} levels deep; "
+                f"extract() allows at most {MAX_SCHEMA_DEPTH} (MAX_SCHEMA_DEPTH)."
+            )
+        for item in entries:
+            if isinstance(item, str):
+                named = [(item, None)]
+            elif isinstance(item, dict):
+                named = list(item.items())
+            else:
+                raise TypeError(
+                    "Schema entries must be type names or {type: [child types]} "
+                    f"dicts; got a {type(item).__name__}."
+                )
+            for name, children in named:
+                if not isinstance(name, str):
+                    raise TypeError(f"Schema types must be strings; got {_short(name)}.")
+                count += 1
+                if count > MAX_SCHEMA_TYPES:
+                    raise ValueError(
+                        f"`schema` has more than {MAX_SCHEMA_TYPES} types; extract() "
+                        f"allows at most {MAX_SCHEMA_TYPES} (MAX_SCHEMA_TYPES), since "
+                        "each is asked of every text. Split it over several calls."
+                    )
+                node = SchemaNode(name)
+                nodes.append(node)
+                if children is not None:
+                    pending.append((_schema_entries(children, name), node.children, depth + 1))
+    return top
+
+
+def _schema_entries(value, parent):
+    """The entries of one level of a schema: a list, or one name or dict."""
+    if isinstance(value, (str, dict)):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return value
+    if parent is None:
         raise TypeError(
             "`schema` must be a type name, a list of them, or a dict "
-            f"{{type: [child types]}}; got a {type(schema).__name__}."
+            f"{{type: [child types]}}; got a {type(value).__name__}."
         )
-    nodes = []
-    for item in schema:
-        if isinstance(item, str):
-            nodes.append(SchemaNode(item))
-        elif isinstance(item, dict):
-            for name, children in item.items():
-                if not isinstance(name, str):
-                    raise TypeError(f"Schema types must be strings; got {name!r}.")
-                if isinstance(children, (str, dict)):
-                    children = [children]
-                if not isinstance(children, (list, tuple)):
-                    raise TypeError(
-                        f"The children of schema type {name!r} must be a name, "
-                        f"a list or a dict; got a {type(children).__name__}."
-                    )
-                nodes.append(SchemaNode(name, schema_tree(children)))
-        else:
-            raise TypeError(
-                "Schema entries must be type names or {type: [child types]} "
-                f"dicts; got a {type(item).__name__}."
-            )
-    return nodes
+    raise TypeError(
+        f"The children of schema type {_short(parent)} must be a name, "
+        f"a list or a dict; got a {type(value).__name__}."
+    )
+
+
+def _short(value, limit=80):
+    """`repr(value)`, cut for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def join_windows(window_spans, window_offsets):

@@ -1,5 +1,8 @@
 """What the three backbones share: input checks and initialization."""
 
+import contextlib
+import types
+
 import keras
 import numpy as np
 from keras import ops
@@ -47,6 +50,39 @@ def concrete_value(x):
         return None
 
 
+# Brackets the message of a failed `with_id_checks` inside TF's error text.
+ID_CHECK_MARKER = "<id range> "
+
+
+@contextlib.contextmanager
+def refusing_bad_ids(model=None):
+    """Re-raise a `tf.data` pipeline's failed `with_id_checks` as the
+    `ValueError` that host data gets (TF wraps it in its own error text).
+
+    With `model` (for `evaluate` and `predict`, which never change weights):
+    on JAX, Keras takes the variables' values out of the model while its
+    loop runs and puts them back only when the loop ends, so an error from
+    the data leaves every variable empty. Their values are kept here (JAX
+    arrays are immutable: references, no copies) and put back on any error.
+    `fit` puts the latest values back itself.
+    """
+    import tensorflow as tf
+
+    kept = None
+    if model is not None and keras.config.backend() == "jax":
+        kept = [(v, v.value) for v in model.variables]
+    try:
+        yield
+    except Exception as error:
+        if kept is not None:
+            for variable, value in kept:
+                variable.assign(value)
+        parts = str(error).split(ID_CHECK_MARKER)
+        if not isinstance(error, tf.errors.InvalidArgumentError) or len(parts) < 3:
+            raise
+        raise ValueError(parts[1]) from error
+
+
 def static_shape(x):
     """The shape known at trace time, unknown dims as None (never tensors)."""
     shape = x.shape if hasattr(x, "shape") else np.shape(x)
@@ -61,12 +97,16 @@ def _dtype_name(x):
 class EncoderBackbone(Backbone):
     """Backbone base that refuses inputs which would give silently wrong numbers.
 
-    Checked on every call: integer dtypes for ids, matching shapes. Checked
-    whenever the values are available (eager calls, and `fit`/`predict` on the
-    torch backend): ids inside the vocabulary and the segment range, and
-    sequences within the model's position limit. Inside compiled functions
-    (JAX/TF jit) only dtypes and static shapes can be checked; the
-    preprocessors never produce out-of-range ids.
+    Checked on every call: integer dtypes for ids, matching shapes, no
+    sequences of length 0, sequences within the model's position limit.
+    Checked whenever the values are available (eager calls): ids inside the
+    vocabulary and the segment range. Inside compiled functions (JAX/TF jit)
+    values cannot raise (JAX gives NaN, XLA clamps id -1), so `fit`,
+    `evaluate` and `predict`, of the backbone and of every task, check the
+    data before it reaches them: host arrays at once, `tf.data` batches in
+    the pipeline (`with_id_checks`), generator batches as they are drawn;
+    so do `train_on_batch`, `test_on_batch` and `predict_on_batch`. Only a
+    backbone called inside the user's own `jax.jit` is unchecked.
 
     Example:
     >>> import numpy as np
@@ -126,6 +166,8 @@ class EncoderBackbone(Backbone):
                 )
         limit = self.position_limit
         length = ids_shape[-1] if ids_shape else None
+        if length == 0:
+            raise ValueError(self.empty_sequence_message(ids_shape))
         if limit and length is not None and length > limit:
             raise ValueError(
                 f"Sequence length {length} exceeds the maximum of {limit} "
@@ -134,6 +176,36 @@ class EncoderBackbone(Backbone):
             )
         self.check_id_ranges(inputs)
 
+    def id_ranges(self):
+        """`{input name: number of valid ids}` for the id inputs it embeds."""
+        ranges = {"token_ids": self.vocabulary_size}
+        num_segments = getattr(self, "num_segments", None)
+        if num_segments:
+            ranges["segment_ids"] = num_segments
+        return ranges
+
+    def id_range_message(self, name, low, high):
+        """The one error for ids outside `id_ranges()` (`low`/`high`: the
+        smallest and largest id found, numbers or `{}` placeholders)."""
+        bound = self.id_ranges()[name]
+        hint = (
+            f"the vocabulary of this {self.__class__.__name__}. Check that "
+            "the tokenizer matches the model."
+            if name == "token_ids"
+            else f"the segments of this {self.__class__.__name__}."
+        )
+        return (
+            f"`{name}` must be in [0, {bound}), {hint} Found ids in "
+            f"[{low}, {high}]."
+        )
+
+    def empty_sequence_message(self, shape):
+        return (
+            f"`token_ids` has shape {shape}: sequences of length 0. "
+            f"{self.__class__.__name__} needs at least one token per "
+            "sequence (a preprocessor always packs [CLS] and [SEP])."
+        )
+
     def check_id_ranges(self, inputs):
         """Raise if concrete `token_ids` / `segment_ids` are out of range.
 
@@ -141,23 +213,106 @@ class EncoderBackbone(Backbone):
         compiled functions cannot check values (an out-of-range id gives NaN
         or silently wrong numbers on JAX instead of an error).
         """
-        ids = concrete_value(inputs["token_ids"])
-        if ids is not None and ids.size:
-            if ids.min() < 0 or ids.max() >= self.vocabulary_size:
-                raise ValueError(
-                    f"`token_ids` must be in [0, {self.vocabulary_size}), the "
-                    f"vocabulary of this {self.__class__.__name__}; found ids in "
-                    f"[{ids.min()}, {ids.max()}]. Check that the tokenizer "
-                    "matches the model."
-                )
-        num_segments = getattr(self, "num_segments", None)
-        if num_segments and "segment_ids" in inputs:
-            seg = concrete_value(inputs["segment_ids"])
-            if seg is not None and seg.size and (seg.min() < 0 or seg.max() >= num_segments):
-                raise ValueError(
-                    f"`segment_ids` must be in [0, {num_segments}); found "
-                    f"[{seg.min()}, {seg.max()}]."
-                )
+        for name in self.id_ranges():
+            ids = concrete_value(inputs[name]) if name in inputs else None
+            # Compiled steps traced for any length cannot see a length of 0.
+            if name == "token_ids" and ids is not None and ids.ndim and not ids.shape[-1]:
+                raise ValueError(self.empty_sequence_message(ids.shape))
+            if ids is not None and ids.size:
+                low, high = ids.min(), ids.max()
+                if low < 0 or high >= self.id_ranges()[name]:
+                    raise ValueError(self.id_range_message(name, low, high))
+
+    def with_id_checks(self, inputs):
+        """`inputs` (a dict of TF tensors) with the id range check attached.
+
+        For `tf.data` pipelines, which run as TF graphs on the host on every
+        backend: a batch with an out-of-range id fails when it is read, so it
+        never reaches a compiled step (where JAX and XLA cannot raise and
+        would give NaN or clamp). One min and max per id input and batch.
+        Eager tensors are checked at once. `refusing_bad_ids()` turns the
+        pipeline's failure into the same `ValueError`.
+        """
+        import tensorflow as tf
+
+        if not isinstance(inputs, dict):
+            return inputs
+        if tf.executing_eagerly():
+            self.check_id_ranges(inputs)
+            return inputs
+        checked = dict(inputs)
+        for name in self.id_ranges():
+            if name not in inputs or not isinstance(inputs[name], (tf.Tensor, tf.RaggedTensor)):
+                continue
+            ids = inputs[name]
+            values = ids.flat_values if isinstance(ids, tf.RaggedTensor) else ids
+            # Empty batches reduce to (max int, min int): in range, as on the host.
+            low, high = tf.reduce_min(values), tf.reduce_max(values)
+            in_range = tf.logical_and(low >= 0, high < self.id_ranges()[name])
+            message = tf.strings.format(
+                ID_CHECK_MARKER + self.id_range_message(name, "{}", "{}") + ID_CHECK_MARKER,
+                (low, high),
+            )
+            checks = [tf.debugging.Assert(in_range, [message])]
+            if name == "token_ids" and not isinstance(ids, tf.RaggedTensor):
+                not_empty = tf.shape(ids)[-1] > 0
+                message = ID_CHECK_MARKER + self.empty_sequence_message(
+                    "(..., 0)") + ID_CHECK_MARKER
+                checks.append(tf.debugging.Assert(not_empty, [message]))
+            with tf.control_dependencies(checks):
+                values = tf.identity(values)
+            checked[name] = ids.with_flat_values(values) if isinstance(ids, tf.RaggedTensor) else values
+        return checked
+
+    def checked_data(self, x):
+        """`x` as given to `fit`/`evaluate`/`predict`, with its ids checked:
+        host data now, a `tf.data.Dataset` per batch as it is read
+        (`with_id_checks`), a generator per batch as it is drawn."""
+        import tensorflow as tf
+
+        if isinstance(x, tf.data.Dataset):
+            def check(*element):
+                first = self.with_id_checks(element[0])
+                return first if len(element) == 1 else (first,) + element[1:]
+
+            return x.map(check)
+        if isinstance(x, dict):
+            self.check_id_ranges({
+                k: np.asarray(v) if isinstance(v, (list, tuple)) else v
+                for k, v in x.items()
+            })
+            return x
+        if isinstance(x, types.GeneratorType):
+            return (self.checked_batch(batch) for batch in x)
+        return x
+
+    def checked_batch(self, batch):
+        """One host batch, `x` or `(x, y, ...)`, after `check_id_ranges`."""
+        x = batch[0] if isinstance(batch, tuple) else batch
+        if isinstance(x, dict):
+            self.check_id_ranges(x)
+        return batch
+
+    def fit(self, x=None, *args, **kwargs):
+        with refusing_bad_ids():
+            return super().fit(self.checked_data(x), *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        with refusing_bad_ids(self):
+            return super().evaluate(self.checked_data(x), *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        with refusing_bad_ids(self):
+            return super().predict(self.checked_data(x), *args, **kwargs)
+
+    def train_on_batch(self, x, *args, **kwargs):
+        return super().train_on_batch(self.checked_data(x), *args, **kwargs)
+
+    def test_on_batch(self, x, *args, **kwargs):
+        return super().test_on_batch(self.checked_data(x), *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return super().predict_on_batch(self.checked_data(x))
 
     # === LoRA ===
     def default_lora_layer_names(self):

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_encoders.models.encoder_backbone import kernel_initializer
+from keras_encoders.models.encoder_backbone import kernel_initializer, refusing_bad_ids
 
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
 
@@ -80,8 +80,25 @@ class EncoderTask:
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         if self.preprocessor is None or tf.executing_eagerly():
-            return super().preprocess_samples(x, y, sample_weight)
-        return self.preprocessing_graph()(x, y, sample_weight)
+            samples = super().preprocess_samples(x, y, sample_weight)
+        else:
+            samples = self.preprocessing_graph()(x, y, sample_weight)
+        return self.with_id_checks(samples)
+
+    def with_id_checks(self, samples):
+        """Packed samples with the backbone's id range check attached.
+
+        Every `fit`, `evaluate` and `predict` input (host data, `tf.data`,
+        raw strings through a tokenizer larger than the backbone's
+        vocabulary) passes here, in the pipeline that feeds the compiled
+        steps: a batch with an out-of-range id is refused before it reaches
+        them, so it can never give NaN outputs or write NaN into weights.
+        """
+        check = getattr(self.backbone, "with_id_checks", None)
+        if check is None:
+            return samples
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(samples)
+        return keras.utils.pack_x_y_sample_weight(check(x), y, sample_weight)
 
     def preprocessing_graph(self):
         """The `tf.function` that `tf.data` pipelines call to preprocess.
@@ -116,9 +133,10 @@ class EncoderTask:
         if isinstance(validation_data, (tuple, list)) and validation_data:
             self.check_host_inputs(validation_data[0])
         if not in_memory(x):
-            return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
-                               validation_split=validation_split,
-                               validation_data=validation_data, shuffle=shuffle, **kwargs)
+            with refusing_bad_ids():
+                return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
+                                   validation_split=validation_split,
+                                   validation_data=validation_data, shuffle=shuffle, **kwargs)
         samples = columns(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))
         if validation_split and validation_data is None:
             count = tf.nest.flatten(samples)[0].shape[0]
@@ -129,19 +147,22 @@ class EncoderTask:
         if shuffle:
             dataset = dataset.shuffle(dataset.cardinality(), reshuffle_each_iteration=True)
         dataset = dataset.batch(batch_size or 32)
-        return super().fit(dataset, validation_data=validation_data, shuffle=False, **kwargs)
+        with refusing_bad_ids():
+            return super().fit(dataset, validation_data=validation_data, shuffle=False, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_host_inputs(x)
-        return super().evaluate(x, y, *args, **kwargs)
+        with refusing_bad_ids(self):
+            return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         self.check_host_inputs(x)
-        if steps is None and not callbacks and fits_one_batch(x, batch_size):
-            return self.predict_one_batch(x)
-        return super().predict(
-            x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks
-        )
+        with refusing_bad_ids(self):
+            if steps is None and not callbacks and fits_one_batch(x, batch_size):
+                return self.predict_one_batch(x)
+            return super().predict(
+                x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks
+            )
 
     def predict_one_batch(self, x):
         """`predict` for in-memory data of at most one batch, in one call.
@@ -166,8 +187,10 @@ class EncoderTask:
 
         keras-hub's `predict` would send them through the string
         preprocessor again, hence Keras' own loop, or one compiled step when
-        they fit in one batch.
+        they fit in one batch. Their ids are checked here: the one-batch
+        step reads no `tf.data` pipeline, which checks them otherwise.
         """
+        self.check_host_inputs(inputs)
         if fits_one_batch(inputs, batch_size):
             inputs = keras.tree.map_structure(ops.convert_to_tensor, inputs)
             return keras.Model.predict_on_batch(self, inputs)
@@ -205,6 +228,10 @@ class EncoderTask:
 def _host_array(value):
     if isinstance(value, (list, tuple)):
         return np.asarray(value)
+    # Eager TF tensors (e.g. preprocessor outputs) on any backend: other
+    # backends cannot read them.
+    if isinstance(value, tf.Tensor) and tf.executing_eagerly():
+        return value.numpy()
     return value
 
 

@@ -182,7 +182,7 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         # A dict is already model inputs (e.g. `windows()` features): it skips
         # the preprocessor, which takes `(prompts, texts)`.
         if isinstance(x, dict):
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+            return self.with_id_checks(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))
         return super().preprocess_samples(x, y, sample_weight)
 
     # === Extraction ===
@@ -255,12 +255,18 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             texts: a string or a list of strings.
             schema: what to extract (see above).
             threshold: float in [0, 1]. Start and end probabilities must
-                exceed it (Taskflow's `position_prob`).
+                exceed it (Taskflow's `position_prob`). One call asks at
+                most `MAX_SCHEMA_TYPES` (512) types nested at most
+                `MAX_SCHEMA_DEPTH` (16) deep, and at most
+                `MAX_PROMPTS_PER_TEXT` (2048) prompts of each text (each
+                span found asks every child type again); beyond that it
+                raises a `ValueError`.
             schema_lang: "zh" (also "ch") or "en": how relation prompts are
                 phrased.
-            max_seq_len: int. Window length in tokens, prompt included.
+            max_seq_len: positive int. Window length in tokens, prompt
+                included (None: the preprocessor's `sequence_length`).
             stride: int. Text tokens between window starts ("tokens" only).
-            batch_size: int. Windows per `predict` batch.
+            batch_size: positive int. Windows per `predict` batch.
             decoding: "taskflow", "taskflow_corrected" or "tokens"; None
                 for the task's `decoding`.
 
@@ -295,6 +301,13 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             )
         if stride is not None and stride < 1:
             raise ValueError(f"`stride` must be a positive number of tokens, got {stride}.")
+        for name, value in (("batch_size", batch_size), ("max_seq_len", max_seq_len)):
+            if value is None and name == "max_seq_len":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(
+                    f"`{name}` must be a positive integer, got {value!r}."
+                )
         length = max_seq_len or self.preprocessor.sequence_length
         limit = getattr(self.backbone, "max_sequence_length", None)
         if limit and length > limit:
@@ -313,8 +326,20 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
                     for i, text in enumerate(texts) if not (skip_blank and not text.strip())])
             for node in uie.schema_tree(schema)
         ]
+        asked = [0] * len(texts)
         while queue:
             node, requests = queue.pop(0)
+            for i, _, _ in requests:
+                asked[i] += 1
+                if asked[i] > uie.MAX_PROMPTS_PER_TEXT:
+                    raise ValueError(
+                        f"extract() would ask more than {uie.MAX_PROMPTS_PER_TEXT} "
+                        f"prompts of text {i} (MAX_PROMPTS_PER_TEXT): every span "
+                        "found asks each child type of the schema again, and "
+                        f"threshold={threshold} found {len(requests)} spans for "
+                        f"the child type {node.name!r}. Raise `threshold` or "
+                        "use a smaller `schema`."
+                    )
             found = self._extract_spans(
                 [(texts[i], prompt) for i, prompt, _ in requests],
                 threshold, length, stride, batch_size, decoding,

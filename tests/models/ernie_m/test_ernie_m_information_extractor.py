@@ -411,3 +411,37 @@ def test_fit_and_round_trips(checkpoint, task, tmp_path):
     assert again.extract(texts[:2], ["选手", "Company"], threshold=0.3) == extracted
     assert isinstance(keras_hub.models.Backbone.from_preset(str(tmp_path / "preset")),
                       keras_encoders.models.ErnieMBackbone)
+
+
+def test_extract_bounds_schemas_and_arguments(task, monkeypatch):
+    from keras_encoders.decoding import information_extraction as uie
+
+    deep = "leaf"
+    for _ in range(3000):  # far past Python's recursion limit
+        deep = {"type": deep}
+    with pytest.raises(ValueError, match=r"more than 16 levels deep.*MAX_SCHEMA_DEPTH"):
+        task.extract(ZH, schema=deep)
+    with pytest.raises(ValueError, match=r"more than 512 types.*MAX_SCHEMA_TYPES"):
+        task.extract(ZH, schema=[f"t{i}" for i in range(10_000)])
+    for name in ("batch_size", "max_seq_len"):
+        for value in (0, -1, 2.5):
+            with pytest.raises(ValueError, match=f"`{name}` must be a positive integer"):
+                task.extract(ZH, "选手", **{name: value})
+    # Threshold 0 finds a span at every token, and each asks the child type
+    # again: refused once a text would be asked too many prompts.
+    monkeypatch.setattr(uie, "MAX_PROMPTS_PER_TEXT", 4)
+    with pytest.raises(ValueError, match=r"more than 4 prompts of text 0.*threshold=0"):
+        task.extract(ZH, schema={"选手": {"国籍": "年龄"}}, threshold=0.0)
+    assert isinstance(task.extract(ZH, schema={"选手": "国籍"}, threshold=0.99), dict)
+
+
+def test_zero_length_sequences_are_refused(task):
+    empty = {"token_ids": np.zeros((2, 0), "int32"), "padding_mask": np.zeros((2, 0), "int32")}
+    # (After other tests, compiled steps are traced for any length: the
+    # data is checked before them.)
+    for call in (lambda: task.predict(empty, verbose=0),
+                 lambda: task.predict(tf.data.Dataset.from_tensor_slices(empty).batch(2), verbose=0),
+                 lambda: task.backbone.predict(empty, verbose=0),
+                 lambda: task(empty)):
+        with pytest.raises(ValueError, match=r"sequences of length 0"):
+            call()
