@@ -133,6 +133,9 @@ class EncoderTask:
         if isinstance(validation_data, (tuple, list)) and validation_data:
             self.check_host_inputs(validation_data[0])
         if not in_memory(x):
+            # Keras never shuffles a `tf.data.Dataset` (it warns when asked
+            # to, and `shuffle=True` is the default here).
+            shuffle = shuffle and not isinstance(x, tf.data.Dataset)
             with refusing_bad_ids():
                 return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
                                    validation_split=validation_split,
