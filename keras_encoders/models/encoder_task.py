@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_encoders.models import label_checks
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
@@ -81,7 +82,23 @@ class EncoderTask:
     def preprocess_samples(self, x, y=None, sample_weight=None):
         if self.preprocessor is None or tf.executing_eagerly():
             return super().preprocess_samples(x, y, sample_weight)
+        # Inside `tf.data`: labels that host checks never saw (a dataset).
+        label_range = self.sparse_label_range(x)
+        if y is not None and label_range is not None:
+            y = label_checks.assert_labels_in_graph(y, *label_range)
         return self.preprocessing_graph()(x, y, sample_weight)
+
+    def sparse_label_range(self, x):
+        """`(num_classes, what, ignore)` for the sparse labels that go with
+        inputs `x` (labels must be in `[0, num_classes)`, or `ignore`), or
+        None where labels are not class ids. Heads with classes override it."""
+        return None
+
+    def check_host_labels(self, x, y):
+        """Raise a one-line error for a label outside the head's classes."""
+        label_range = self.sparse_label_range(x)
+        if y is not None and label_range is not None:
+            label_checks.check_host_labels(y, *label_range)
 
     def preprocessing_graph(self):
         """The `tf.function` that `tf.data` pipelines call to preprocess.
@@ -113,8 +130,11 @@ class EncoderTask:
     def fit(self, x=None, y=None, batch_size=None, sample_weight=None,
             validation_split=None, validation_data=None, shuffle=True, **kwargs):
         self.check_host_inputs(x)
+        self.check_host_labels(x, y)
         if isinstance(validation_data, (tuple, list)) and validation_data:
             self.check_host_inputs(validation_data[0])
+            if len(validation_data) > 1:
+                self.check_host_labels(validation_data[0], validation_data[1])
         if not in_memory(x):
             return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
                                validation_split=validation_split,
@@ -133,6 +153,7 @@ class EncoderTask:
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_host_inputs(x)
+        self.check_host_labels(x, y)
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):

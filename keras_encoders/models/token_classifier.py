@@ -184,6 +184,9 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
                 ]
         return rows
 
+    def sparse_label_range(self, x):
+        return (self.num_classes, "token labels", preprocessing.IGNORE_INDEX)
+
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", **kwargs):
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(5e-5)
