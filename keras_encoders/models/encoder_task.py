@@ -127,9 +127,17 @@ class EncoderTask:
             return
         check({k: _host_array(v) for k, v in x.items() if k in ("token_ids", "segment_ids")})
 
+    def check_host_text(self, x):
+        """Raise a clear error for raw inputs the preprocessor cannot read
+        (e.g. text pairs as rows), before a pipeline buries it in a trace."""
+        check = getattr(self.preprocessor, "check_inputs", None)
+        if check is not None and not isinstance(x, dict) and in_memory(x):
+            check(x)
+
     def fit(self, x=None, y=None, batch_size=None, sample_weight=None,
             validation_split=None, validation_data=None, shuffle=True, **kwargs):
         self.check_host_inputs(x)
+        self.check_host_text(x)
         self.check_host_labels(x, y)
         if isinstance(validation_data, (tuple, list)) and validation_data:
             self.check_host_inputs(validation_data[0])
@@ -153,12 +161,25 @@ class EncoderTask:
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_host_inputs(x)
+        self.check_host_text(x)
         self.check_host_labels(x, y)
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         self.check_host_inputs(x)
+        self.check_host_text(x)
+        if empty_batch(x):
+            return self.empty_outputs(x, *args, **kwargs)
         return super().predict(x, *args, **kwargs)
+
+    def empty_outputs(self, x, *args, **kwargs):
+        """What `predict` returns for an empty batch of texts: the outputs of
+        one placeholder text, cut to zero rows (so their structure, trailing
+        shapes and dtypes are those of any other batch)."""
+        placeholder = tuple([""] for _ in x) if isinstance(x, tuple) else [""]
+        kwargs["verbose"] = 0
+        outputs = super().predict(placeholder, *args, **kwargs)
+        return tf.nest.map_structure(lambda v: v[:0], outputs)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -216,6 +237,16 @@ class DerivesBackboneInputs:
 
     def call(self, inputs, *args, **kwargs):
         return super().call(self.with_derived_inputs(inputs), *args, **kwargs)
+
+
+def empty_batch(x):
+    """An empty list or 1-D array of texts (or a tuple of them, for pairs)."""
+    if isinstance(x, tuple):
+        return bool(x) and all(empty_batch(v) for v in x)
+    if isinstance(x, list):
+        return not x
+    shape = getattr(x, "shape", None)
+    return isinstance(x, np.ndarray) and shape == (0,)
 
 
 def in_memory(x):
