@@ -90,3 +90,56 @@ def test_demo_learns_saves_and_reloads(capsys, tmp_path):
     assert predictions == ["positive", "negative", "positive", "negative"], out
     assert "reloaded it: same predictions" in out
     assert os.path.exists(os.path.join(tmp_path, "preset", "config.json"))
+
+
+def pip_installs(text):
+    """Each `pip install ...` command of the README's code blocks, as words."""
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    commands = []
+    for line in "\n".join(blocks).splitlines():
+        for part in line.split("&&"):
+            words = part.split()
+            if words[:2] == ["pip", "install"]:
+                commands.append(words[2:])
+    return commands
+
+
+def test_readme_install_commands_agree_with_pyproject():
+    """Every extra the README installs exists, every pinned version it names
+    is the one pyproject.toml pins, and there is a command for CPU-only,
+    GPU, JAX-only and TensorFlow-only users."""
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    extras = project["optional-dependencies"]
+    pins = {}
+    for requirement in project["dependencies"] + sum(extras.values(), []):
+        name, _, version = requirement.partition("==")
+        if version:
+            pins.setdefault(name, set()).add(version)
+
+    commands = pip_installs(read("README.md"))
+    assert commands
+    for words in commands:
+        for word in words:
+            word = word.strip("'\"")
+            if word.startswith(".[") or word == ".":
+                for extra in filter(None, (word[2:-1] if word != "." else "").split(",")):
+                    assert extra in extras, f"README installs the extra {extra!r}, not in pyproject.toml"
+            name, _, version = word.partition("==")
+            if version and name in pins:
+                assert pins[name] == {version}, f"README pins {word}, pyproject.toml {pins[name]}"
+        if "--index-url" in words or "--extra-index-url" in words:
+            flag = "--index-url" if "--index-url" in words else "--extra-index-url"
+            assert words[words.index(flag) + 1] == "https://download.pytorch.org/whl/cpu"
+
+    lines = [" ".join(words) for words in commands]
+    # CPU-only: torch from PyTorch's CPU index; GPU: torch from PyPI.
+    assert any("torch==" in line and "download.pytorch.org/whl/cpu" in line for line in lines)
+    assert any(line.startswith("torch==") and "--index-url" not in line for line in lines)
+    # JAX-only and TensorFlow-only installs that skip torch.
+    assert "-e .[jax]" in [line.replace('"', "") for line in lines]
+    assert "-e ." in lines
+    # The test extra pins what the README's local-wheel command installs first.
+    assert "torch==2.13.0" in extras["test"] and "torch==2.13.0" in read(".ci", "run")

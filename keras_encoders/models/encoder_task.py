@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_encoders.models import label_checks
+from keras_encoders.models.preset_folder import GuardsPresetFolder
 from keras_encoders.models.encoder_backbone import kernel_initializer
 
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
@@ -47,7 +48,7 @@ def renamed_summary(config):
     return config
 
 
-class EncoderTask:
+class EncoderTask(GuardsPresetFolder):
     """Mixin for every task: preprocessing traced once, host ids checked.
 
     keras-hub maps `preprocess_samples` over a new `tf.data` pipeline in every
