@@ -240,6 +240,21 @@ class DerivesBackboneInputs:
         return super().call(self.with_derived_inputs(inputs), *args, **kwargs)
 
 
+# Work longer than this many `predict` batches shows a progress bar by
+# default (`verbose="auto"` of the helpers that run many windows: `answer()`,
+# `extract()`); shorter work stays silent, as in their docstring examples.
+LONG_WORK_BATCHES = 8
+
+
+def progress_verbose(verbose, rows, batch_size):
+    """Keras' `verbose` for a helper's `predict` over `rows` inputs."""
+    if verbose == "auto":
+        return 1 if -(-rows // batch_size) > LONG_WORK_BATCHES else 0
+    if verbose not in (0, 1, 2, False, True):
+        raise ValueError(f'verbose must be 0, 1, 2 or "auto", got {verbose!r}.')
+    return int(verbose)
+
+
 def empty_batch(x):
     """An empty list or 1-D array of texts (or a tuple of them, for pairs)."""
     if isinstance(x, tuple):
