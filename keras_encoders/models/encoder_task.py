@@ -30,6 +30,22 @@ def sequence_summary(backbone, outputs, summary_type):
     )
 
 
+def freeze_unused_pooler(backbone):
+    """Freeze the backbone's pooler (NEZHA, ERNIE-M) under a head that reads
+    only `sequence_output` (token classification, question answering,
+    information extraction).
+
+    The pooler gets no gradient there, so Keras would warn at every `fit`
+    that "gradients do not exist for variables ['pooled_dense/kernel', ...]",
+    which reads as a bug in the head. Its weights are kept (and saved) as
+    they are. A backbone shared with a classifier that does use the pooler
+    needs `backbone.pooled_dense.trainable = True` again.
+    """
+    pooler = getattr(backbone, "pooled_dense", None)
+    if pooler is not None:
+        pooler.trainable = False
+
+
 def check_no_summary(kwargs):
     if "summary" in kwargs:
         raise TypeError(

@@ -105,6 +105,7 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             "end_logits": self.end_dense(sequence)[..., 0],
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        encoder_task.freeze_unused_pooler(backbone)
 
         # === Config ===
         self.decoding = decoding

@@ -54,6 +54,7 @@ class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInp
             "end_logits": keras.layers.Identity(name="end_logits")(logits[..., 1]),
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        encoder_task.freeze_unused_pooler(backbone)
 
     @classmethod
     def task_config_from_hf(cls, config):

@@ -65,6 +65,7 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
         x = backbone(inputs)["sequence_output"]
         outputs = self.output_dense(self.output_dropout(x))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        encoder_task.freeze_unused_pooler(backbone)
 
         # === Config ===
         self.num_classes = num_classes
