@@ -51,7 +51,7 @@ def check_not_pair_rows(x, owner):
     rows = None
     if isinstance(x, list) and x and isinstance(x[0], (list, tuple)):
         rows = f"a list of {len(x)} {type(x[0]).__name__}s"
-    elif getattr(x, "shape", None) is not None and len(x.shape) == 2:
+    elif getattr(x, "shape", None) is not None and rank(x.shape) == 2:
         rows = f"an array of shape {tuple(x.shape)}"
     if rows is not None:
         raise ValueError(
@@ -59,6 +59,11 @@ def check_not_pair_rows(x, owner):
             f"two lists: x=(first_texts, second_texts). Received {rows}; for "
             "pairs as rows, pass x=tuple(map(list, zip(*pairs)))."
         )
+
+
+def rank(shape):
+    """The number of axes of a NumPy or TensorFlow shape (None: unknown)."""
+    return getattr(shape, "rank", None) if hasattr(shape, "rank") else len(shape)
 
 
 def ragged_if_nested(value):
