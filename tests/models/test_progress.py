@@ -3,12 +3,11 @@ progress bar with `verbose=1`, for long work by default, and nothing with
 `verbose=0`."""
 
 import pytest
-import sentencepiece
 
 from keras_encoders import models
 from keras_encoders.models import encoder_task
 from tests.conftest import asset
-from tests.tiny_models import tiny_backbone
+from tests.tiny_models import ernie_m_vocabulary, tiny_backbone
 
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("谁爱北京我")
 
@@ -44,10 +43,7 @@ def test_auto_verbose_means_long_work():
 
 def test_extract_shows_progress_only_when_asked(capsys):
     spm = asset("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
-    processor = sentencepiece.SentencePieceProcessor(model_file=spm)
-    head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
-    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
-    vocabulary = head + [p for p in pieces if p not in head + ["[MASK]"]] + ["[MASK]"]
+    vocabulary = ernie_m_vocabulary(spm)
     backbone = models.ErnieMBackbone(
         vocabulary_size=len(vocabulary), num_layers=1, num_heads=2, hidden_dim=8,
         intermediate_dim=16, max_sequence_length=64)
