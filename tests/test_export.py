@@ -65,7 +65,7 @@ ALLOWED_OPS = frozenset(
     HashTableV2 Identity IdentityN If Less LessEqual LogicalAnd LogicalNot
     LogicalOr LookupTableFindV2 LookupTableImportV2 LowerBound MatMul Max
     Maximum Mean MergeV2Checkpoints Min Minimum Mul Neg NoOp NotEqual
-    OnesLike Pack Pad PadV2 PartitionedCall Placeholder Prod RaggedGather
+    OnesLike Pack Pad PadV2 PartitionedCall Placeholder Prod RaggedGather Rank
     RaggedRange RaggedTensorToTensor Range RealDiv ReadVariableOp Relu
     Reshape RestoreV2 Rsqrt SaveV2 ScatterNd Select SelectV2 Shape
     ShardedFilename Sigmoid Size Slice Softmax Split SplitV Sqrt Square
@@ -571,3 +571,26 @@ def test_task_signatures_resolve_by_type_and_tasks_do_not_import_export():
                     with open(os.path.join(root, name), encoding="utf-8") as f:
                         source = f.read()
                     assert not imports.search(source), os.path.join(root, name)
+
+
+@exporting
+def test_served_text_takes_one_string_and_names_a_wrong_rank(tmp_path):
+    """One unbatched string is a batch of one; rows of pairs are refused
+    with the input's name (instead of failing deep in a strided slice)."""
+    import tensorflow as tf
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("这家酒店很好差")
+    preprocessor = models.NezhaTextClassifierPreprocessor(
+        models.NezhaTokenizer(vocabulary=vocab), sequence_length=8)
+    backbone = models.NezhaBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2,
+                                    hidden_dim=8, intermediate_dim=16)
+    task = models.NezhaTextClassifier(backbone, num_classes=2, preprocessor=preprocessor)
+    keras_encoders.export_saved_model(task, tmp_path / "exported")
+    serve = tf.saved_model.load(str(tmp_path / "exported")).signatures["serving_default"]
+    one = serve(text=tf.constant("这家酒店很好"))["logits"].numpy()
+    batch = serve(text=tf.constant(["这家酒店很好"]))["logits"].numpy()
+    assert one.shape == (1, 2)
+    np.testing.assert_allclose(one, batch, atol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="`text` takes one string or a 1-D batch of strings"):
+        serve(text=tf.constant([["这家", "酒店"]]))

@@ -9,6 +9,7 @@ the other checks run everywhere.
 import glob
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -68,6 +69,41 @@ def test_notebook_opening_cells(path):
             assert c.outputs == [] and c.execution_count is None
 
 
+# Warnings and listings that once filled the notebooks' outputs.
+NOISE = ["Gradients do not exist", "missing from font", "IProgress not found", "Captures:"]
+
+# What the notebooks write in their working folder (guides/ when run with
+# `jupyter lab guides/`): every one must be ignored by git.
+WRITTEN = ["data", "exported", "client.py", "nezha-chnsenticorp", "nezha-tf1-release",
+           "nezha-tf1-broken", "nezha-keras", "nezha-broken"]
+
+
+def test_what_the_notebooks_write_is_ignored_by_git():
+    sources = "".join(
+        open(p, encoding="utf-8").read()
+        for p in glob.glob(os.path.join(ROOT, "guides", "sources", "*.py"))
+    ) + open(os.path.join(ROOT, "tools", "build_guides.py"), encoding="utf-8").read()
+    for name in WRITTEN:
+        assert f'"{name}' in sources or f'"./{name}' in sources, f"{name}: no notebook writes it"
+    if not os.path.exists(os.path.join(ROOT, ".git")):
+        pytest.skip("not a git checkout")
+    paths = [f"guides/{name}" for name in WRITTEN] + ["guides/exported/nezha-sentiment/1/saved_model.pb"]
+    result = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert sorted(result.stdout.split()) == sorted(paths), result.stdout + result.stderr
+
+
+def test_the_setup_cell_silences_known_noise_and_installs_what_an_index_serves():
+    assert "IProgress not found" in build_guides.SETUP_CELL
+    # keras-encoders is not on PyPI: the install cell names the repository.
+    assert '"keras-encoders[guides]"' not in build_guides.INSTALL_CELL
+    assert "git+https://github.com/" in build_guides.INSTALL_CELL
+    # The export guide does not print the SavedModel's variable captures.
+    export = open(os.path.join(ROOT, "guides", "sources", "06_export_and_serve.py"),
+                  encoding="utf-8").read()
+    assert "export_saved_model(classifier, EXPORT_DIR, progress=print)" in export
+
+
 def test_parser_keeps_markdown_and_code_apart():
     cells = build_guides.parse("# %% [markdown]\n# # T\n#\n# text\n\n# %%\nx = 1\n# comment\n")
     assert cells == [("markdown", "# T\n\ntext"), ("code", "x = 1\n# comment")]
@@ -100,6 +136,12 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         if o.output_type == "error"
     ]
     assert not errors
+    # No output noise that reads as a problem.
+    printed = "".join(
+        o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+    )
+    noise = [n for n in NOISE if n in printed]
+    assert not noise, noise
     # Every plot rendered.
     wanted = sum(c.source.count("plt.show()") for c in notebook.cells if c.cell_type == "code")
     images = sum(

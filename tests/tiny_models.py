@@ -63,3 +63,15 @@ def tiny_batch(model, batch=4, length=SEQ, seed=0):
 
 def tiny_labels(batch=4, num_classes=3):
     return np.arange(batch) % num_classes
+
+
+def ernie_m_vocabulary(spm_path, extra=""):
+    """ERNIE-M's vocab.txt layout for a SentencePiece model: `[CLS] [PAD]
+    [SEP] [UNK]` first, the pieces, the `extra` characters, `[MASK]` last."""
+    import sentencepiece
+
+    processor = sentencepiece.SentencePieceProcessor(model_file=spm_path)
+    head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    tokens = head + [p for p in pieces if p not in head + ["[MASK]"]]
+    return tokens + [c for c in dict.fromkeys(extra) if c not in tokens] + ["[MASK]"]

@@ -28,23 +28,25 @@ REPOSITORY = "keras-encoders/keras-encoders"
 BRANCH = "main"
 
 INSTALL_CELL = f'''\
-# Install keras-encoders (with matplotlib for the plots) unless it is already
-# importable, e.g. in a checkout of the repository or in CI.
+# Install keras-encoders from its repository (it is not on PyPI), with matplotlib for
+# the plots, unless it is already importable, e.g. in a checkout of the repository or in CI.
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("keras_encoders") is None:
-    try:
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "keras-encoders[guides]"])
-    except subprocess.CalledProcessError:  # not on PyPI yet: from the repository
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                               "keras-encoders[guides] @ git+https://github.com/{REPOSITORY}"])'''
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "keras-encoders[guides] @ git+https://github.com/{REPOSITORY}"])'''
 
 SETUP_CELL = '''\
 import os
 import socket
 import urllib.request
+import warnings
+
+# tqdm (used by libraries imported below) warns when ipywidgets is missing; its plain
+# text progress bars work without it.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "jax", "torch": set before importing keras
 

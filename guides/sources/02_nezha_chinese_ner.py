@@ -100,8 +100,16 @@ for sentence, found in zip(sentences, entities):
 # A picture is easier to read: each entity's characters are coloured by type.
 
 # %%
+from matplotlib import font_manager
+from matplotlib.patches import Rectangle
+
 COLOURS = {"NR": "tab:red", "NS": "tab:blue", "NT": "tab:green"}
-plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "SimHei", "DejaVu Sans"]
+# Chinese characters need a CJK font; without one installed, each character is drawn as a
+# coloured cell instead (matplotlib would warn about every missing glyph).
+CJK_FONTS = [f.name for f in font_manager.fontManager.ttflist
+             if any(k in f.name for k in ("CJK", "WenQuanYi", "SimHei", "Heiti", "YaHei"))]
+if CJK_FONTS:
+    plt.rcParams["font.sans-serif"] = CJK_FONTS[:1] + plt.rcParams["font.sans-serif"]
 fig, ax = plt.subplots(figsize=(10, 0.6 * len(sentences)))
 ax.axis("off")
 for row, (sentence, found) in enumerate(zip(sentences, entities)):
@@ -110,8 +118,15 @@ for row, (sentence, found) in enumerate(zip(sentences, entities)):
         for i in range(entity["start"], entity["end"]):
             colour[i] = COLOURS.get(entity["label"], "tab:orange")
     for i, character in enumerate(sentence[:60]):
-        ax.text(i / 60, 1 - row / len(sentences), character, color=colour[i], fontsize=11,
-                transform=ax.transAxes)
+        y = 1 - row / len(sentences)
+        if CJK_FONTS:
+            ax.text(i / 60, y, character, color=colour[i], fontsize=11, transform=ax.transAxes)
+        else:
+            ax.add_patch(Rectangle((i / 60, y), 0.9 / 60, 0.5 / len(sentences),
+                                   color="lightgray" if colour[i] == "black" else colour[i],
+                                   transform=ax.transAxes))
+ax.set_title(", ".join(f"{name}: {colour}" for name, colour in COLOURS.items())
+             + ("" if CJK_FONTS else " (no CJK font installed: one cell per character)"))
 plt.show()
 
 # %% [markdown]

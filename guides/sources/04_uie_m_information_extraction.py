@@ -121,9 +121,13 @@ plt.show()
 # ## Extract with a schema
 #
 # `extract` returns, per text, `{type: [{"text", "start", "end", "probability"}]}`;
-# `text[start:end]` is the span. Nested types ask relation prompts about each span found
-# ("<span>的<relation>"). A small random model finds little or nothing: the point is the
-# shape of the result.
+# `text[start:end]` is the span. A span found inside the prompt instead (a classification
+# prompt such as `"情感倾向[正向，负向]"` answers with one of its options) has no `start` or
+# `end`: it is `{"text", "probability"}`. `threshold` applies to the start and the end
+# position separately (each must pass it), and a span's `probability` is their product,
+# P(start) * P(end): with `threshold=0.5` a span can show a probability as low as 0.25.
+# Nested types ask relation prompts about each span found ("<span>的<relation>"). A small
+# random model finds little or nothing: the point is the shape of the result.
 
 # %%
 texts_to_read = ["".join(r["text"]) for r in rows[:3]]

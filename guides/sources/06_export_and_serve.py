@@ -58,7 +58,9 @@ expected = classifier.predict(sentences, verbose=0)
 
 # %%
 EXPORT_DIR = "exported/nezha-sentiment/1"
-keras_encoders.export_saved_model(classifier, EXPORT_DIR, verbose=True)
+# `progress=print` says what each slow stage is doing; `verbose=True` would also list
+# every variable the graph captures.
+keras_encoders.export_saved_model(classifier, EXPORT_DIR, progress=print)
 
 # %% [markdown]
 # ## Query it from a TensorFlow-only process

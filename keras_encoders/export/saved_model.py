@@ -86,6 +86,8 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
     preprocess = _traced(signature.string_spec(), signature.preprocess)
 
     def serve_strings(inputs):
+        inputs = {name: batch_of_strings(name, spec, inputs[name])
+                  for name, spec in signature.string_spec().items()}
         model_inputs, extras = preprocess(*inputs.values())
         model_inputs = {
             name: tf.cast(model_inputs[name], spec.dtype) for name, spec in token_spec.items()
@@ -101,7 +103,7 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
     # The variables come with the functions that use them (`write_out`
     # collects them), so `task` itself needs no second tracking.
     for name, spec, body in (
-        ("serving_default", signature.string_spec(), serve_strings),
+        ("serving_default", served_string_spec(signature.string_spec()), serve_strings),
         (SERVE_TOKEN_IDS, token_spec, serve_token_ids),
     ):
         endpoint = tf.function(_positional(spec, body), input_signature=list(spec.values()), autograph=False)
@@ -148,6 +150,30 @@ def _forward_function(task, signature, jax2tf_kwargs):
         **kwargs,
     )
     return forward.get_concrete_function(), scratch
+
+
+def served_string_spec(spec):
+    """The string specs with 1-D inputs of any rank: one string is served
+    as a batch of one (`batch_of_strings`), and a wrong rank gets a message
+    instead of a signature-binding error."""
+    return {
+        name: tf.TensorSpec(None, s.dtype, name=s.name) if s.shape.rank == 1 else s
+        for name, s in spec.items()
+    }
+
+
+def batch_of_strings(name, spec, value):
+    """A served 1-D string input as a batch: one string is a batch of one,
+    and anything of a higher rank fails with a message naming the input
+    (signatures do not check the shapes they are called with)."""
+    if spec.shape.rank != 1:
+        return value
+    check = tf.debugging.assert_less_equal(
+        tf.rank(value), 1,
+        message=f"`{name}` takes one string or a 1-D batch of strings (one per example)",
+    )
+    with tf.control_dependencies([check]):
+        return tf.reshape(value, [-1])
 
 
 def _positional(spec, body):

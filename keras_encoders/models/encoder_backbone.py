@@ -9,6 +9,7 @@ from keras import ops
 from keras_hub.models import Backbone
 
 from keras_encoders.layers.blockwise_truncated_normal import BlockwiseTruncatedNormal
+from keras_encoders.models.preset_folder import GuardsPresetFolder
 
 
 def kernel_initializer(stddev=0.02):
@@ -94,7 +95,7 @@ def _dtype_name(x):
     return keras.backend.standardize_dtype(dtype)
 
 
-class EncoderBackbone(Backbone):
+class EncoderBackbone(GuardsPresetFolder, Backbone):
     """Backbone base that refuses inputs which would give silently wrong numbers.
 
     Checked on every call: integer dtypes for ids, matching shapes, no

@@ -5,7 +5,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_encoders.models import label_checks
 from keras_encoders.models.encoder_backbone import kernel_initializer, refusing_bad_ids
+from keras_encoders.models.preset_folder import GuardsPresetFolder
 
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
 
@@ -28,6 +30,22 @@ def sequence_summary(backbone, outputs, summary_type):
     )
 
 
+def freeze_unused_pooler(backbone):
+    """Freeze the backbone's pooler (NEZHA, ERNIE-M) under a head that reads
+    only `sequence_output` (token classification, question answering,
+    information extraction).
+
+    The pooler gets no gradient there, so Keras would warn at every `fit`
+    that "gradients do not exist for variables ['pooled_dense/kernel', ...]",
+    which reads as a bug in the head. Its weights are kept (and saved) as
+    they are. A backbone shared with a classifier that does use the pooler
+    needs `backbone.pooled_dense.trainable = True` again.
+    """
+    pooler = getattr(backbone, "pooled_dense", None)
+    if pooler is not None:
+        pooler.trainable = False
+
+
 def check_no_summary(kwargs):
     if "summary" in kwargs:
         raise TypeError(
@@ -46,7 +64,7 @@ def renamed_summary(config):
     return config
 
 
-class EncoderTask:
+class EncoderTask(GuardsPresetFolder):
     """Mixin for every task: preprocessing traced once, host ids checked.
 
     keras-hub maps `preprocess_samples` over a new `tf.data` pipeline in every
@@ -82,6 +100,10 @@ class EncoderTask:
         if self.preprocessor is None or tf.executing_eagerly():
             samples = super().preprocess_samples(x, y, sample_weight)
         else:
+            # Inside `tf.data`: labels that host checks never saw (a dataset).
+            label_range = self.sparse_label_range(x)
+            if y is not None and label_range is not None:
+                y = label_checks.assert_labels_in_graph(y, *label_range)
             samples = self.preprocessing_graph()(x, y, sample_weight)
         return self.with_id_checks(samples)
 
@@ -99,6 +121,18 @@ class EncoderTask:
             return samples
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(samples)
         return keras.utils.pack_x_y_sample_weight(check(x), y, sample_weight)
+
+    def sparse_label_range(self, x):
+        """`(num_classes, what, ignore)` for the sparse labels that go with
+        inputs `x` (labels must be in `[0, num_classes)`, or `ignore`), or
+        None where labels are not class ids. Heads with classes override it."""
+        return None
+
+    def check_host_labels(self, x, y):
+        """Raise a one-line error for a label outside the head's classes."""
+        label_range = self.sparse_label_range(x)
+        if y is not None and label_range is not None:
+            label_checks.check_host_labels(y, *label_range)
 
     def preprocessing_graph(self):
         """The `tf.function` that `tf.data` pipelines call to preprocess.
@@ -127,11 +161,22 @@ class EncoderTask:
             return
         check({k: _host_array(v) for k, v in x.items() if k in ("token_ids", "segment_ids")})
 
+    def check_host_text(self, x):
+        """Raise a clear error for raw inputs the preprocessor cannot read
+        (e.g. text pairs as rows), before a pipeline buries it in a trace."""
+        check = getattr(self.preprocessor, "check_inputs", None)
+        if check is not None and not isinstance(x, dict) and in_memory(x):
+            check(x)
+
     def fit(self, x=None, y=None, batch_size=None, sample_weight=None,
             validation_split=None, validation_data=None, shuffle=True, **kwargs):
         self.check_host_inputs(x)
+        self.check_host_text(x)
+        self.check_host_labels(x, y)
         if isinstance(validation_data, (tuple, list)) and validation_data:
             self.check_host_inputs(validation_data[0])
+            if len(validation_data) > 1:
+                self.check_host_labels(validation_data[0], validation_data[1])
         if not in_memory(x):
             # Keras never shuffles a `tf.data.Dataset` (it warns when asked
             # to, and `shuffle=True` is the default here).
@@ -155,11 +200,16 @@ class EncoderTask:
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_host_inputs(x)
+        self.check_host_text(x)
+        self.check_host_labels(x, y)
         with refusing_bad_ids(self):
             return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         self.check_host_inputs(x)
+        self.check_host_text(x)
+        if empty_batch(x):
+            return self.empty_outputs(x, batch_size=batch_size)
         with refusing_bad_ids(self):
             if steps is None and not callbacks and fits_one_batch(x, batch_size):
                 return self.predict_one_batch(x)
@@ -198,6 +248,15 @@ class EncoderTask:
             inputs = keras.tree.map_structure(ops.convert_to_tensor, inputs)
             return keras.Model.predict_on_batch(self, inputs)
         return keras.Model.predict(self, inputs, batch_size=batch_size, verbose=verbose)
+
+    def empty_outputs(self, x, *args, **kwargs):
+        """What `predict` returns for an empty batch of texts: the outputs of
+        one placeholder text, cut to zero rows (so their structure, trailing
+        shapes and dtypes are those of any other batch)."""
+        placeholder = tuple([""] for _ in x) if isinstance(x, tuple) else [""]
+        kwargs["verbose"] = 0
+        outputs = super().predict(placeholder, *args, **kwargs)
+        return tf.nest.map_structure(lambda v: v[:0], outputs)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -259,6 +318,31 @@ class DerivesBackboneInputs:
 
     def call(self, inputs, *args, **kwargs):
         return super().call(self.with_derived_inputs(inputs), *args, **kwargs)
+
+
+# Work longer than this many `predict` batches shows a progress bar by
+# default (`verbose="auto"` of the helpers that run many windows: `answer()`,
+# `extract()`); shorter work stays silent, as in their docstring examples.
+LONG_WORK_BATCHES = 8
+
+
+def progress_verbose(verbose, rows, batch_size):
+    """Keras' `verbose` for a helper's `predict` over `rows` inputs."""
+    if verbose == "auto":
+        return 1 if -(-rows // batch_size) > LONG_WORK_BATCHES else 0
+    if verbose not in (0, 1, 2, False, True):
+        raise ValueError(f'verbose must be 0, 1, 2 or "auto", got {verbose!r}.')
+    return int(verbose)
+
+
+def empty_batch(x):
+    """An empty list or 1-D array of texts (or a tuple of them, for pairs)."""
+    if isinstance(x, tuple):
+        return bool(x) and all(empty_batch(v) for v in x)
+    if isinstance(x, list):
+        return not x
+    shape = getattr(x, "shape", None)
+    return isinstance(x, np.ndarray) and shape == (0,)
 
 
 def in_memory(x):

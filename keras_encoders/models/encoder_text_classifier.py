@@ -125,6 +125,12 @@ class EncoderTextClassifier(
             **({"problem_type": problem_type} if problem_type else {}),
         }
 
+    def sparse_label_range(self, x):
+        single_label = self.problem_type == "single_label_classification" or (
+            self.problem_type is None and self.num_classes > 1
+        )
+        return (self.num_classes, "labels", None) if single_label else None
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         auto_loss, auto_metrics = encoder_task.classification_loss(
             self.problem_type, self.num_classes

@@ -48,8 +48,15 @@ class EncoderTextClassifierPreprocessor(TextClassifierPreprocessor):
         )
         self.built = True
 
+    def check_inputs(self, x):
+        """Host inputs in a shape this preprocessor reads (tasks call it
+        before `fit`, `evaluate` and `predict` build a pipeline)."""
+        for segment in preprocessing.as_segments(x):
+            preprocessing.check_not_pair_rows(segment, type(self).__name__)
+
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
+        self.check_inputs(x)  # static shapes inside tf.data
         segments = tuple(self.tokenizer(s) for s in preprocessing.as_segments(x))
         token_ids, segment_ids = self.packer(segments)
         x = preprocessing.model_inputs(self.tokenizer, token_ids, segment_ids)

@@ -105,6 +105,7 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             "end_logits": self.end_dense(sequence)[..., 0],
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        encoder_task.freeze_unused_pooler(backbone)
 
         # === Config ===
         self.decoding = decoding
@@ -196,6 +197,7 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         stride=None,
         batch_size=16,
         decoding=None,
+        verbose="auto",
     ):
         """Extract the entities, relations and events of `schema` from `texts`.
 
@@ -269,6 +271,9 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             batch_size: positive int. Windows per `predict` batch.
             decoding: "taskflow", "taskflow_corrected" or "tokens"; None
                 for the task's `decoding`.
+            verbose: 0 (silent), 1 (a Keras progress bar per prompt level
+                of the schema) or "auto" (the bar only for long work: more
+                than `encoder_task.LONG_WORK_BATCHES` batches of windows).
 
         Returns:
             For each text (a single dict for a single string):
@@ -342,7 +347,7 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
                     )
             found = self._extract_spans(
                 [(texts[i], prompt) for i, prompt, _ in requests],
-                threshold, length, stride, batch_size, decoding,
+                threshold, length, stride, batch_size, decoding, verbose,
             ) if requests else []
             for (i, _, owner), spans in zip(requests, found):
                 if spans:
@@ -366,7 +371,8 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         """
         return uie.relation_prompt(subject, relation, schema_lang)
 
-    def _extract_spans(self, pairs, threshold, max_seq_len, stride, batch_size, decoding):
+    def _extract_spans(self, pairs, threshold, max_seq_len, stride, batch_size, decoding,
+                       verbose=0):
         """The spans answering each `(text, prompt)`, over the text's windows."""
         texts, prompts = [t for t, _ in pairs], [p for _, p in pairs]
         preprocessor = self.preprocessor
@@ -390,7 +396,8 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             features = preprocessor.character_windows(prompts, texts, sizes, max_seq_len)
         rows = len(features["example_index"])
         inputs = {name: _pad_rows(features[name], batch_size) for name in self.backbone.input}
-        logits = self.predict(inputs, batch_size=batch_size, verbose=0)
+        verbose = encoder_task.progress_verbose(verbose, len(inputs["token_ids"]), batch_size)
+        logits = self.predict(inputs, batch_size=batch_size, verbose=verbose)
         spans = uie.decode_spans(
             _sigmoid(ops.convert_to_numpy(logits["start_logits"])[:rows]),
             _sigmoid(ops.convert_to_numpy(logits["end_logits"])[:rows]),

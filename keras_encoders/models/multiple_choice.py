@@ -99,6 +99,21 @@ class MultipleChoice(encoder_task.EncoderTask, encoder_task.DerivesBackboneInput
     def task_config_from_hf(cls, config):
         return {}
 
+    def sparse_label_range(self, x):
+        """Labels index the choices: `(B, C)` choice strings or `(B, C, L)` ids."""
+        if isinstance(x, dict):
+            choices = x.get("token_ids")
+        elif isinstance(x, (tuple, list)) and len(x) == 2:
+            choices = x[1]
+        else:
+            return None
+        shape = getattr(choices, "shape", None)
+        if shape is None and isinstance(choices, list) and choices and isinstance(choices[0], (list, tuple)):
+            shape = (len(choices), len(choices[0]))
+        if shape is None or len(shape) < 2 or shape[1] is None:
+            return None
+        return (int(shape[1]), "labels (the index of the right choice)", None)
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         optimizer, loss, metrics = encoder_task.choice_compile_defaults(
             optimizer, loss, metrics

@@ -46,6 +46,9 @@ class NextSentencePredictor(encoder_task.EncoderTask, Task):
     def task_config_from_hf(cls, config):
         return {}
 
+    def sparse_label_range(self, x):
+        return (2, "labels (0: the second text follows the first, 1: it is random)", None)
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         optimizer, loss, metrics = encoder_task.choice_compile_defaults(
             optimizer, loss, metrics

@@ -44,6 +44,28 @@ def as_segments(x):
     return x if isinstance(x, tuple) else (x,)
 
 
+def check_not_pair_rows(x, owner):
+    """Raise a clear error for text pairs given as rows (a list of pairs, or
+    a `(B, 2)` array): this preprocessor takes a pair as a tuple of two
+    lists, `x=(first_texts, second_texts)`."""
+    rows = None
+    if isinstance(x, list) and x and isinstance(x[0], (list, tuple)):
+        rows = f"a list of {len(x)} {type(x[0]).__name__}s"
+    elif getattr(x, "shape", None) is not None and rank(x.shape) == 2:
+        rows = f"an array of shape {tuple(x.shape)}"
+    if rows is not None:
+        raise ValueError(
+            f"{owner} takes one text per example, or text pairs as a tuple of "
+            f"two lists: x=(first_texts, second_texts). Received {rows}; for "
+            "pairs as rows, pass x=tuple(map(list, zip(*pairs)))."
+        )
+
+
+def rank(shape):
+    """The number of axes of a NumPy or TensorFlow shape (None: unknown)."""
+    return getattr(shape, "rank", None) if hasattr(shape, "rank") else len(shape)
+
+
 def ragged_if_nested(value):
     """Nested Python lists (pre-split words, per-word labels) as a ragged
     tensor: keras-hub slices in-memory data with `tf.data`, which cannot

@@ -54,6 +54,7 @@ class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInp
             "end_logits": keras.layers.Identity(name="end_logits")(logits[..., 1]),
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        encoder_task.freeze_unused_pooler(backbone)
 
     @classmethod
     def task_config_from_hf(cls, config):
@@ -75,8 +76,13 @@ class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInp
             }
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
-    def answer(self, questions, contexts, max_answer_length=30, doc_stride=128, batch_size=16):
+    def answer(self, questions, contexts, max_answer_length=30, doc_stride=128, batch_size=16,
+               verbose="auto"):
         """Best answer span for each (question, context).
+
+        `verbose`: 0 (silent), 1 (a Keras progress bar over the context
+        windows) or "auto" (the bar only for long work: more than
+        `encoder_task.LONG_WORK_BATCHES` batches of windows).
 
         Returns a list of `{"text", "start", "end", "score"}` (character
         offsets into the context; an empty text when nothing fits).
@@ -85,7 +91,8 @@ class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInp
         inputs = {k: features[k] for k in self.backbone.input}
         # The windows are model inputs already (keras-hub's `predict` would
         # run them through the string preprocessor again).
-        logits = self.predict_inputs(inputs, batch_size=batch_size)
+        verbose = encoder_task.progress_verbose(verbose, len(inputs["token_ids"]), batch_size)
+        logits = self.predict_inputs(inputs, batch_size=batch_size, verbose=verbose)
         contexts = list(contexts)
         best = [{"text": "", "start": 0, "end": 0, "score": -np.inf} for _ in contexts]
         # The served model's decoding (`keras_encoders.decoding.spans`), per

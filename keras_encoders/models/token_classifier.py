@@ -65,6 +65,7 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
         x = backbone(inputs)["sequence_output"]
         outputs = self.output_dense(self.output_dropout(x))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        encoder_task.freeze_unused_pooler(backbone)
 
         # === Config ===
         self.num_classes = num_classes
@@ -183,6 +184,9 @@ class TokenClassifier(encoder_task.EncoderTask, encoder_task.DerivesBackboneInpu
                     v.decode("utf-8") if isinstance(v, bytes) else v for v in items
                 ]
         return rows
+
+    def sparse_label_range(self, x):
+        return (self.num_classes, "token labels", preprocessing.IGNORE_INDEX)
 
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", **kwargs):
         if optimizer == "auto":

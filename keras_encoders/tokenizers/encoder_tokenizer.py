@@ -172,6 +172,10 @@ class EncoderTokenizer(Tokenizer):
     def _run(self, inputs):
         self._check_vocabulary()
         inputs = tf.convert_to_tensor(inputs)
+        if inputs.dtype != tf.string and inputs.shape.num_elements() == 0:
+            # An empty list becomes a float tensor on its way here: an empty
+            # batch of texts, not numbers.
+            inputs = tf.zeros(tf.shape(inputs), tf.string)
         if inputs.dtype != tf.string:
             raise ValueError(
                 f"{self.__class__.__name__} expects strings. Received a "
