@@ -18,6 +18,7 @@ from keras_encoders.uie.annotations import convert_doccano
 from keras_encoders.uie.annotations import convert_label_studio
 from keras_encoders.uie.annotations import read_examples
 from keras_encoders.uie.annotations import save_examples
+from keras_encoders.uie.evaluation import evaluate
 from keras_encoders.uie.metrics import SpanCounts
 from keras_encoders.uie.metrics import span_counts
 from keras_encoders.uie.metrics import type_groups
