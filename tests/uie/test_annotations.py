@@ -88,11 +88,14 @@ def doccano_line(record, layout):
     }
 
 
-def label_studio_task(k, record, opinion_label="观点词"):
+def label_studio_task(k, record):
+    """Label Studio's labels: "观点词" for opinions, and "属性值" (which
+    PaddleNLP makes no entity examples of) for the events' items."""
     text, entities, relations = record
+    names = {"观点": "观点词", "项目": "属性值"}
     result = [{"id": f"e{k}-{i}", "type": "labels", "from_name": "label", "to_name": "text",
                "value": {"start": a, "end": b, "text": text[a:b],
-                         "labels": [opinion_label if c == "观点" else c]}}
+                         "labels": [names.get(c, c)]}}
               for i, a, b, c in entities]
     result += [{"from_id": f"e{k}-{f}", "to_id": f"e{k}-{t}", "type": "relation", "direction": "right",
                 "labels": [r]} for f, t, r in relations]
