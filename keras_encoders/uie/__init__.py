@@ -6,6 +6,7 @@
 - `span_counts`, `SpanCounts`, `type_groups`: precision, recall and F1 with
   `paddlenlp.metrics.SpanEvaluator`'s semantics, overall and per type.
 - `evaluate`: those scores for an `InformationExtractor` on an example file.
+- `training_data`: `(x, y)` for `fit` from such a file, in `extract()`'s windows.
 - The `keras-encoders-uie` command (`python -m keras_encoders.uie`):
   subcommands `doccano`, `label-studio` and `evaluate`, with PaddleNLP's flags.
 
@@ -22,3 +23,4 @@ from keras_encoders.uie.evaluation import evaluate
 from keras_encoders.uie.metrics import SpanCounts
 from keras_encoders.uie.metrics import span_counts
 from keras_encoders.uie.metrics import type_groups
+from keras_encoders.uie.training import training_data

@@ -80,15 +80,20 @@ def _covering(starts, ends, parts, char, part):
     return None
 
 
-def gold_positions(row, result_list, prompt_length, max_seq_len):
-    """Gold start and end token positions of one row's spans.
+def gold_positions(row, result_list, missing=-1):
+    """Gold start and end token positions of one row's spans, as PaddleNLP's
+    `convert_example` marks them.
 
-    A character no token covers (cut off, or a skipped space) is marked at
-    position `max_seq_len - 1`, where PaddleNLP's -1 lands.
+    `row` holds the row's `token_start`, `token_end` (character offsets of
+    text tokens in the text, of prompt tokens in the prompt) and `part`. A
+    prompt (classification) span's offsets count back from the end of
+    `prompt + " "`; PaddleNLP adds the end of the last prompt token kept + 1.
+    A character no token covers (cut off, or a skipped space) gets
+    `missing`: PaddleNLP's -1 (the last position of a `max_seq_len` row),
+    or None to leave the span out.
     """
     starts, ends, parts = row["token_start"], row["token_end"], row["part"]
     prompt_ends = [b for b, p in zip(ends, parts) if p == PROMPT]
-    # PaddleNLP's bias: text offsets are shifted past the prompt by this.
     bias = (max(prompt_ends) if prompt_ends else 0) + 1
     gold_starts, gold_ends = [], []
     for result in result_list:
@@ -98,7 +103,7 @@ def gold_positions(row, result_list, prompt_length, max_seq_len):
             part, first, last = PROMPT, result["start"] + bias, result["end"] - 1 + bias
         for char, out in ((first, gold_starts), (last, gold_ends)):
             position = _covering(starts, ends, parts, char, part)
-            out.append(max_seq_len - 1 if position is None else position)
+            out.append(missing if position is None else position)
     return gold_starts, gold_ends
 
 
@@ -129,7 +134,7 @@ def example_counts(extractor, examples, max_seq_len=512, batch_size=16, limit=0.
     for r, piece in enumerate(pieces):
         length = int(np.sum(np.asarray(features["token_ids"][r]) != pad))
         row = {key: features[key][r].tolist() for key in ("token_start", "token_end", "part")}
-        gold = gold_positions(row, piece["result_list"], len(piece["prompt"]), max_seq_len)
+        gold = gold_positions(row, piece["result_list"], missing=max_seq_len - 1)
         predicted_starts = np.flatnonzero(start_logits[r, :length] > cut).tolist()
         predicted_ends = np.flatnonzero(end_logits[r, :length] > cut).tolist()
         counts[owners[r]].add(metrics.span_counts(predicted_starts, predicted_ends, *gold))
