@@ -3,8 +3,9 @@ imports alone in a fresh interpreter, and a static scan of the import
 statements (function-level ones included) finds no edge against the
 direction: convert/ never imports presets/, readers/ know no model, and
 neither convert/ nor presets/ hide an import of the package inside a
-function to dodge a cycle. (models/ never importing export/ is the export
-issue's check.)"""
+function to dodge a cycle, and nothing below uie/ (UIE data: annotation
+import and evaluation, on top of models/) imports it. (models/ never
+importing export/ is the export issue's check.)"""
 
 import ast
 import os

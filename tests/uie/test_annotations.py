@@ -275,3 +275,11 @@ def test_bad_arguments(tmp_path):
         uie.convert_doccano(path, schema_lang="fr")
     with pytest.raises(ValueError, match="task_type"):
         annotations.read_doccano(path, task_type="rel")
+
+
+def test_command_line_reports_bad_files(tmp_path, capsys):
+    from keras_encoders.uie import cli
+    path = write(tmp_path / "bad.jsonl", json.dumps({"text": "北京", "label": [[0, 9, "地点"]]}) + "\n")
+    assert cli.main(["doccano", "--doccano_file", path, "--save_dir", str(tmp_path / "out")]) == 2
+    assert "bad.jsonl, line 1: entity 0 ('地点'): offsets 0..9 are out of range" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "train.txt").exists()
