@@ -3,8 +3,9 @@ imports alone in a fresh interpreter, and a static scan of the import
 statements (function-level ones included) finds no edge against the
 direction: convert/ never imports presets/, readers/ know no model, and
 neither convert/ nor presets/ hide an import of the package inside a
-function to dodge a cycle. (models/ never importing export/ is the export
-issue's check.)"""
+function to dodge a cycle, and nothing below uie/ (UIE data: annotation
+import and evaluation, on top of models/) imports it. (models/ never
+importing export/ is the export issue's check.)"""
 
 import ast
 import os
@@ -82,8 +83,19 @@ def test_models_never_import_a_way_out():
 
 
 @pytest.mark.parametrize(
+    "folder",
+    ["models", "convert", "export", "hf_export", "onnx_export", "decoding", "layers", "tokenizers"],
+)
+def test_nothing_below_imports_uie_data(folder):
+    # keras_encoders.uie (annotation import, evaluation) sits on top of models.
+    bad = [f"{f}:{n} imports {m}" for f, n, m, _ in imports(folder) if m.startswith("keras_encoders.uie")]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize(
     "name",
-    ["convert", "presets", "export", "hf_export", "onnx_export", "models", "layers", "tokenizers"],
+    ["convert", "presets", "export", "hf_export", "onnx_export", "models", "layers", "tokenizers",
+     "uie"],
 )
 def test_subpackage_imports_alone(name):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -1,0 +1,26 @@
+"""UIE data: annotations in, span evaluation, in PaddleNLP's example format.
+
+- `convert_doccano`, `convert_label_studio`: annotation exports -> training
+  examples (`{"content", "result_list", "prompt"}`), as PaddleNLP 2.8.1's
+  `doccano.py` / `label_studio.py` make them, seeded identically.
+- `span_counts`, `SpanCounts`, `type_groups`: precision, recall and F1 with
+  `paddlenlp.metrics.SpanEvaluator`'s semantics, overall and per type.
+- `evaluate`: those scores for an `InformationExtractor` on an example file.
+- `training_data`: `(x, y)` for `fit` from such a file, in `extract()`'s windows.
+- The `keras-encoders-uie` command (`python -m keras_encoders.uie`):
+  subcommands `doccano`, `label-studio` and `evaluate`, with PaddleNLP's flags.
+
+This package sits above `keras_encoders.models` (it evaluates tasks) and
+below nothing: models, convert and export never import it.
+"""
+
+from keras_encoders.uie.annotations import AnnotationError
+from keras_encoders.uie.annotations import convert_doccano
+from keras_encoders.uie.annotations import convert_label_studio
+from keras_encoders.uie.annotations import read_examples
+from keras_encoders.uie.annotations import save_examples
+from keras_encoders.uie.evaluation import evaluate
+from keras_encoders.uie.metrics import SpanCounts
+from keras_encoders.uie.metrics import span_counts
+from keras_encoders.uie.metrics import type_groups
+from keras_encoders.uie.training import training_data
