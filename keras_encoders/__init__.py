@@ -5,7 +5,17 @@ keras-hub (so `keras_hub.models.Backbone.from_preset(...)` finds them), and
 routes Hugging Face layout checkpoints of these models to our converters.
 """
 
-from keras_encoders.version import __version__
+import os
+
+# Before Keras imports torch (on the torch backend), whose OpenMP threads read
+# this once: threads that spin while waiting ("active", the default) take the
+# cores from TensorFlow's own threads, which run every tokenizer here. On a
+# 2-core machine a tiny NEZHA's forward pass took ~0.3 s that way and ~15 ms
+# with sleeping threads; base size at 8x128 ~2x faster too. A value the user
+# set is kept; importing torch before this package leaves torch's default.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from keras_encoders.version import __version__  # noqa: E402
 from keras_encoders import layers
 from keras_encoders import tokenizers
 from keras_encoders import models
