@@ -43,7 +43,8 @@ _pieces = st.one_of(
     st.sampled_from(["[MASK]", "[SEP]", "[CLS]", "[UNK]", "[PAD]"]),
     st.sampled_from(["hello", "WORLD", "naïve", "Straße", "İ", "ΟΔΟΣ", "92000", "model2000year", "...", "…"]),
     st.characters(categories=["Lu", "Ll", "Nd", "P", "S"], max_codepoint=0x2FFF),
-    # Lone surrogates (Cs) are no text: they cannot be encoded as UTF-8.
+    # No lone surrogates (Cs): the fast tokenizer refuses them; see
+    # test_lone_surrogates_are_dropped_like_bert_tokenizer.
     st.characters(codec="utf-8"),
 )
 TEXTS = st.one_of(
