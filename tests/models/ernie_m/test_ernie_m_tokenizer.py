@@ -284,12 +284,26 @@ LONG_UNKNOWN = [
 ]
 
 
+def _random_mixed(count=8, seed=0):
+    """Random texts of mostly unknown characters: parts are cut wherever two
+    unknown ones meet at a multiple of 512, next to anything else."""
+    rng = np.random.default_rng(seed)
+    alphabet = ["😀", "\ue000", "我", "a\u0301", "\u0301", "㍿", "…", " ", "x",
+                "[MASK]", "1", "Ａ", "\u200b", "\u0378", "İ", "\U00020000", "가",
+                "\u1100\u1161"]
+    weights = np.array([30, 20, 20, 10, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 5, 3, 1])
+    p = weights / weights.sum()
+    sizes = rng.integers(600, 2000, size=count)
+    return ["".join(rng.choice(alphabet, size=int(n), p=p)) for n in sizes]
+
+
 @pytest.mark.parametrize("name", ["spiece-xlmr", "tiny-xlmr-lower", "bpe-xlmr"])
 def test_long_unknown_runs_match_hugging_face(pairs, name):
     """Cutting long unknown runs changes no id and no offset."""
     ours, ref, lowercase = pairs(name)
-    assert _rows(ours(LONG_UNKNOWN)) == _hf_ids(ref, LONG_UNKNOWN)
-    _check_offsets(ours, ref, lowercase, LONG_UNKNOWN)
+    texts = LONG_UNKNOWN + _random_mixed()
+    assert _rows(ours(texts)) == _hf_ids(ref, texts)
+    _check_offsets(ours, ref, lowercase, texts)
     # The merged unknown piece spans the whole run.
     _, starts, ends = ours.tokenize_with_offsets("😀" * 1500)
     assert _rows([starts, ends]) == [[0], [1500]]
