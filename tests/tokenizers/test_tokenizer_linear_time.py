@@ -27,6 +27,8 @@ TEXTS = {
     "cjk": "我爱北京天安门",
     "combining": "a\u0301",
     "mixed": "Ünï😀我,12x\u0301 ",
+    "bare_marks": "\u0301",
+    "unassigned": "\u0378",
 }
 
 

@@ -45,9 +45,14 @@ _DIGIT, _ALONE, _SPACE = 1, 2, 4
 # A character that normalization keeps as it is, alone and next to its
 # neighbours (see `_inert_chars`), and one of those in no piece of the model.
 _STARTER, _UNKNOWN = 8, 16
+# Any character in no piece of the model (and not a space to it).
+_UNSEEN = 32
 # Inside a run of `_UNKNOWN` characters the text is cut into parts of this
 # many characters before SentencePiece (see `_sentence_pieces`).
 _UNKNOWN_RUN_PART = 512
+# Runs of other characters the model does not know are cut only when longer
+# than this (see `_forced_cuts`).
+_UNKNOWN_RUN_LIMIT = 8192
 
 
 @functools.lru_cache(maxsize=None)
@@ -349,6 +354,10 @@ class ErnieMTokenizer(EncoderTokenizer):
             known[[ord(c) for c in piece.decode("utf-8", errors="replace")]] = True
         table[_inert_chars()] |= _STARTER
         table[_inert_chars() & ~known] |= _UNKNOWN
+        unseen = ~known & ((table & _SPACE) == 0)
+        unseen[[0xFFFD, ord(_UNDERLINE)]] = False
+        unseen[0xD800:0xE000] = False
+        table[unseen] |= _UNSEEN
         return table
 
     # === Tokenization ===
@@ -495,6 +504,9 @@ class ErnieMTokenizer(EncoderTokenizer):
         applies to such characters; a model with other normalization rules
         for unknown characters could in principle differ from Hugging Face
         inside runs of over `_UNKNOWN_RUN_PART` unknown characters only.
+        Runs of other unknown characters (bare combining marks, unassigned
+        code points) are cut too, but only when over `_UNKNOWN_RUN_LIMIT`
+        characters long (`_forced_cuts`).
 
         Returns the pieces (ragged, one row per chunk) and their flat byte
         starts and ends in the chunk.
@@ -524,12 +536,17 @@ class ErnieMTokenizer(EncoderTokenizer):
         n_position = tf.range(
             tf.shape(n_row, out_type=tf.int64)[0]
         ) - tf.gather(n_codes.row_splits, n_row)
+        n_first = tf.equal(n_position, 0)
         n_unknown = self._has_class(n_codes.flat_values, _UNKNOWN)
-        candidate = text_utils.mask_index(
+        exact = (
             n_unknown
-            & text_utils.flat_previous(n_unknown, tf.equal(n_position, 0), False)
+            & text_utils.flat_previous(n_unknown, n_first, False)
             & tf.equal(n_position % _UNKNOWN_RUN_PART, 0)
         )
+        forced = self._forced_cuts(n_codes.flat_values, n_first)
+        is_candidate = exact | forced
+        candidate = text_utils.mask_index(is_candidate)
+        candidate_forced = tf.boolean_mask(forced & ~exact, is_candidate)
         candidate_row = tf.gather(n_row, candidate)
         n_start = tf.cast(n_starts.flat_values, tf.int64)
         num_chunks = tf.shape(chunks, out_type=tf.int64)[0]
@@ -561,7 +578,7 @@ class ErnieMTokenizer(EncoderTokenizer):
         valid = (
             tf.equal(tf.gather(keys, char), query)
             & (before_source < at_source)
-            & self._has_class(tf.gather(code, char), _STARTER)
+            & (self._has_class(tf.gather(code, char), _STARTER) | candidate_forced)
         )
         char = tf.boolean_mask(char, valid)
         cut = tf.scatter_nd(
@@ -626,6 +643,36 @@ class ErnieMTokenizer(EncoderTokenizer):
             merged, row, tf.shape(chunks, out_type=tf.int64)[0], validate=False
         )
         return pieces, starts, ends
+
+    def _forced_cuts(self, code, first):
+        """Cuts every `_UNKNOWN_RUN_PART` characters inside runs of over
+        `_UNKNOWN_RUN_LIMIT` normalized characters in no piece of the model.
+
+        These cover the unknown characters that `_inert_chars` leaves out
+        (bare combining marks, code points unassigned in this Python's
+        Unicode...), where normalization could in principle act across the
+        cut, so only runs far longer than any text has are cut there.
+        """
+        unseen = self._has_class(code, _UNSEEN)
+        begins = unseen & ~text_utils.flat_previous(unseen, first, False)
+        run = tf.where(unseen, tf.cumsum(tf.cast(begins, tf.int64)) - 1, -1)
+        num_runs = tf.reduce_sum(tf.cast(begins, tf.int64))
+        index = tf.range(tf.shape(code, out_type=tf.int64)[0])
+        run_start = tf.math.unsorted_segment_min(index, run, num_runs)
+        run_length = tf.math.unsorted_segment_sum(
+            tf.cast(unseen, tf.int64), run, num_runs
+        )
+        # A trailing entry answers the (masked) lookups when there is no run.
+        run_start = tf.concat([run_start, [0]], axis=0)
+        run_length = tf.concat([run_length, [0]], axis=0)
+        at = tf.where(unseen, run, num_runs)
+        in_run = index - tf.gather(run_start, at)
+        return (
+            unseen
+            & (in_run > 0)
+            & tf.equal(in_run % _UNKNOWN_RUN_PART, 0)
+            & (tf.gather(run_length, at) > _UNKNOWN_RUN_LIMIT)
+        )
 
     def _segment_spans(
         self,

@@ -281,6 +281,10 @@ LONG_UNKNOWN = [
     "x\u0301😀" * 900,
     "Ünï😀我,12x\u0301 " * 200,
     "我爱北京天安门，今天天气很好。" * 140,  # ~2,000 CJK and punctuation
+    # Over 8,192 unknown characters that are not `_inert_chars` (forced cuts).
+    "\u0301" * 9000,
+    "a" + "\u0378" * 9000 + "b",
+    "x " + "\u0301\u0316" * 4200 + "😀" * 700,
 ]
 
 
