@@ -42,6 +42,17 @@ _ROW_STRIDE = 1 << 32
 # turns into "▁" or drops (whitespace, some controls...), never the content
 # of a token: a literal "▁" always, the rest is measured per model.
 _DIGIT, _ALONE, _SPACE = 1, 2, 4
+# A character that normalization keeps as it is, alone and next to its
+# neighbours (see `_inert_chars`), and one of those in no piece of the model.
+_STARTER, _UNKNOWN = 8, 16
+# Any character in no piece of the model (and not a space to it).
+_UNSEEN = 32
+# Inside a run of `_UNKNOWN` characters the text is cut into parts of this
+# many characters before SentencePiece (see `_sentence_pieces`).
+_UNKNOWN_RUN_PART = 512
+# Runs of other characters the model does not know are cut only when longer
+# than this (see `_forced_cuts`).
+_UNKNOWN_RUN_LIMIT = 8192
 
 
 @functools.lru_cache(maxsize=None)
@@ -69,6 +80,37 @@ def _invisible_chars():
         for code in range(0x110000)
         if unicodedata.category(chr(code)) in ("Cc", "Cf", "Zs", "Zl", "Zp")
     ]
+
+
+@functools.lru_cache(maxsize=None)
+def _inert_chars():
+    """A bool per code point: normalization leaves it and its neighbours be.
+
+    Its own NFKC form, no combining mark (nothing is reordered across it),
+    never the second half of a canonical composition or a Hangul vowel or
+    trailing jamo (it never merges into the character before it), and not a
+    control, format, separator, surrogate, unassigned or replacement
+    character (which `nmt_nfkc` may drop or map to a space, or which a newer
+    Unicode version may define differently).
+    """
+    table = np.zeros(0x110000, bool)
+    second = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for code in range(0x110000):
+        char = chr(code)
+        decomposition = unicodedata.decomposition(char)
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                second.add(int(parts[1], 16))
+        table[code] = (
+            unicodedata.category(char)
+            not in ("Cc", "Cf", "Cs", "Cn", "Zs", "Zl", "Zp")
+            and not unicodedata.combining(char)
+            and unicodedata.normalize("NFKC", char) == char
+        )
+    table[list(second)] = False
+    table[0xFFFD] = False  # what invalid UTF-8 decodes to
+    return table
 
 
 @functools.lru_cache(maxsize=None)
@@ -303,6 +345,19 @@ class ErnieMTokenizer(EncoderTokenizer):
             middle = text[len(_UNDERLINE) + 1 : -1]
             if text.startswith(_UNDERLINE + "a") and not middle.strip(_UNDERLINE):
                 table[code] |= _SPACE
+        # Characters in no piece of the model: SentencePiece turns a run of
+        # them into one unknown piece (see `_sentence_pieces`).
+        size = self._sentence_piece.vocab_size()
+        pieces = self._sentence_piece.id_to_string(tf.range(size)).numpy()
+        known = np.zeros(0x110000, bool)
+        for piece in pieces:
+            known[[ord(c) for c in piece.decode("utf-8", errors="replace")]] = True
+        table[_inert_chars()] |= _STARTER
+        table[_inert_chars() & ~known] |= _UNKNOWN
+        unseen = ~known & ((table & _SPACE) == 0)
+        unseen[[0xFFFD, ord(_UNDERLINE)]] = False
+        unseen[0xD800:0xE000] = False
+        table[unseen] |= _UNSEEN
         return table
 
     # === Tokenization ===
@@ -350,13 +405,9 @@ class ErnieMTokenizer(EncoderTokenizer):
 
         Returns flat token ids, byte offsets in the chunk and chunk indices.
         """
-        pieces, piece_start, piece_end = self._sentence_piece.tokenize_with_offsets(
-            chunks
-        )
+        pieces, piece_start, piece_end = self._sentence_pieces(chunks)
         piece = pieces.flat_values
         piece_row = text_utils.row_ids(pieces)
-        piece_start = piece_start.flat_values
-        piece_end = piece_end.flat_values
         num_pieces = tf.shape(piece, out_type=tf.int64)[0]
 
         # A lone "▁" survives only between pieces, before a piece that does
@@ -431,6 +482,196 @@ class ErnieMTokenizer(EncoderTokenizer):
             tf.boolean_mask(starts, keep),
             tf.boolean_mask(ends, keep),
             tf.boolean_mask(chunk, keep),
+        )
+
+    def _sentence_pieces(self, chunks):
+        """SentencePiece on `chunks`, in time linear in their length.
+
+        tf-text's SentencePiece takes time quadratic in the length of a run
+        of characters the model does not know (it merges them into one
+        piece). Such runs are cut every `_UNKNOWN_RUN_PART` characters and
+        the parts encoded separately, which gives exactly the pieces of the
+        whole chunk: the normalized characters on both sides of a cut are in
+        no piece, so no piece spans the cut and the best segmentation of the
+        chunk is that of its parts; and the cut falls before a character
+        that normalization leaves as it is and merges into nothing before it
+        (`_inert_chars`), so normalizing the parts gives the normalized
+        whole. Of what SentencePiece adds, a later part's dummy prefix "▁" is
+        removed, and the unknown piece that part starts with is merged into
+        the one the part before ends with, as it is in the whole.
+
+        The cuts are found with Unicode NFKC, which is what `nmt_nfkc`
+        applies to such characters; a model with other normalization rules
+        for unknown characters could in principle differ from Hugging Face
+        inside runs of over `_UNKNOWN_RUN_PART` unknown characters only.
+        Runs of other unknown characters (bare combining marks, unassigned
+        code points) are cut too, but only when over `_UNKNOWN_RUN_LIMIT`
+        characters long (`_forced_cuts`).
+
+        Returns the pieces (ragged, one row per chunk) and their flat byte
+        starts and ends in the chunk.
+        """
+        codes, char_starts = tf.strings.unicode_decode_with_offsets(
+            chunks, "UTF-8", errors="replace"
+        )
+        code = codes.flat_values
+        char_row = text_utils.row_ids(codes)
+        char_start = tf.cast(char_starts.flat_values, tf.int64)
+        num_chars = tf.shape(code, out_type=tf.int64)[0]
+        first = tf.equal(
+            tf.range(num_chars), tf.gather(codes.row_splits, char_row)
+        )
+        # Where to cut is decided on the NFKC form (what SentencePiece sees:
+        # "a" + U+0301 is "á"), every `_UNKNOWN_RUN_PART` characters inside
+        # a run of unknown ones, then taken back to the text: the cut must
+        # fall before a character that starts a normalization of its own.
+        # tf-text's offset search rejects an empty batch: one extra string.
+        normal, offset_map = tf_text.normalize_utf8_with_offsets_map(
+            tf.concat([chunks, ["a"]], axis=0), "NFKC"
+        )
+        n_codes, n_starts = tf.strings.unicode_decode_with_offsets(
+            normal[:-1], "UTF-8", errors="replace"
+        )
+        n_row = text_utils.row_ids(n_codes)
+        n_position = tf.range(
+            tf.shape(n_row, out_type=tf.int64)[0]
+        ) - tf.gather(n_codes.row_splits, n_row)
+        n_first = tf.equal(n_position, 0)
+        n_unknown = self._has_class(n_codes.flat_values, _UNKNOWN)
+        exact = (
+            n_unknown
+            & text_utils.flat_previous(n_unknown, n_first, False)
+            & tf.equal(n_position % _UNKNOWN_RUN_PART, 0)
+        )
+        forced = self._forced_cuts(n_codes.flat_values, n_first)
+        is_candidate = exact | forced
+        candidate = text_utils.mask_index(is_candidate)
+        candidate_forced = tf.boolean_mask(forced & ~exact, is_candidate)
+        candidate_row = tf.gather(n_row, candidate)
+        n_start = tf.cast(n_starts.flat_values, tf.int64)
+        num_chunks = tf.shape(chunks, out_type=tf.int64)[0]
+
+        # It also rejects a row without offsets: each row gets a 0 as well.
+        all_rows = tf.concat([candidate_row, tf.range(num_chunks + 1)], axis=0)
+        order = tf.argsort(all_rows, stable=True)
+        num_candidates = tf.shape(candidate, out_type=tf.int64)[0]
+
+        def to_source(offsets):
+            offsets = tf.concat([offsets, tf.zeros([num_chunks + 1], tf.int64)], 0)
+            found = tf_text.find_source_offsets(
+                offset_map,
+                tf.RaggedTensor.from_value_rowids(
+                    tf.gather(offsets, order),
+                    tf.gather(all_rows, order),
+                    num_chunks + 1,
+                    validate=False,
+                ),
+            )
+            found = tf.gather(found.flat_values, tf.math.invert_permutation(order))
+            return found[:num_candidates]
+
+        at_source = to_source(tf.gather(n_start, candidate))
+        before_source = to_source(tf.gather(n_start, candidate - 1))
+        keys = char_row * _ROW_STRIDE + char_start
+        query = candidate_row * _ROW_STRIDE + at_source
+        char = tf.minimum(_search(keys, query, "left"), num_chars - 1)
+        valid = (
+            tf.equal(tf.gather(keys, char), query)
+            & (before_source < at_source)
+            & (self._has_class(tf.gather(code, char), _STARTER) | candidate_forced)
+        )
+        char = tf.boolean_mask(char, valid)
+        cut = tf.scatter_nd(
+            char[:, None], tf.ones_like(char, dtype=tf.bool), num_chars[None]
+        )
+        begins = first | cut
+        part_row = tf.boolean_mask(char_row, begins)
+        part_start = tf.boolean_mask(char_start, begins)
+        part_later = tf.boolean_mask(cut, begins)
+        num_parts = tf.shape(part_row, out_type=tf.int64)[0]
+        next_row = tf.concat([part_row[1:], [-1]], 0)[:num_parts]
+        next_start = tf.concat([part_start[1:], [0]], 0)[:num_parts]
+        part_end = tf.where(
+            tf.equal(next_row, part_row),
+            next_start,
+            tf.gather(_byte_length(chunks), part_row),
+        )
+        parts = text_utils.substrings(
+            chunks, part_row, part_start, part_end - part_start
+        )
+
+        pieces, starts, ends = self._sentence_piece.tokenize_with_offsets(parts)
+        piece = pieces.flat_values
+        piece_part = text_utils.row_ids(pieces)
+        shift = tf.gather(part_start, piece_part)
+        starts = tf.cast(starts.flat_values, tf.int64) + shift
+        ends = tf.cast(ends.flat_values, tf.int64) + shift
+        in_part = tf.range(
+            tf.shape(piece, out_type=tf.int64)[0]
+        ) - tf.gather(pieces.row_splits, piece_part)
+        later = tf.gather(part_later, piece_part)
+        # A later part starts with the dummy "▁", alone or (when "▁" is not
+        # a piece of the model) at the front of the unknown piece.
+        prefix = len(_UNDERLINE.encode())
+        prefixed = (
+            later
+            & tf.equal(in_part, 0)
+            & tf.equal(tf.strings.substr(piece, 0, prefix), _UNDERLINE)
+        )
+        piece = tf.strings.substr(
+            piece, tf.where(prefixed, prefix, 0), tf.strings.length(piece)
+        )
+        dropped = prefixed & tf.equal(piece, "")
+        after_dropped = tf.concat([[False], dropped[:-1]], 0)
+        joins = later & (
+            (tf.equal(in_part, 0) & ~dropped)
+            | (tf.equal(in_part, 1) & after_dropped)
+        )
+        keep = ~dropped
+        piece = tf.boolean_mask(piece, keep)
+        starts = tf.boolean_mask(starts, keep)
+        ends = tf.boolean_mask(ends, keep)
+        joins = tf.boolean_mask(joins, keep)
+        row = tf.boolean_mask(tf.gather(part_row, piece_part), keep)
+        group = tf.cumsum(tf.cast(~joins, tf.int64)) - 1
+        num_groups = tf.reduce_sum(tf.cast(~joins, tf.int64))
+        merged = tf.strings.unsorted_segment_join(piece, group, num_groups)
+        starts = tf.math.unsorted_segment_min(starts, group, num_groups)
+        ends = tf.math.unsorted_segment_max(ends, group, num_groups)
+        row = tf.boolean_mask(row, ~joins)
+        pieces = tf.RaggedTensor.from_value_rowids(
+            merged, row, tf.shape(chunks, out_type=tf.int64)[0], validate=False
+        )
+        return pieces, starts, ends
+
+    def _forced_cuts(self, code, first):
+        """Cuts every `_UNKNOWN_RUN_PART` characters inside runs of over
+        `_UNKNOWN_RUN_LIMIT` normalized characters in no piece of the model.
+
+        These cover the unknown characters that `_inert_chars` leaves out
+        (bare combining marks, code points unassigned in this Python's
+        Unicode...), where normalization could in principle act across the
+        cut, so only runs far longer than any text has are cut there.
+        """
+        unseen = self._has_class(code, _UNSEEN)
+        begins = unseen & ~text_utils.flat_previous(unseen, first, False)
+        run = tf.where(unseen, tf.cumsum(tf.cast(begins, tf.int64)) - 1, -1)
+        num_runs = tf.reduce_sum(tf.cast(begins, tf.int64))
+        index = tf.range(tf.shape(code, out_type=tf.int64)[0])
+        run_start = tf.math.unsorted_segment_min(index, run, num_runs)
+        run_length = tf.math.unsorted_segment_sum(
+            tf.cast(unseen, tf.int64), run, num_runs
+        )
+        # A trailing entry answers the (masked) lookups when there is no run.
+        run_start = tf.concat([run_start, [0]], axis=0)
+        run_length = tf.concat([run_length, [0]], axis=0)
+        at = tf.where(unseen, run, num_runs)
+        in_run = index - tf.gather(run_start, at)
+        return (
+            unseen
+            & (in_run > 0)
+            & tf.equal(in_run % _UNKNOWN_RUN_PART, 0)
+            & (tf.gather(run_length, at) > _UNKNOWN_RUN_LIMIT)
         )
 
     def _segment_spans(
@@ -592,6 +833,9 @@ class ErnieMTokenizer(EncoderTokenizer):
 
     def _classes(self, code):
         return tf.gather(self._char_class, tf.clip_by_value(code, 0, 0x10FFFF))
+
+    def _has_class(self, code, bit):
+        return tf.not_equal(tf.bitwise.bitwise_and(self._classes(code), bit), 0)
 
     def _lowercase(self, strings):
         """Lowercase like Hugging Face, keeping a map back to the input.

@@ -242,6 +242,10 @@ def _normal(text, lowercase):
 def test_offsets_point_at_the_original_text(pairs, name):
     ours, ref, lowercase = pairs(name)
     texts = HANDMADE + TEXTS[len(HANDMADE) :: 3]  # a third keeps it fast
+    _check_offsets(ours, ref, lowercase, texts)
+
+
+def _check_offsets(ours, ref, lowercase, texts):
     ids, starts, ends = ours.tokenize_with_offsets(texts)
     ids, starts, ends = _rows(ids), _rows(starts), _rows(ends)
     for text, row, row_start, row_end in zip(texts, ids, starts, ends):
@@ -261,6 +265,52 @@ def test_offsets_point_at_the_original_text(pairs, name):
             )
             assert got == want or expanded, (text, token, start, end)
         assert row_start == sorted(row_start) and row_end == sorted(row_end)
+
+
+# Runs of characters the models do not know, longer than the parts they are
+# cut into before SentencePiece (`_UNKNOWN_RUN_PART`, 512): emoji, private
+# use, CJK (unknown to spiece.model), "a" + combining acute ("á" after NFKC),
+# at either end, between known words, next to special tokens and expansions.
+LONG_UNKNOWN = [
+    "😀" * 1500,
+    "x" + "😀" * 1025 + " " + "😀" * 513 + "y",
+    "\ue000" * 1200 + "我爱" * 700 + "\ue000😀" * 600 + "known words",
+    "a\u0301" * 1100 + "b" + "E\u0301" * 700,
+    "㍿" * 600 + "😀" * 1100 + "…" + "😀" * 600,
+    "😀" * 700 + "[MASK]" + "😀" * 700 + " [SEP]" + "😀" * 513,
+    "x\u0301😀" * 900,
+    "Ünï😀我,12x\u0301 " * 200,
+    "我爱北京天安门，今天天气很好。" * 140,  # ~2,000 CJK and punctuation
+    # Over 8,192 unknown characters that are not `_inert_chars` (forced cuts).
+    "\u0301" * 9000,
+    "a" + "\u0378" * 9000 + "b",
+    "x " + "\u0301\u0316" * 4200 + "😀" * 700,
+]
+
+
+def _random_mixed(count=8, seed=0):
+    """Random texts of mostly unknown characters: parts are cut wherever two
+    unknown ones meet at a multiple of 512, next to anything else."""
+    rng = np.random.default_rng(seed)
+    alphabet = ["😀", "\ue000", "我", "a\u0301", "\u0301", "㍿", "…", " ", "x",
+                "[MASK]", "1", "Ａ", "\u200b", "\u0378", "İ", "\U00020000", "가",
+                "\u1100\u1161"]
+    weights = np.array([30, 20, 20, 10, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 5, 3, 1])
+    p = weights / weights.sum()
+    sizes = rng.integers(600, 2000, size=count)
+    return ["".join(rng.choice(alphabet, size=int(n), p=p)) for n in sizes]
+
+
+@pytest.mark.parametrize("name", ["spiece-xlmr", "tiny-xlmr-lower", "bpe-xlmr"])
+def test_long_unknown_runs_match_hugging_face(pairs, name):
+    """Cutting long unknown runs changes no id and no offset."""
+    ours, ref, lowercase = pairs(name)
+    texts = LONG_UNKNOWN + _random_mixed()
+    assert _rows(ours(texts)) == _hf_ids(ref, texts)
+    _check_offsets(ours, ref, lowercase, texts)
+    # The merged unknown piece spans the whole run.
+    _, starts, ends = ours.tokenize_with_offsets("😀" * 1500)
+    assert _rows([starts, ends]) == [[0], [1500]]
 
 
 def test_offsets_of_splits_and_special_tokens(pairs):
