@@ -120,3 +120,22 @@ def test_fine_tuned_uie_m_learns_msra_entities(tmp_path):
     # Measured on TensorFlow: before 0.01; after 0.5 to 0.9 (the path of a
     # tiny model from random weights varies with the shuffles).
     assert after["all_classes"]["f1"] > 0.4 and after["all_classes"]["f1"] > before["f1"] + 0.35
+
+
+def test_tuned_model_reloads_in_its_convention(tmp_path):
+    """Fit on converted examples in PaddleNLP's convention, save, reload: the
+    convention and the decoding come back, and so do the answers."""
+    model = tiny_uie_m(ZH + "选手")
+    x, y = uie.training_data(model, [long_example()], max_seq_len=16)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    model.save_to_preset(str(tmp_path / "tuned"))
+    loaded = ErnieMInformationExtractor.from_preset(str(tmp_path / "tuned"))
+    assert loaded.decoding == "taskflow" and loaded.preprocessor.convention == "paddlenlp"
+    expected, got = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    for name in ("start_logits", "end_logits"):
+        np.testing.assert_allclose(got[name], expected[name], atol=1e-5)
+    texts, schema = [ZH * 3], ["选手"]
+    assert loaded.extract(texts, schema, threshold=0.05, max_seq_len=16) == model.extract(
+        texts, schema, threshold=0.05, max_seq_len=16
+    )
