@@ -84,6 +84,19 @@ def refusing_bad_ids(model=None):
         raise ValueError(parts[1]) from error
 
 
+def host_array(value):
+    """Host ids as something `check_id_ranges` reads: lists as arrays, eager
+    TF tensors (e.g. preprocessor outputs, which other backends cannot read)
+    as NumPy; anything else as it is."""
+    import tensorflow as tf
+
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    if isinstance(value, tf.Tensor) and tf.executing_eagerly():
+        return value.numpy()
+    return value
+
+
 def static_shape(x):
     """The shape known at trace time, unknown dims as None (never tensors)."""
     shape = x.shape if hasattr(x, "shape") else np.shape(x)
@@ -278,10 +291,7 @@ class EncoderBackbone(GuardsPresetFolder, Backbone):
 
             return x.map(check)
         if isinstance(x, dict):
-            self.check_id_ranges({
-                k: np.asarray(v) if isinstance(v, (list, tuple)) else v
-                for k, v in x.items()
-            })
+            self.check_id_ranges({k: host_array(v) for k, v in x.items()})
             return x
         if isinstance(x, types.GeneratorType):
             return (self.checked_batch(batch) for batch in x)

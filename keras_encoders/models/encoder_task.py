@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_encoders.models import label_checks
-from keras_encoders.models.encoder_backbone import kernel_initializer, refusing_bad_ids
+from keras_encoders.models.encoder_backbone import host_array, kernel_initializer, refusing_bad_ids
 from keras_encoders.models.preset_folder import GuardsPresetFolder
 
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
@@ -159,7 +159,7 @@ class EncoderTask(GuardsPresetFolder):
             return
         if isinstance(x["token_ids"], (tf.Tensor, tf.RaggedTensor)) and not tf.executing_eagerly():
             return
-        check({k: _host_array(v) for k, v in x.items() if k in ("token_ids", "segment_ids")})
+        check({k: host_array(v) for k, v in x.items() if k in ("token_ids", "segment_ids")})
 
     def check_host_text(self, x):
         """Raise a clear error for raw inputs the preprocessor cannot read
@@ -285,16 +285,6 @@ class EncoderTask(GuardsPresetFolder):
         if getattr(self, "optimizer", None) is not None:
             skip.append(self.optimizer)
         return skip
-
-
-def _host_array(value):
-    if isinstance(value, (list, tuple)):
-        return np.asarray(value)
-    # Eager TF tensors (e.g. preprocessor outputs) on any backend: other
-    # backends cannot read them.
-    if isinstance(value, tf.Tensor) and tf.executing_eagerly():
-        return value.numpy()
-    return value
 
 
 class DerivesBackboneInputs:
