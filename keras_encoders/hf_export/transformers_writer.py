@@ -83,7 +83,9 @@ def export_to_transformers(task_or_backbone, path, *, tokenizer=None):
     state = hf_state_dict(spec, model, architecture)
 
     os.makedirs(path, exist_ok=True)
-    config = {"architectures": [architecture], **config, "torch_dtype": "float32"}
+    # `dtype`: the name transformers 4.56+ and 5.x write (`torch_dtype`, its
+    # deprecated alias, is still read by both).
+    config = {"architectures": [architecture], **config, "dtype": "float32"}
     _write_json(os.path.join(path, "config.json"), config)
     save_file(state, os.path.join(path, "model.safetensors"), metadata={"format": "pt"})
     if tokenizer is not None:
