@@ -70,6 +70,21 @@ def test_readme_commands_exist():
         assert os.path.exists(os.path.join(ROOT, script)), script
 
 
+
+def test_every_command_is_importable_and_in_the_readme():
+    """Each `[project.scripts]` entry points at a `main` that imports, and the
+    README names the command."""
+    import importlib
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    text = read("README.md")
+    for command, target in scripts.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
+        assert re.search(rf"`{re.escape(command)}[` ]", text), f"README does not name {command}"
+
 # Training from scratch to a useful accuracy takes ~30-50 s on 2 cores: the
 # demo is plain Keras training, which the workflow tests cover on every
 # backend, so this check runs on the default backend only (TensorFlow, what

@@ -64,6 +64,19 @@ def add_source_arguments(parser, output_help, more_sources=""):
 
 def task_class(preset, name=None):
     """The task class to load `preset` with."""
+    cls = find_task_class(preset, name)
+    if cls is None:
+        raise SystemExit(
+            f"Cannot tell which task {preset!r} holds; pass --task, e.g. "
+            "--task NezhaTextClassifier."
+        )
+    return cls
+
+
+def find_task_class(preset, name=None):
+    """The task class `--task NAME` names, or the one `preset` saved (its
+    `task.json`, or a Hugging Face checkpoint's architecture); None when the
+    preset holds no task (a backbone preset, a preset name)."""
     from keras_encoders import models
     from keras_hub.models import Task
 
@@ -92,10 +105,7 @@ def task_class(preset, name=None):
                 and getattr(value, "checkpoint_head", None) in architectures
             ):
                 return value
-    raise SystemExit(
-        f"Cannot tell which task {preset!r} holds; pass --task, e.g. "
-        "--task NezhaTextClassifier."
-    )
+    return None
 
 
 def main(argv=None):
