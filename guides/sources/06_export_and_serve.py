@@ -1,17 +1,25 @@
 # %% [markdown]
-# # Export a SavedModel and serve it without Keras
+# # Export and serve: SavedModel, ONNX and Hugging Face
 #
-# `keras_encoders.export_saved_model(task, path)` writes a TensorFlow SavedModel whose
-# `serving_default` signature takes **raw strings**: tokenization and packing run inside
-# the graph. A client then needs TensorFlow and tensorflow-text, not Keras or this library,
-# and TF-Serving can serve the folder as it is. This guide exports a sentiment classifier,
-# queries it from a separate TensorFlow-only process, and shows TF-Serving's REST request
-# and response format.
+# A fine-tuned task leaves Keras through three doors, each for its own kind of server:
+#
+# 1. **SavedModel** (`keras_encoders.export_saved_model`): a TensorFlow SavedModel whose
+#    `serving_default` signature takes **raw strings** (tokenization and packing run inside
+#    the graph). A client needs TensorFlow and tensorflow-text, not Keras or this library,
+#    and TF-Serving serves the folder as it is.
+# 2. **ONNX** (`keras_encoders.export_onnx`): a model of the token ids for ONNX Runtime,
+#    TensorRT or OpenVINO; the tokenizer stays in Python.
+# 3. **Hugging Face** (`keras_encoders.export_to_transformers`): a folder transformers
+#    loads with `from_pretrained`, and its `pipeline` serves.
+#
+# This guide exports one sentiment classifier through all three, checks that each gives the
+# Keras outputs, and times each one on the same two sentences.
 
 # %%
 import json
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -47,9 +55,24 @@ else:
         backbone, num_classes=2, preprocessor=preprocessor, label_names=LABEL_NAMES
     )
 expected = classifier.predict(sentences, verbose=0)
+probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(expected, -1))
+
+
+def latency_ms(call, repeats=10):
+    """The median wall time of `call()` in milliseconds, after one warm-up call."""
+    call()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - began)
+    return 1000 * float(np.median(times))
+
+
+latency = {}  # door -> milliseconds for the two sentences, raw strings to probabilities
 
 # %% [markdown]
-# ## Export
+# ## Door 1: a SavedModel
 #
 # TF-Serving expects `<model folder>/<version>/`. On the torch backend, save a preset with
 # `classifier.save_to_preset(...)` and export it on the command line instead:
@@ -67,20 +90,27 @@ keras_encoders.export_saved_model(classifier, EXPORT_DIR, progress=print)
 #
 # The client below imports only TensorFlow and tensorflow-text (whose ops the tokenizer
 # uses: import it before loading). It runs in a fresh Python process, so nothing of Keras
-# or keras_encoders is loaded.
+# or keras_encoders is loaded, and it times ten calls after a warm-up one.
 
 # %%
 CLIENT = '''
-import json, sys
+import json, sys, time
 import tensorflow as tf
 import tensorflow_text  # registers the tokenizer ops
 
 serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-outputs = serve(text=tf.constant(json.loads(sys.argv[2])))
+texts = tf.constant(json.loads(sys.argv[2]))
+outputs = serve(text=texts)
+times = []
+for _ in range(10):
+    began = time.perf_counter()
+    serve(text=texts)
+    times.append(time.perf_counter() - began)
 print(json.dumps({
     "keras_loaded": "keras_encoders" in sys.modules,
     "probabilities": outputs["probabilities"].numpy().tolist(),
     "label_names": [s.decode() for s in outputs["label_names"].numpy()],
+    "latency_ms": 1000 * sorted(times)[len(times) // 2],
 }, ensure_ascii=False))
 '''
 with open("client.py", "w") as f:
@@ -91,9 +121,8 @@ reply = subprocess.run(
 )
 served = json.loads(reply.stdout.strip().splitlines()[-1])
 print(json.dumps(served, ensure_ascii=False, indent=1))
-np.testing.assert_allclose(
-    served["probabilities"], keras.ops.convert_to_numpy(keras.ops.softmax(expected, -1)), atol=1e-4
-)
+np.testing.assert_allclose(served["probabilities"], probabilities, atol=1e-4)
+latency["SavedModel (TensorFlow-only process)"] = served["latency_ms"]
 
 # %% [markdown]
 # ## TF-Serving
@@ -136,27 +165,99 @@ except OSError:  # no server here: the same computation, in process
 print(json.dumps(response, ensure_ascii=False, indent=1)[:1500])
 
 # %% [markdown]
-# ## The other ways out: ONNX and Hugging Face
+# ## Doors 2 and 3 need ONNX Runtime and transformers 4.57
 #
-# The SavedModel carries its tokenizer. Two more exports take the same task:
+# tf2onnx and ONNX Runtime (`pip install keras-encoders[onnx]`) for ONNX; transformers 4.57
+# for Hugging Face, because NEZHA and ERNIE-M left transformers in 5.0 (ConvBERT exports
+# load in 4.57 and 5.x). The cell installs what is missing, e.g. on Colab.
+
+# %%
+import importlib.metadata
+import importlib.util
+
+wanted = []
+if importlib.util.find_spec("tf2onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+    wanted += ["tf2onnx>=1.17", "onnx>=1.16", "onnxruntime>=1.18"]
+try:
+    has_nezha = int(importlib.metadata.version("transformers").split(".")[0]) < 5
+except importlib.metadata.PackageNotFoundError:
+    has_nezha = False
+if not has_nezha:
+    wanted.append("transformers==4.57.6")
+if wanted:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *wanted])
+
+# %% [markdown]
+# ## Door 2: ONNX
 #
-# - **ONNX** (ONNX Runtime, TensorRT, OpenVINO): `keras_encoders.export_onnx(task, path)`
-#   writes a model of the token ids, with inputs named as in Keras (`token_ids`,
-#   `padding_mask`, `segment_ids`) and dynamic batch and length; `int8=True` quantizes it.
-#   Tokenize with the task's preprocessor. It needs `pip install keras-encoders[onnx]`
-#   (tf2onnx) and runs from every backend (JAX and torch export in a TensorFlow process).
-# - **Hugging Face**: `keras_encoders.export_to_transformers(task, folder)` writes
-#   `config.json`, `model.safetensors` and the tokenizer files, which transformers loads
-#   with the matching class (here `NezhaForSequenceClassification`).
+# `export_onnx` writes a model of the token ids, with inputs named as in Keras
+# (`token_ids`, `segment_ids`, `padding_mask`), dynamic batch and length, and outputs equal
+# to Keras within 1e-5; `int8=True` quantizes it. It traces under TensorFlow (from JAX or
+# torch it exports in a TensorFlow process). The tokens come from the task's preprocessor,
+# so the timed call below is the same path as the SavedModel's: raw strings to
+# probabilities. The preprocessor runs as one traced TensorFlow graph (`tf.function`):
+# called eagerly, op by op, it would take longer than the model. From a saved preset:
+# `python -m keras_encoders.onnx_export ./my-preset model.onnx`.
+
+# %%
+import onnxruntime
+import tensorflow as tf
+
+ONNX_PATH = "exported/nezha-sentiment.onnx"
+keras_encoders.export_onnx(classifier, ONNX_PATH)
+session = onnxruntime.InferenceSession(ONNX_PATH, providers=["CPUExecutionProvider"])
+print("inputs:", [(i.name, i.shape) for i in session.get_inputs()])
+tokenize = tf.function(classifier.preprocessor)  # the tokenizer and packing, traced once
+
+
+def onnx_probabilities(texts):
+    x = tokenize(texts)  # token ids, segment ids, padding mask
+    feed = {i.name: np.asarray(keras.ops.convert_to_numpy(x[i.name]), "int32") for i in session.get_inputs()}
+    (logits,) = session.run(None, feed)
+    exp = np.exp(logits - logits.max(-1, keepdims=True))
+    return exp / exp.sum(-1, keepdims=True)
+
+
+print("probabilities:", onnx_probabilities(sentences).round(5).tolist())
+np.testing.assert_allclose(onnx_probabilities(sentences), probabilities, atol=1e-4)
+latency["ONNX Runtime (tokenizer in Python)"] = latency_ms(lambda: onnx_probabilities(sentences))
+
+# %% [markdown]
+# ## Door 3: Hugging Face
 #
-# ```python
-# keras_encoders.export_onnx(classifier, "nezha-sentiment.onnx")
-# import onnxruntime
-# session = onnxruntime.InferenceSession("nezha-sentiment.onnx")
-# x = classifier.preprocessor(sentences)
-# logits, = session.run(None, {k: np.asarray(v, "int32") for k, v in x.items()})
+# `export_to_transformers` writes `config.json` (with the label names), `model.safetensors`
+# and the tokenizer files. transformers loads the folder with `from_pretrained` (here
+# `NezhaForSequenceClassification`, through the Auto class) and serves it with its
+# `pipeline`. From a saved preset: `python -m keras_encoders.hf_export ./my-preset
+# ./my-model-hf`.
+
+# %%
+import transformers
+
+HF_DIR = "exported/nezha-sentiment-hf"
+keras_encoders.export_to_transformers(classifier, HF_DIR)
+model = transformers.AutoModelForSequenceClassification.from_pretrained(HF_DIR)
+print(type(model).__name__, model.config.id2label)
+pipe = transformers.pipeline(
+    "text-classification", model=model,
+    tokenizer=transformers.AutoTokenizer.from_pretrained(HF_DIR), top_k=None,
+)
+answers = pipe(sentences)
+print(json.dumps(answers, ensure_ascii=False, indent=1))
+for row, answer in zip(probabilities, answers):
+    for label in answer:
+        assert abs(row[LABEL_NAMES.index(label["label"])] - label["score"]) < 1e-4
+latency["transformers pipeline (torch)"] = latency_ms(lambda: pipe(sentences))
+
+# %% [markdown]
+# ## The three doors, timed
 #
-# keras_encoders.export_to_transformers(classifier, "nezha-sentiment-hf")
-# from transformers.models.deprecated.nezha import NezhaForSequenceClassification
-# model = NezhaForSequenceClassification.from_pretrained("nezha-sentiment-hf")
-# ```
+# Each number is the median of ten calls on the two sentences, raw strings to
+# probabilities, on this machine. On the small path the model is tiny, so these mostly time
+# each door's fixed costs (tokenizer, graph dispatch, pipeline bookkeeping). For base-size
+# models at 1, 8 and 32 texts of ~128 tokens, on a named machine, see the committed serving
+# benchmark in `benchmarks/serving/` (`tools/benchmark.py`'s serving section).
+
+# %%
+for door, ms in latency.items():
+    print(f"{door:40s} {ms:8.2f} ms")
