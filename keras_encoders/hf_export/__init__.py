@@ -5,7 +5,8 @@
 converter's rule tables (`keras_encoders.convert.families`) backwards
 (`checkpoint_weights`), and the configs are checked by reading them back
 with the converter (`checkpoint_configs`); what transformers cannot express
-raises `UnsupportedExportError`.
+raises `UnsupportedExportError`. On the command line:
+`python -m keras_encoders.hf_export PRESET OUTPUT_DIR` (`keras-encoders-export-hf`).
 """
 
 from keras_encoders.hf_export.checkpoint_weights import UnsupportedExportError

@@ -23,7 +23,8 @@ def export_to_transformers(task_or_backbone, path, *, tokenizer=None):
     `checkpoint_head` (`NezhaForTokenClassification`, ...), or the bare
     `NezhaModel` / `ErnieMModel` / `ConvBertModel` for a backbone; load it
     with that class's `from_pretrained` (transformers 4.57 for NEZHA and
-    ERNIE-M, whose classes are deprecated there). The weights are the
+    ERNIE-M, whose classes are deprecated there and gone from 5.x; ConvBERT
+    in 4.57 and 5.x). The weights are the
     converter's rule tables run backwards, so `from_preset(path)` reads the
     folder back unchanged, and a folder read with `from_preset` and exported
     again gives the same tensors.

@@ -2,6 +2,7 @@
 task or backbone to a folder transformers (4.57 here; 5.x in
 test_transformers5.py) loads, and clear errors for what cannot be exported."""
 
+import json
 import os
 
 import numpy as np
@@ -95,3 +96,15 @@ def test_backbone_and_task_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
         main(["preset", "out", "--backbone", "--task", "NezhaTextClassifier"])
     assert "--backbone and --task exclude each other" in capsys.readouterr().err
+
+
+def test_exports_a_keras_file(task_preset, tmp_path):
+    """A `.keras` file: its task, or with --backbone its encoder (and tokenizer)."""
+    task, _ = task_preset
+    task.save(str(tmp_path / "task.keras"))
+    assert main([str(tmp_path / "task.keras"), str(tmp_path / "task")]) == 0
+    assert main([str(tmp_path / "task.keras"), str(tmp_path / "encoder"), "--backbone"]) == 0
+    for folder, architecture in (("task", "ConvBertForTokenClassification"), ("encoder", "ConvBertModel")):
+        with open(tmp_path / folder / "config.json", encoding="utf-8") as f:
+            assert json.load(f)["architectures"] == [architecture]
+        assert os.path.exists(tmp_path / folder / "vocab.txt")
