@@ -14,7 +14,10 @@ weight names or the config keys (its configs are typed, `@strict`, and
 accept ours); `dtype` is now the config's name for `torch_dtype` (we write
 `dtype`, which 4.57 reads too); `AutoTokenizer` gives a `BertTokenizer` built
 by the tokenizers library from `vocab.txt` and `tokenizer_config.json` (no
-`tokenizer.json` needed), with our ids.
+`tokenizer.json` needed), with our ids. The other way, 5.x's `save_pretrained`
+writes the tokenizer as `tokenizer.json` only (no `vocab.txt`): the weights
+it saves load here, its tokenizer not yet (`from_preset` names the missing
+`vocab.txt`).
 """
 
 import json
@@ -31,6 +34,7 @@ from tests.conftest import max_abs_diff, missing_reference, to_numpy
 from tests.hf_export.hf_references import CASES
 from tests.hf_export.hf_references import TEXTS
 from tests.hf_export.hf_references import TOL
+from tests.hf_export.hf_references import keras_class
 from tests.hf_export.hf_references import outputs
 from tests.hf_export.hf_references import round_trip
 from tests.hf_export.hf_references import task_batch
@@ -69,9 +73,10 @@ def loaded(tmp_path_factory):
         x = task_batch("convbert", architecture)
         np.savez(folder / "inputs.npz", **{k: v.numpy() for k, v in torch_inputs(x).items()})
         ids = [[int(i) for i in to_numpy(tokenizer(text))] for text in TEXTS]
-        ours[architecture] = (original, to_numpy(task(x, training=False)), ids, x)
+        ours[architecture] = (original, to_numpy(task(x, training=False)), ids, x, folder)
         jobs.append({"architecture": architecture, "folder": str(folder / "out"),
-                     "inputs": str(folder / "inputs.npz"), "texts": TEXTS})
+                     "inputs": str(folder / "inputs.npz"), "texts": TEXTS,
+                     "saved": str(folder / "saved_by_5")})
     with open(root / "jobs.json", "w", encoding="utf-8") as f:
         json.dump(jobs, f)
     env = dict(os.environ, PYTHONPATH=path)
@@ -103,7 +108,7 @@ def test_the_reference_is_transformers5(loaded):
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_loads_in_transformers5_with_our_outputs(architecture, loaded):
     ours, theirs = loaded[0][architecture], loaded[1][architecture]
-    original, got, ids, x = ours
+    original, got, ids, x, _ = ours
     reference, state, report = theirs
     assert not any(report["loading_info"].values()), report["loading_info"]
     assert report["architectures"] == [architecture]
@@ -118,3 +123,22 @@ def test_loads_in_transformers5_with_our_outputs(architecture, loaded):
         assert max_abs_diff(mine, expected) <= TOL, name
     # The tokenizer written beside the weights gives our ids.
     assert report["ids"] == ids
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_what_transformers5_saves_loads_back(architecture, loaded):
+    """5.x -> ours: the folder 5.x's `save_pretrained` writes (its config
+    adds `dtype`, `tie_word_embeddings`, `bos_token_id` ...) loads with our
+    `from_preset` and computes the same outputs. Its tokenizer is another
+    matter: 5.x saves only `tokenizer.json` (no `vocab.txt`), which our
+    ConvBERT tokenizer does not read yet, so the weights are loaded here
+    without a preprocessor."""
+    _, got, _, x, folder = loaded[0][architecture]
+    cls = keras_class("convbert", architecture)
+    kwargs = {} if architecture.endswith("Model") else {"preprocessor": None}
+    again = cls.from_preset(str(folder / "saved_by_5"), **kwargs)
+    assert not os.path.exists(folder / "saved_by_5" / "vocab.txt")
+    mine = to_numpy(again(x, training=False))
+    mine, expected = (mine, got) if isinstance(got, dict) else ({"logits": mine}, {"logits": got})
+    for name in expected:
+        assert max_abs_diff(mine[name], expected[name]) <= TOL, name

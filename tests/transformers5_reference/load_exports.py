@@ -4,9 +4,10 @@ tests/hf_export/test_transformers5.py): loads each exported folder with the
 
     python load_exports.py JOBS.json RESULTS_DIR
 
-JOBS.json lists `{"architecture", "folder", "inputs", "texts"}`: `inputs` an
-`.npz` of the transformers inputs (`input_ids`, `attention_mask`, ...). For
-each job RESULTS_DIR gets `<architecture>.outputs.npz` (every tensor of the
+JOBS.json lists `{"architecture", "folder", "inputs", "texts", "saved"}`:
+`inputs` an `.npz` of the transformers inputs (`input_ids`, `attention_mask`,
+...), `saved` the folder to `save_pretrained` the loaded model and tokenizer
+in. For each job RESULTS_DIR gets `<architecture>.outputs.npz` (every tensor of the
 model's output) and `<architecture>.state.npz` (the loaded state dict), and
 `results.json` the version, the loading info and the tokenizer's ids.
 
@@ -40,6 +41,9 @@ def main(jobs_path, results_dir):
         np.savez(prefix + ".outputs.npz", **{k: v.numpy() for k, v in output.items()})
         np.savez(prefix + ".state.npz", **{k: v.numpy() for k, v in model.state_dict().items()})
         tokenizer = transformers.AutoTokenizer.from_pretrained(job["folder"])
+        # As a transformers 5.x user saves it, for the way back (5.x -> ours).
+        model.save_pretrained(job["saved"])
+        tokenizer.save_pretrained(job["saved"])
         results["jobs"][architecture] = {
             "loading_info": {k: sorted(map(str, v)) for k, v in info.items()},
             "architectures": model.config.architectures,
