@@ -61,8 +61,10 @@ def transformers5_path():
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     """Every ConvBERT architecture exported, and what transformers 5.x makes
-    of it: `{architecture: (original, our outputs, our tokenizer ids, x,
-    5.x's outputs, 5.x's state dict, 5.x's report)}` and the version."""
+    of it: `(ours, theirs, results)`, `ours[architecture]` = (the 4.57
+    original, our outputs, our tokenizer ids, the batch, its folder),
+    `theirs[architecture]` = (5.x's outputs, its state dict, its report),
+    `results` the subprocess's report (version, file)."""
     path = transformers5_path()
     tokenizer_files = write_tokenizer_files(tmp_path_factory)
     root = tmp_path_factory.mktemp("transformers5")
