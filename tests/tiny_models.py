@@ -96,7 +96,8 @@ def tiny_uie_m(spm_path, vocabulary, hidden_dim=16, num_layers=1, num_heads=2, s
         tokenizer, sequence_length=sequence_length, convention="paddlenlp")
     task = models.ErnieMInformationExtractor(backbone, preprocessor, decoding="taskflow")
     rng = np.random.default_rng(seed)
-    for weight in task.weights:
+    # By path: the order of `task.weights` differs between backends.
+    for weight in sorted(task.weights, key=lambda w: w.path):
         value = rng.normal(0.0, 0.05, tuple(weight.shape))
         if weight.path.endswith("gamma"):
             value += 1.0
