@@ -100,12 +100,7 @@ def port_weights(
     """
     missing, mismatched, unmapped, assignments = [], [], [], []
     used = set()
-    for variable in variables:
-        entry = table.get(variable.path)
-        if entry is None:
-            unmapped.append(variable.path)
-            continue
-        keys, fn = entry
+    for variable, keys, fn in _with_rules(variables, table, unmapped):
         keys = [prefix + k for k in (keys if isinstance(keys, tuple) else (keys,))]
         present = [k for k in keys if k in state_dict]
         if not present:
@@ -159,6 +154,17 @@ def port_weights(
     return used
 
 
+def _with_rules(variables, table, unmapped):
+    """`(variable, keys, transform)` of each variable `table` has a rule for;
+    the paths of the others are appended to `unmapped`."""
+    for variable in variables:
+        entry = table.get(variable.path)
+        if entry is None:
+            unmapped.append(variable.path)
+        else:
+            yield (variable, *entry)
+
+
 def unport_weights(parts, inverses):
     """`port_weights` run backwards: Keras variables -> checkpoint arrays.
 
@@ -180,12 +186,7 @@ def unport_weights(parts, inverses):
     """
     state, unmapped = {}, []
     for variables, table, key_prefix in parts:
-        for variable in variables:
-            entry = table.get(variable.path)
-            if entry is None:
-                unmapped.append(variable.path)
-                continue
-            keys, forward = entry
+        for variable, keys, forward in _with_rules(variables, table, unmapped):
             key = key_prefix + (keys[0] if isinstance(keys, tuple) else keys)
             state[key] = _inverted(variable, forward, inverses, key)
     return state, unmapped
