@@ -22,6 +22,7 @@ from keras_encoders import models
 from keras_encoders.export import export_saved_model
 from keras_encoders.hf_export import export_to_transformers
 from keras_encoders.onnx_export import export_onnx
+from keras_encoders.paddle_export import export_to_paddlenlp
 # Importing convert routes Hugging Face folders of our models to its converters.
 from keras_encoders import convert  # noqa: F401
 

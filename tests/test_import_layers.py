@@ -75,16 +75,18 @@ def test_no_function_level_imports_of_the_package(folder):
 
 
 def test_models_never_import_a_way_out():
-    """The writers (SavedModel, Hugging Face, ONNX) know the models; the
-    models know none of them."""
-    writers = ("keras_encoders.export", "keras_encoders.hf_export", "keras_encoders.onnx_export")
+    """The writers (SavedModel, Hugging Face, ONNX, PaddleNLP) know the
+    models; the models know none of them."""
+    writers = ("keras_encoders.export", "keras_encoders.hf_export", "keras_encoders.onnx_export",
+               "keras_encoders.paddle_export")
     bad = [f"{f}:{n} imports {m}" for f, n, m, _ in imports("models") if m.startswith(writers)]
     assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize(
     "folder",
-    ["models", "convert", "export", "hf_export", "onnx_export", "decoding", "layers", "tokenizers"],
+    ["models", "convert", "export", "hf_export", "onnx_export", "paddle_export", "decoding", "layers",
+     "tokenizers"],
 )
 def test_nothing_below_imports_uie_data(folder):
     # keras_encoders.uie (annotation import, evaluation) sits on top of models.
@@ -94,8 +96,8 @@ def test_nothing_below_imports_uie_data(folder):
 
 @pytest.mark.parametrize(
     "name",
-    ["convert", "presets", "export", "hf_export", "onnx_export", "models", "layers", "tokenizers",
-     "uie"],
+    ["convert", "presets", "export", "hf_export", "onnx_export", "paddle_export", "models", "layers",
+     "tokenizers", "uie"],
 )
 def test_subpackage_imports_alone(name):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -75,3 +75,33 @@ def ernie_m_vocabulary(spm_path, extra=""):
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
     tokens = head + [p for p in pieces if p not in head + ["[MASK]"]]
     return tokens + [c for c in dict.fromkeys(extra) if c not in tokens] + ["[MASK]"]
+
+
+def tiny_uie_m(spm_path, vocabulary, hidden_dim=16, num_layers=1, num_heads=2, seed=0,
+               head_scale=1.0, head_bias=0.0, sequence_length=512):
+    """A UIE-M extractor in PaddleNLP's convention (as Taskflow runs it) with
+    weights drawn from NumPy, so it is the same model on every backend:
+    LayerNorms and biases away from their initial values, as a trained
+    model's are; the span heads' kernels scaled by `head_scale` and their
+    biases set to `head_bias` (so that some probabilities cross 0.5)."""
+    with open(spm_path, "rb") as f:
+        proto = f.read()
+    tokenizer = models.ErnieMTokenizer(proto=proto, vocabulary=vocabulary, reference="paddlenlp")
+    backbone = models.ErnieMBackbone(
+        vocabulary_size=len(vocabulary), num_layers=num_layers, num_heads=num_heads,
+        hidden_dim=hidden_dim, intermediate_dim=4 * hidden_dim, max_sequence_length=512,
+        pad_position_id=0,
+    )
+    preprocessor = models.ErnieMInformationExtractorPreprocessor(
+        tokenizer, sequence_length=sequence_length, convention="paddlenlp")
+    task = models.ErnieMInformationExtractor(backbone, preprocessor, decoding="taskflow")
+    rng = np.random.default_rng(seed)
+    # By path: the order of `task.weights` differs between backends.
+    for weight in sorted(task.weights, key=lambda w: w.path):
+        value = rng.normal(0.0, 0.05, tuple(weight.shape))
+        if weight.path.endswith("gamma"):
+            value += 1.0
+        if weight.path.startswith(("start_logits", "end_logits")):
+            value = value * head_scale if weight.path.endswith("kernel") else np.full(value.shape, head_bias)
+        weight.assign(value.astype("float32"))
+    return task

@@ -9,6 +9,7 @@ must be used or explicitly ignored. Problems are reported together, by name.
 
 import re
 
+import keras
 import numpy as np
 
 from keras_encoders.convert.errors import CheckpointFormatError
@@ -34,7 +35,8 @@ def transpose_reshape(x, shape):
 
 
 # Each transform's inverse, `inverse(keras_array) -> checkpoint array`, for
-# writing checkpoints back (`keras_encoders.hf_export`); a family's rule
+# writing checkpoints back (`unport_weights`: `keras_encoders.hf_export`,
+# `keras_encoders.paddle_export`); a family's rule
 # module lists the inverses of its own transforms in `INVERSE_TRANSFORMS`.
 INVERSE_TRANSFORMS = {identity: lambda x: x, transpose: np.transpose}
 
@@ -98,12 +100,7 @@ def port_weights(
     """
     missing, mismatched, unmapped, assignments = [], [], [], []
     used = set()
-    for variable in variables:
-        entry = table.get(variable.path)
-        if entry is None:
-            unmapped.append(variable.path)
-            continue
-        keys, fn = entry
+    for variable, keys, fn in _with_rules(variables, table, unmapped):
         keys = [prefix + k for k in (keys if isinstance(keys, tuple) else (keys,))]
         present = [k for k in keys if k in state_dict]
         if not present:
@@ -155,6 +152,60 @@ def port_weights(
     for variable, value in assignments:
         variable.assign(value.astype(variable.dtype) if hasattr(value, "astype") else value)
     return used
+
+
+def _with_rules(variables, table, unmapped):
+    """`(variable, keys, transform)` of each variable `table` has a rule for;
+    the paths of the others are appended to `unmapped`."""
+    for variable in variables:
+        entry = table.get(variable.path)
+        if entry is None:
+            unmapped.append(variable.path)
+        else:
+            yield (variable, *entry)
+
+
+def unport_weights(parts, inverses):
+    """`port_weights` run backwards: Keras variables -> checkpoint arrays.
+
+    Each variable's value goes through the inverse of its rule's transform
+    to the rule's checkpoint key (for tied alternatives, the first name: the
+    saved one). The forward transform is applied to every written array once
+    more and must give the variable's value back exactly, so a wrong inverse
+    cannot write silently wrong weights.
+
+    Args:
+        parts: `(variables, table, key_prefix)` triples, `table` as
+            `expand_rules` makes it; `key_prefix` is prepended to its keys.
+        inverses: `{transform: inverse}` (`INVERSE_TRANSFORMS` and the
+            family's own).
+
+    Returns:
+        `(state, unmapped)`: `{checkpoint key: float32 array}` and the paths
+        of the variables no rule writes (for the caller to refuse).
+    """
+    state, unmapped = {}, []
+    for variables, table, key_prefix in parts:
+        for variable, keys, forward in _with_rules(variables, table, unmapped):
+            key = key_prefix + (keys[0] if isinstance(keys, tuple) else keys)
+            state[key] = _inverted(variable, forward, inverses, key)
+    return state, unmapped
+
+
+def _inverted(variable, forward, inverses, key):
+    value = np.asarray(keras.ops.convert_to_numpy(variable.value), dtype=np.float32)
+    inverse = inverses.get(forward)
+    if inverse is None:
+        raise NotImplementedError(
+            f"No inverse of the transform {forward.__name__!r} (rule for {key}): add "
+            "it to the family rule module's INVERSE_TRANSFORMS."
+        )
+    written = np.ascontiguousarray(inverse(value))
+    if not np.array_equal(forward(written, value.shape), value):
+        raise RuntimeError(
+            f"The inverse of {forward.__name__!r} does not give {variable.path} back ({key})."
+        )
+    return written
 
 
 def head_variables(task):

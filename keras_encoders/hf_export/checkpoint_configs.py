@@ -54,7 +54,8 @@ def backbone_config(spec, backbone):
     hf.update({field: config[name] for name, field in BACKBONE_FIELDS.items() if name in config})
     hf["max_position_embeddings"] = config["max_sequence_length"] + spec.position_offset
     check_round_trip(
-        type(backbone), config, spec.hf.convert_backbone_config(hf), f"{spec.hf_prefix}Model"
+        type(backbone), config, spec.hf.convert_backbone_config(hf),
+        f"Hugging Face's {spec.hf_prefix}Model",
     )
     return hf
 
@@ -72,7 +73,8 @@ def head_config(task, architecture):
     # What loading this config builds, on the same backbone: every setting
     # that differs is one the reference cannot hold.
     rebuilt = type(task)(backbone=task.backbone, **type(task).task_config_from_hf(hf))
-    check_round_trip(type(task), config, rebuilt.get_config(), architecture, rebuilt=True)
+    check_round_trip(type(task), config, rebuilt.get_config(), f"Hugging Face's {architecture}",
+                     rebuilt=True)
     return hf
 
 
@@ -85,18 +87,20 @@ def tokenizer_config(spec, tokenizer, hf_config):
         type(tokenizer),
         config,
         spec.hf.convert_tokenizer_config(hf_config, hf),
-        "the transformers tokenizer",
+        "Hugging Face's tokenizer",
         ignore=TOKENIZER_FILES,
     )
     return hf
 
 
-def check_round_trip(cls, config, read_back, reference, rebuilt=False, ignore=()):
+def check_round_trip(cls, config, read_back, reference, rebuilt=False, ignore=(),
+                     library="transformers"):
     """Refuse `config` unless reading the written config gives it back.
 
     `read_back` is what the converter makes of the written files: a full
     config (`rebuilt`), or the arguments it sets, the others taking their
-    defaults in `cls.__init__`.
+    defaults in `cls.__init__`. `reference` names what is written ("Hugging
+    Face's NezhaModel"), `library` what reads it.
     """
     skip = set(NOT_COMPUTED) | set(ignore)
     expected = dict(read_back)
@@ -111,7 +115,7 @@ def check_round_trip(cls, config, read_back, reference, rebuilt=False, ignore=()
     ]
     if differences:
         raise UnsupportedExportError(
-            f"Cannot export this {cls.__name__} to Hugging Face's {reference}: "
-            f"{'; '.join(differences)}. Only the settings transformers can express "
+            f"Cannot export this {cls.__name__} to {reference}: "
+            f"{'; '.join(differences)}. Only the settings {library} can express "
             "can be exported; build the model with those to export it."
         )

@@ -2,22 +2,18 @@
 
 The converter's rule tables (`convert/families/<family>/hf.py`) say which
 checkpoint tensor each Keras variable is read from and how it is reshaped.
-Written back, each rule runs the other way: the variable's value goes
-through the inverse of the rule's transform (`porting.INVERSE_TRANSFORMS`
-and the family's own `INVERSE_TRANSFORMS`) to the rule's checkpoint key. The
-forward transform is applied to every written array once more, and must give
-the variable's value back exactly, so a wrong inverse cannot write silently
-wrong weights.
+Written back, each rule runs the other way (`porting.unport_weights`): the
+variable's value goes through the inverse of the rule's transform
+(`porting.INVERSE_TRANSFORMS` and the family's own `INVERSE_TRANSFORMS`) to
+the rule's checkpoint key, checked by running the forward transform again.
 """
-
-import keras
-import numpy as np
 
 from keras_encoders.convert import porting
 
 
 class UnsupportedExportError(ValueError):
-    """The model (or its configuration) has no Hugging Face equivalent."""
+    """The model (or its configuration) has no equivalent in the format it is
+    exported to (Hugging Face, PaddleNLP)."""
 
 
 def hf_state_dict(spec, model, architecture):
@@ -41,23 +37,11 @@ def hf_state_dict(spec, model, architecture):
     inverses = {**porting.INVERSE_TRANSFORMS, **getattr(spec.hf, "INVERSE_TRANSFORMS", {})}
     # A pooler the reference architecture does not build is not written.
     skipped = set(spec.hf.OPTIONAL) if architecture in spec.hf.POOLERLESS else set()
-    parts = [(backbone.weights, porting.expand_rules(spec.hf.BACKBONE_RULES, backbone.num_layers), prefix)]
+    encoder = [v for v in backbone.weights if v.path not in skipped]
+    parts = [(encoder, porting.expand_rules(spec.hf.BACKBONE_RULES, backbone.num_layers), prefix)]
     if backbone is not model:
         parts.append((porting.head_variables(model), porting.expand_rules(head_rules, 0), ""))
-
-    state, unmapped = {}, []
-    for variables, table, key_prefix in parts:
-        for variable in variables:
-            if variable.path in skipped:
-                continue
-            entry = table.get(variable.path)
-            if entry is None:
-                unmapped.append(variable.path)
-                continue
-            keys, forward = entry
-            # Tied alternatives name one tensor: the first is the saved name.
-            key = key_prefix + (keys[0] if isinstance(keys, tuple) else keys)
-            state[key] = _inverted(variable, forward, inverses, key)
+    state, unmapped = porting.unport_weights(parts, inverses)
     if unmapped:
         raise UnsupportedExportError(
             f"{architecture} has no place for these variables of "
@@ -68,18 +52,3 @@ def hf_state_dict(spec, model, architecture):
         )
     return state
 
-
-def _inverted(variable, forward, inverses, key):
-    value = np.asarray(keras.ops.convert_to_numpy(variable.value), dtype=np.float32)
-    inverse = inverses.get(forward)
-    if inverse is None:
-        raise NotImplementedError(
-            f"No inverse of the transform {forward.__name__!r} (rule for {key}): add "
-            "it to the family rule module's INVERSE_TRANSFORMS."
-        )
-    written = np.ascontiguousarray(inverse(value))
-    if not np.array_equal(forward(written, value.shape), value):
-        raise RuntimeError(
-            f"The inverse of {forward.__name__!r} does not give {variable.path} back ({key})."
-        )
-    return written

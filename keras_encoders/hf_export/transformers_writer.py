@@ -61,7 +61,7 @@ def export_to_transformers(task_or_backbone, path, *, tokenizer=None):
     """
     model = task_or_backbone
     backbone = getattr(model, "backbone", model)
-    spec = _family(backbone)
+    spec = family_of(backbone)
     if backbone is model:
         architecture = spec.base_architecture
     else:
@@ -87,16 +87,16 @@ def export_to_transformers(task_or_backbone, path, *, tokenizer=None):
     # `dtype`: the name transformers 4.56+ and 5.x write (`torch_dtype`, its
     # deprecated alias, is still read by both).
     config = {"architectures": [architecture], **config, "dtype": "float32"}
-    _write_json(os.path.join(path, "config.json"), config)
+    write_json(os.path.join(path, "config.json"), config)
     save_file(state, os.path.join(path, "model.safetensors"), metadata={"format": "pt"})
     if tokenizer is not None:
-        _write_json(os.path.join(path, "tokenizer_config.json"), tokenizer_config)
-        for asset, names in spec.tokenizer_files.items():
-            _write_asset(tokenizer, asset, os.path.join(path, names[0]))
+        write_json(os.path.join(path, "tokenizer_config.json"), tokenizer_config)
+        write_tokenizer_files(spec, tokenizer, path)
     return path
 
 
-def _family(backbone):
+def family_of(backbone):
+    """The `FamilySpec` of a keras_encoders backbone, or raise."""
     for spec in FAMILIES.values():
         if isinstance(backbone, spec.keras_class(spec.backbone)):
             return spec
@@ -106,18 +106,21 @@ def _family(backbone):
     )
 
 
-def _write_asset(tokenizer, asset, path):
-    """The tokenizer file `asset` names in `FamilySpec.tokenizer_files`."""
-    if asset == "vocabulary":
-        text_utils.write_vocabulary(tokenizer.get_vocabulary(), path)
-    elif asset == "proto":
-        with open(path, "wb") as f:
-            f.write(tokenizer.proto)
-    else:
-        raise NotImplementedError(f"No writer for the tokenizer file {asset!r}.")
+def write_tokenizer_files(spec, tokenizer, folder):
+    """The files of `spec.tokenizer_files` (first names: `vocab.txt`, ERNIE-M's
+    `sentencepiece.bpe.model`), as the reference releases ship them."""
+    for asset, names in spec.tokenizer_files.items():
+        path = os.path.join(folder, names[0])
+        if asset == "vocabulary":
+            text_utils.write_vocabulary(tokenizer.get_vocabulary(), path)
+        elif asset == "proto":
+            with open(path, "wb") as f:
+                f.write(tokenizer.proto)
+        else:
+            raise NotImplementedError(f"No writer for the tokenizer file {asset!r}.")
 
 
-def _write_json(path, content):
+def write_json(path, content):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(content, f, indent=2, ensure_ascii=False)
         f.write("\n")

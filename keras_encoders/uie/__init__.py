@@ -8,10 +8,13 @@
 - `evaluate`: those scores for an `InformationExtractor` on an example file.
 - `training_data`: `(x, y)` for `fit` from such a file, in `extract()`'s windows.
 - The `keras-encoders-uie` command (`python -m keras_encoders.uie`):
-  subcommands `doccano`, `label-studio` and `evaluate`, with PaddleNLP's flags.
+  subcommands `doccano`, `label-studio` and `evaluate`, with PaddleNLP's
+  flags, and `export-paddle` (a PaddleNLP UIE-M folder for Taskflow, through
+  `keras_encoders.paddle_export`).
 
 This package sits above `keras_encoders.models` (it evaluates tasks) and
-below nothing: models, convert and export never import it.
+`keras_encoders.paddle_export`, and below nothing: models, convert and the
+exports never import it.
 """
 
 from keras_encoders.uie.annotations import AnnotationError

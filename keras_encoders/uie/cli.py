@@ -3,13 +3,17 @@
     keras-encoders-uie doccano --doccano_file data/doccano.jsonl --save_dir data
     keras-encoders-uie label-studio --label_studio_file data/label_studio.json
     keras-encoders-uie evaluate --model_path PRESET_OR_DIR --test_path data/dev.txt --debug
+    keras-encoders-uie export-paddle --model_path PRESET_OR_DIR --output_dir checkpoint/model_best
 
 `doccano` and `label-studio` take the flags of PaddleNLP 2.8.1's
 `doccano.py` / `label_studio.py` (same names and defaults) and write the same
 `train.txt`, `dev.txt`, `test.txt` and `sample_index.json`. `evaluate` takes
 `evaluate.py`'s (`--model_path` names a preset or a saved preset folder of an
 `ErnieMInformationExtractor`) and prints precision, recall and F1 overall
-and, with `--debug`, per type.
+and, with `--debug`, per type. `export-paddle` writes the model as the
+PaddleNLP UIE-M folder `finetune.py` leaves (`model_state.pdparams`,
+`config.json`, tokenizer files), for `Taskflow("information_extraction",
+model="uie-m-base", task_path=...)` (see `keras_encoders.export_to_paddlenlp`).
 """
 
 import argparse
@@ -71,6 +75,9 @@ def build_parser():
     # and the model class is read from the preset.
     evaluate.add_argument("--device", default=None, help=argparse.SUPPRESS)
     evaluate.add_argument("--multilingual", action="store_true", help=argparse.SUPPRESS)
+    export = commands.add_parser("export-paddle", help="Write a PaddleNLP UIE-M folder for Taskflow.")
+    export.add_argument("--model_path", required=True, help="A preset name or saved preset folder.")
+    export.add_argument("--output_dir", required=True, help="The folder for Taskflow's task_path.")
     return parser
 
 
@@ -87,6 +94,13 @@ def main(argv=None):
             )
             for name, examples in result.items():
                 print(f"Saved {len(examples)} examples to {args.save_dir}/{name}.txt")
+            return 0
+        if args.command == "export-paddle":
+            from keras_encoders.models import ErnieMInformationExtractor
+            from keras_encoders.paddle_export import export_to_paddlenlp
+
+            export_to_paddlenlp(ErnieMInformationExtractor.from_preset(args.model_path), args.output_dir)
+            print(f"Saved a PaddleNLP UIE-M model to {args.output_dir} (Taskflow's task_path)")
             return 0
         from keras_encoders.uie import evaluation
 

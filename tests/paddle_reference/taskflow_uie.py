@@ -1,22 +1,29 @@
-"""Run PaddleNLP's UIE-M Taskflow on a tiny random checkpoint (paddle venv only).
+"""Run PaddleNLP's UIE-M Taskflow on tiny random checkpoints (paddle venv only).
 
 Runs in the PaddleNLP reference venv (see `setup_venv.sh`), never next to
 TensorFlow or torch. Usage: `python taskflow_uie.py JOB.json RESULTS.json`.
 
 JOB.json:
-    {"folder": str,          # holds vocab.txt and sentencepiece.bpe.model
-     "model": {"vocab_size": int, "hidden_size": int, "num_hidden_layers":
-               int, "num_attention_heads": int, "seed": int,
-               "head_scale": float, "head_bias": float},
+    {"folders": [{"path": str,   # a UIE-M folder, or one holding vocab.txt
+                                 # and sentencepiece.bpe.model to build it in
+                  "model": {"vocab_size": int, "hidden_size": int,
+                            "num_hidden_layers": int, "num_attention_heads":
+                            int, "seed": int, "head_scale": float,
+                            "head_bias": float}},   # (only to build it)
+                 ...],
      "runs": [{"schema": ..., "schema_lang": "ch"|"en", "max_seq_len": int,
                "texts": [str, ...]}, ...]}
 
-The script writes a `UIEM` with random weights into `folder` (its
-`model_state.pdparams`, `config.json` and the tokenizer files, as
-`Taskflow(task_path=folder)` reads them): the span heads are scaled by
-`head_scale` and shifted by `head_bias` so that some probabilities cross
-0.5. Then it runs `Taskflow("information_extraction", model="uie-m-base",
-task_path=folder, ...)` for each run and writes the list of results.
+For a folder with a "model", the script first writes a `UIEM` with random
+weights into it (its `model_state.pdparams`, `config.json` and the tokenizer
+files, as `Taskflow(task_path=folder)` reads them): the span heads are
+scaled by `head_scale` and shifted by `head_bias` so that some
+probabilities cross 0.5. A folder without one is used as it is (e.g. one
+written by `keras_encoders.export_to_paddlenlp`). Then it runs
+`Taskflow("information_extraction", model="uie-m-base", task_path=folder,
+...)` for each run and writes the results: one list of runs per folder.
+(The older job form, `{"folder": str, "model": {...}, "runs": [...]}`,
+builds and runs that one folder and writes its list of runs.)
 
 One change to Taskflow: its `get_span` returns a Python set, which Taskflow
 iterates; the order (spans within a window, and so which span of a window
@@ -76,21 +83,25 @@ def build(folder, spec):
 def main(job_path, out_path):
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
-    build(job["folder"], job["model"])
+    folders = job.get("folders") or [{"path": job["folder"], "model": job["model"]}]
     results = []
-    for run in job["runs"]:
-        ie = Taskflow(
-            "information_extraction",
-            model="uie-m-base",
-            task_path=job["folder"],
-            schema=run["schema"],
-            schema_lang=run["schema_lang"],
-            max_seq_len=run["max_seq_len"],
-            batch_size=8,
-        )
-        results.append(ie(run["texts"]))
+    for folder in folders:
+        if "model" in folder:
+            build(folder["path"], folder["model"])
+        results.append([])
+        for run in job["runs"]:
+            ie = Taskflow(
+                "information_extraction",
+                model="uie-m-base",
+                task_path=folder["path"],
+                schema=run["schema"],
+                schema_lang=run["schema_lang"],
+                max_seq_len=run["max_seq_len"],
+                batch_size=8,
+            )
+            results[-1].append(ie(run["texts"]))
     with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(results, f, ensure_ascii=False)
+        json.dump(results if "folders" in job else results[0], f, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,13 @@ order with the same text, start, end and relations, probabilities within
 texts, at `max_seq_len` 512 and 128. The exported SavedModel must find the
 spans `extract()` finds.
 
+Back to Paddle: in the same PaddleNLP process, Taskflow also runs on a
+folder `export_to_paddlenlp` wrote for a UIE-M made here, and must answer as
+that extractor's `extract()` does, on the same texts and schemas. Its
+weights are drawn with NumPy, so it is the same model on every backend, and
+`extract()` is checked against Taskflow on each backend above: this check
+runs on one backend (`EXPORT_BACKEND`; the writer's own tests run on all).
+
 Without the venv the tests skip, except under CI (`CI=true`), where they fail.
 """
 
@@ -25,12 +32,14 @@ import subprocess
 import keras
 import numpy as np
 import pytest
-import sentencepiece
 import tensorflow as tf
 
+from keras_encoders import export_to_paddlenlp
 from keras_encoders.convert import conversion
 from keras_encoders.models import ErnieMInformationExtractor
 from tests.conftest import asset, missing_reference
+from tests.tiny_models import ernie_m_vocabulary
+from tests.tiny_models import tiny_uie_m
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 DRIVER = os.path.join(ROOT, "tests", "paddle_reference", "taskflow_uie.py")
@@ -48,6 +57,7 @@ SCHEMAS = {
     "en": ("en", [{"Person": ["Company", "Position"]}, "Time"], [EN, EN_LONG, ZH]),
 }
 RUNS = [(name, length) for name in SCHEMAS for length in (512, 128)]
+EXPORT_BACKEND = "tensorflow"
 
 
 def paddle_python():
@@ -64,23 +74,31 @@ def paddle_python():
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """(Taskflow's results per run, our Taskflow-mode extractor)."""
+def taskflow(tmp_path_factory):
+    """Taskflow's results per run on two folders, in one PaddleNLP process:
+    `"paddle"`, a `UIEM` PaddleNLP writes itself, and `"exported"`, a UIE-M
+    made here (weights drawn with NumPy) and written by
+    `export_to_paddlenlp`, with the same tokenizer files. Returns
+    `{name: (folder, {run: results})}` and the extractor exported (both
+    `None` off `EXPORT_BACKEND`)."""
     python = paddle_python()
     root = tmp_path_factory.mktemp("uie_taskflow")
     folder = root / "uie_m_tiny"
     folder.mkdir()
-    processor = sentencepiece.SentencePieceProcessor(model_file=asset(*SPM))
-    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
-    head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
-    tokens = head + [p for p in pieces if p not in head + ["[MASK]"]]
-    tokens += [c for c in CJK if c not in tokens] + ["[MASK]"]
+    tokens = ernie_m_vocabulary(asset(*SPM), CJK)
     (folder / "vocab.txt").write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
     shutil.copy(asset(*SPM), folder / "sentencepiece.bpe.model")
+    folders = [{"path": str(folder),
+                "model": {"vocab_size": len(tokens), "hidden_size": 32, "num_hidden_layers": 2,
+                          "num_attention_heads": 4, "seed": 0, "head_scale": 35.0, "head_bias": -6.0}}]
+    made_here = exported = None
+    if keras.backend.backend() == EXPORT_BACKEND:
+        made_here = tiny_uie_m(asset(*SPM), tokens, hidden_dim=32, num_layers=2, num_heads=4, seed=1,
+                               head_scale=35.0, head_bias=-15.0)
+        exported = export_to_paddlenlp(made_here, str(root / "exported"))
+        folders.append({"path": exported})
     job = {
-        "folder": str(folder),
-        "model": {"vocab_size": len(tokens), "hidden_size": 32, "num_hidden_layers": 2,
-                  "num_attention_heads": 4, "seed": 0, "head_scale": 35.0, "head_bias": -6.0},
+        "folders": folders,
         "runs": [
             {"schema": SCHEMAS[name][1], "schema_lang": SCHEMAS[name][0],
              "max_seq_len": length, "texts": SCHEMAS[name][2]}
@@ -94,10 +112,20 @@ def reference(tmp_path_factory):
         cwd=str(root), env=env, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    results = json.loads((root / "results.json").read_text(encoding="utf-8"))
-    converted = conversion.convert_checkpoint(str(folder), str(root / "preset"), quiet=True)
+    paddle, *ours = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    return {"paddle": (str(folder), dict(zip(RUNS, paddle))),
+            "exported": (exported, dict(zip(RUNS, ours[0])) if ours else None)}, made_here
+
+
+@pytest.fixture(scope="module")
+def reference(taskflow, tmp_path_factory):
+    """(Taskflow's results per run, our Taskflow-mode extractor) for the
+    folder PaddleNLP wrote, converted here."""
+    folder, results = taskflow[0]["paddle"]
+    output = str(tmp_path_factory.mktemp("uie_taskflow_preset") / "preset")
+    converted = conversion.convert_checkpoint(folder, output, quiet=True)
     task = ErnieMInformationExtractor.from_preset(converted.output)
-    return dict(zip(RUNS, results)), task.with_convention("paddlenlp")
+    return results, task.with_convention("paddlenlp")
 
 
 def differences(ours, theirs, path=""):
@@ -130,6 +158,25 @@ def test_extract_gives_taskflow_answers(reference, name, length):
     problems = differences(got, expected[(name, length)])
     assert not problems, "\n".join(problems[:20])
     # The check has something to check: spans, relations, windows.
+    theirs = expected[(name, length)]
+    assert count_spans(theirs) > 10
+    assert any("relations" in s for result in theirs for spans in result.values() for s in spans)
+
+
+@pytest.mark.parametrize("name,length", RUNS)
+def test_taskflow_on_an_exported_folder_answers_as_extract(taskflow, name, length):
+    """Back to Paddle: a UIE-M made here, written by `export_to_paddlenlp`
+    (no paddle involved) and loaded by `Taskflow(task_path=...)`, answers as
+    `extract()` in the Taskflow decoding: the same spans, relations and
+    order, probabilities within 1e-5."""
+    folders, made_here = taskflow
+    if made_here is None:
+        pytest.skip(f"the exported model is the same on every backend: checked on {EXPORT_BACKEND}")
+    _, expected = folders["exported"]
+    lang, schema, texts = SCHEMAS[name]
+    got = made_here.extract(texts, schema, schema_lang=lang, max_seq_len=length, decoding="taskflow")
+    problems = differences(got, expected[(name, length)])
+    assert not problems, "\n".join(problems[:20])
     theirs = expected[(name, length)]
     assert count_spans(theirs) > 10
     assert any("relations" in s for result in theirs for spans in result.values() for s in spans)
