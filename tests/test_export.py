@@ -27,6 +27,7 @@ import sentencepiece
 
 import keras_encoders
 from keras_encoders import models
+from keras_encoders.decoding import information_extraction as uie
 from tests.conftest import asset, to_numpy
 
 BACKEND = keras.backend.backend()
@@ -69,10 +70,10 @@ ALLOWED_OPS = frozenset(
     RaggedRange RaggedTensorToTensor Range RealDiv ReadVariableOp Relu
     Reshape RestoreV2 Rsqrt SaveV2 ScatterNd Select SelectV2 Shape
     ShardedFilename Sigmoid Size Slice Softmax Split SplitV Sqrt Square
-    SquaredDifference Squeeze StatefulPartitionedCall StatelessIf
+    SquaredDifference Squeeze StatefulPartitionedCall StatelessIf StatelessWhile
     StaticRegexFullMatch StaticRegexReplace StopGradient StridedSlice
     StringJoin StringLength StringLower StringSplit Sub Substr Sum Tanh
-    TensorScatterUpdate Tile TopKV2 Transpose UnicodeDecode
+    TensorScatterUpdate Tile TopKV2 Transpose UnicodeDecode Unique
     UnicodeDecodeWithOffsets UnicodeEncode Unpack UnsortedSegmentJoin
     UnsortedSegmentMax UnsortedSegmentMin UnsortedSegmentSum UpperBound
     VarHandleOp Where ZerosLike
@@ -261,26 +262,40 @@ def masked_lm_case(tokenizer):
                 options={"top_k": 3})
 
 
-def information_extractor_case():
-    """ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE with its span decoding."""
+def tiny_information_extractor(decoding="tokens", sequence_length=32):
+    """A tiny ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE whose heads
+    spread the probabilities, so that many tokens pass the threshold and
+    none sits on it."""
     spm = asset("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
     processor = sentencepiece.SentencePieceProcessor(model_file=spm)
     head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
     vocabulary = head + [p for p in pieces if p not in head + ["[MASK]"]]
-    vocabulary += [c for c in dict.fromkeys("时间选手谷爱凌获得金牌情感倾向正负好") if c not in vocabulary]
+    vocabulary += [c for c in dict.fromkeys("时间选手谷爱凌获得金牌情感倾向正负好中国的籍") if c not in vocabulary]
     tokenizer = models.ErnieMTokenizer(proto=spm, vocabulary=vocabulary + ["[MASK]"])
     backbone = models.ErnieMBackbone(
         vocabulary_size=len(vocabulary) + 1, num_layers=2, num_heads=2, hidden_dim=16,
         intermediate_dim=32, max_sequence_length=64, dropout=0.0, attention_dropout=0.0,
     )
-    pre = models.ErnieMInformationExtractorPreprocessor(tokenizer, sequence_length=32, max_prompt_length=10)
+    pre = models.ErnieMInformationExtractorPreprocessor(
+        tokenizer, sequence_length=sequence_length, max_prompt_length=10)
     task = models.ErnieMInformationExtractor(backbone, preprocessor=pre)
     for layer in (task.start_dense, task.end_dense):
-        # Spread the probabilities, so that many tokens pass the threshold
-        # and none sits on it.
         kernel, bias = layer.get_weights()
         layer.set_weights([kernel * 40, bias])
+    if decoding == "taskflow":
+        return task.with_convention("paddlenlp")
+    if decoding != "tokens":
+        weights = task.get_weights()
+        task = type(task)(backbone, preprocessor=pre, decoding=decoding)
+        task.set_weights(weights)
+    return task
+
+
+def information_extractor_case():
+    """ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE with its span decoding."""
+    task = tiny_information_extractor()
+    pre = task.preprocessor
     # A full-width prompt: `extract()` makes it ASCII first, as must the server.
     prompts = ["时间", "选手", "情感倾向［正向，负向］"]
     texts = ["2月8日上午谷爱凌获得金牌", "In 1997, Steve became the CEO of Apple.", "好"]
@@ -462,6 +477,89 @@ def test_exports_serve_like_the_task(tokenizer, tmp_path):
     serving_default = show.stdout.split("signature_def['serving_default']")[-1]
     if show.returncode or "inputs['text']" not in serving_default or "DT_STRING" not in serving_default:
         problems.append(f"saved_model_cli show: {show.stdout[-2000:]}{show.stderr[-2000:]}")
+    assert not problems, "\n".join(problems)
+
+
+# === Long texts: extract()'s windows in the graph ===
+ZH_LONG = "2月8日上午谷爱凌获得金牌，中国选手的国籍。情感倾向正向好！" * 3  # 90 characters
+EN_LONG = "In 1997, Steve became the CEO of Apple, 2 years after he returned. " * 2
+
+
+def served_spans(out, r):
+    """Row `r` of served spans in `extract()`'s layout."""
+    spans = []
+    for k in range(int(out["span_count"][r])):
+        span = {"text": out["span_text"][r, k].numpy().decode("utf-8"),
+                "probability": float(out["span_probability"][r, k])}
+        if not (out["span_voted"][r, k] or out["span_in_prompt"][r, k]):
+            span.update(start=int(out["span_start"][r, k]), end=int(out["span_end"][r, k]))
+        spans.append(span)
+    return spans
+
+
+def same_spans(got, want):
+    """Problems between two span lists (same order; probabilities <= TOL)."""
+    strip = [{k: v for k, v in s.items() if k not in ("probability", "relations")} for s in want]
+    if [{k: v for k, v in s.items() if k != "probability"} for s in got] != strip:
+        return [f"{got} != {want}"]
+    return [f"{a} != {b}" for a, b in zip(got, want) if abs(a["probability"] - b["probability"]) > TOL]
+
+
+def saved_ops(path):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    ops = set()
+    for graph in proto.meta_graphs:
+        ops.update(node.op for node in graph.graph_def.node)
+        for function in graph.graph_def.library.function:
+            ops.update(node.op for node in function.node_def)
+    return ops
+
+
+@exporting
+@pytest.mark.parametrize("decoding", ["taskflow", "taskflow_corrected"])
+def test_information_extractor_serves_the_spans_extract_finds_in_long_texts(decoding, tmp_path):
+    """Texts of several windows, Chinese and English: the SavedModel cuts,
+    packs, decodes and joins windows as `extract()` does ("taskflow": the
+    PaddleNLP convention, rows of the full length; "taskflow_corrected":
+    rows padded to a multiple of 16), one request per schema type."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    task = tiny_information_extractor(decoding)
+    keras_encoders.export_saved_model(task, tmp_path / "uie")
+    unknown = sorted(saved_ops(str(tmp_path / "uie")) - ALLOWED_OPS)
+    assert not unknown, f"ops outside ALLOWED_OPS: {unknown}"
+    serve = tf.saved_model.load(str(tmp_path / "uie")).signatures["serving_default"]
+    texts = [ZH_LONG, EN_LONG, "好"]
+    schema = [{"选手": ["国籍"]}, "时间", "情感倾向［正向，负向］"]
+    found = task.extract(texts, schema)
+    # One request per schema type, as extract() asks them: the top-level
+    # types of every text, then the relation prompts of the spans found.
+    requests = [[(name, t, found[i].get(name, [])) for i, t in enumerate(texts)]
+                for name in ("选手", "时间", "情感倾向［正向，负向］")]
+    requests.append([(task.relation_prompt(s["text"], "国籍"), t, s.get("relations", {}).get("国籍", []))
+                     for i, t in enumerate(texts) for s in found[i].get("选手", [])])
+    problems, windows = [], 0
+    for request in requests:
+        prompts, strings = [r[0] for r in request], [r[1] for r in request]
+        out = serve(prompt=tf.constant(prompts), text=tf.constant(strings))
+        for r, (prompt, _, want) in enumerate(request):
+            problems += [f"{decoding} {prompt!r} row {r}: {p}" for p in same_spans(served_spans(out, r), want)]
+        # The windows are the preprocessor's, and the logits the task's on them.
+        half = [uie.half_width(p) for p in prompts]
+        sizes = uie.window_lengths(half, 32, decoding, 4)
+        features = task.preprocessor.character_windows(half, strings, sizes.numpy(), 32)
+        expected = {"window_row": features["example_index"], "window_offset": features["window_offset"],
+                    "token_start": features["token_start"], "token_end": features["token_end"],
+                    **predict(task, {k: features[k] for k in task.input})}
+        problems += differences(f"{decoding} {prompts[0]!r}", {k: v.numpy() for k, v in out.items()}, expected)
+        windows = max(windows, int(np.max(np.bincount(features["example_index"]))))
+    assert windows >= 3  # texts of several windows
+    assert sum(len(r[2]) for request in requests for r in request) > 5
     assert not problems, "\n".join(problems)
 
 
