@@ -262,7 +262,7 @@ def masked_lm_case(tokenizer):
                 options={"top_k": 3})
 
 
-def tiny_information_extractor(decoding="tokens", sequence_length=32):
+def tiny_information_extractor(decoding="tokens", sequence_length=32, hidden_dim=16):
     """A tiny ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE whose heads
     spread the probabilities, so that many tokens pass the threshold and
     none sits on it."""
@@ -274,7 +274,7 @@ def tiny_information_extractor(decoding="tokens", sequence_length=32):
     vocabulary += [c for c in dict.fromkeys("时间选手谷爱凌获得金牌情感倾向正负好中国的籍") if c not in vocabulary]
     tokenizer = models.ErnieMTokenizer(proto=spm, vocabulary=vocabulary + ["[MASK]"])
     backbone = models.ErnieMBackbone(
-        vocabulary_size=len(vocabulary) + 1, num_layers=2, num_heads=2, hidden_dim=16,
+        vocabulary_size=len(vocabulary) + 1, num_layers=2, num_heads=2, hidden_dim=hidden_dim,
         intermediate_dim=32, max_sequence_length=64, dropout=0.0, attention_dropout=0.0,
     )
     pre = models.ErnieMInformationExtractorPreprocessor(
@@ -519,6 +519,27 @@ def saved_ops(path):
     return ops
 
 
+def aim_heads(task, prompts, texts, starts, ends):
+    """Set the span heads (least squares on the hidden states of these
+    pairs' windows) so that starts fire on the `starts` tokens and ends on
+    the `ends` tokens: a random model finds spans in the text and in the
+    prompt, so that both the joining and the vote are exercised."""
+    pre, decoding = task.preprocessor, task.decoding
+    sizes = uie.window_lengths(prompts, pre.sequence_length, decoding, 4).numpy()
+    features = pre.character_windows(prompts, texts, sizes)
+    hidden = to_numpy(task.backbone({k: features[k] for k in task.input})["sequence_output"])
+    hidden = hidden.reshape(-1, hidden.shape[-1])
+    hidden = np.concatenate([hidden, np.ones_like(hidden[:, :1])], 1)
+    for layer, words in ((task.start_dense, starts), (task.end_dense, ends)):
+        ids = {i for word, pick in words for i in rows(pre.tokenizer([word]))[0][pick:][:1]}
+        target = np.where(np.isin(features["token_ids"], list(ids)), 1.0, -1.0).reshape(-1)
+        weight = np.where(target > 0, 5.0, 1.0)[:, None]  # few positives
+        a = hidden * weight
+        # Ridge: small weights keep float32 rounding small in the logits.
+        solution = np.linalg.solve(a.T @ a + np.eye(a.shape[1]), a.T @ (target * weight[:, 0]))
+        layer.set_weights([solution[:-1, None] * 10, solution[-1:] * 10])
+
+
 @exporting
 @pytest.mark.parametrize("decoding", ["taskflow", "taskflow_corrected"])
 def test_information_extractor_serves_the_spans_extract_finds_in_long_texts(decoding, tmp_path):
@@ -529,12 +550,15 @@ def test_information_extractor_serves_the_spans_extract_finds_in_long_texts(deco
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
 
-    task = tiny_information_extractor(decoding)
+    task = tiny_information_extractor(decoding, hidden_dim=64)
+    texts = [ZH_LONG, EN_LONG, "好"]
+    aim_heads(task, [p for p in ("选手", "情感倾向[正向,负向]") for _ in texts], texts * 2,
+              starts=[("谷", 0), ("中", 0), ("Steve", 0), ("正", 0)],
+              ends=[("凌", 0), ("国", 0), ("Apple", -1), ("向", 0)])
     keras_encoders.export_saved_model(task, tmp_path / "uie")
     unknown = sorted(saved_ops(str(tmp_path / "uie")) - ALLOWED_OPS)
     assert not unknown, f"ops outside ALLOWED_OPS: {unknown}"
     serve = tf.saved_model.load(str(tmp_path / "uie")).signatures["serving_default"]
-    texts = [ZH_LONG, EN_LONG, "好"]
     schema = [{"选手": ["国籍"]}, "时间", "情感倾向［正向，负向］"]
     found = task.extract(texts, schema)
     # One request per schema type, as extract() asks them: the top-level
@@ -559,7 +583,10 @@ def test_information_extractor_serves_the_spans_extract_finds_in_long_texts(deco
         problems += differences(f"{decoding} {prompts[0]!r}", {k: v.numpy() for k, v in out.items()}, expected)
         windows = max(windows, int(np.max(np.bincount(features["example_index"]))))
     assert windows >= 3  # texts of several windows
-    assert sum(len(r[2]) for request in requests for r in request) > 5
+    spans = [s for request in requests for r in request for s in r[2]]
+    # Text spans in later windows, and voted classification answers.
+    assert max(s.get("start", 0) for s in spans) > 32 and any("start" not in s for s in spans)
+    assert any(s.get("start", 0) > 0 for s in found[1].get("选手", []))  # English too
     assert not problems, "\n".join(problems)
 
 
