@@ -12,6 +12,7 @@ It is one test because exporting dominates the cost: a module fixture shared
 by several tests may run once per pytest-xdist worker.
 """
 
+import inspect
 import json
 import os
 import pickle
@@ -333,7 +334,23 @@ def information_extractor_case():
 
 
 # === The serving process ===
-SERVER = textwrap.dedent(
+def saved_ops(path):
+    """Every op of the SavedModel at `path`, its functions' included."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    ops = set()
+    for graph in proto.meta_graphs:
+        ops.update(node.op for node in graph.graph_def.node)
+        for function in graph.graph_def.library.function:
+            ops.update(node.op for node in function.node_def)
+    return ops
+
+
+# (It is given `saved_ops`'s source.)
+SERVER = inspect.getsource(saved_ops) + textwrap.dedent(
     """
     import glob, json, os, pickle, sys
 
@@ -341,7 +358,6 @@ SERVER = textwrap.dedent(
     for name in ("keras", "keras_hub", "keras_encoders", "jax", "torch", "tensorflow_text"):
         sys.modules[name] = None
     import tensorflow as tf
-    from tensorflow.core.protobuf import saved_model_pb2
 
     # The tensorflow-text kernels, without its Python package (which imports
     # tf.keras): what TF-Serving links in.
@@ -357,18 +373,10 @@ SERVER = textwrap.dedent(
             **{k: tf.constant(v, tf.string) for k, v in case["strings"].items()})
         ids = model.signatures["serve_token_ids"](
             **{k: tf.constant(v, tf.int32) for k, v in case["token_inputs"].items()})
-        proto = saved_model_pb2.SavedModel()
-        with open(os.path.join(case["path"], "saved_model.pb"), "rb") as f:
-            proto.ParseFromString(f.read())
-        ops = set()
-        for graph in proto.meta_graphs:
-            ops.update(node.op for node in graph.graph_def.node)
-            for function in graph.graph_def.library.function:
-                ops.update(node.op for node in function.node_def)
         results[name] = {
             "strings": {k: v.numpy() for k, v in strings.items()},
             "token_ids": {k: v.numpy() for k, v in ids.items()},
-            "ops": sorted(ops),
+            "ops": sorted(saved_ops(case["path"])),
         }
     blocked = ("keras", "keras_hub", "keras_encoders", "jax", "torch", "tensorflow_text")
     results["modules"] = sorted(
@@ -503,20 +511,6 @@ def same_spans(got, want):
     if [{k: v for k, v in s.items() if k != "probability"} for s in got] != strip:
         return [f"{got} != {want}"]
     return [f"{a} != {b}" for a, b in zip(got, want) if abs(a["probability"] - b["probability"]) > TOL]
-
-
-def saved_ops(path):
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        proto.ParseFromString(f.read())
-    ops = set()
-    for graph in proto.meta_graphs:
-        ops.update(node.op for node in graph.graph_def.node)
-        for function in graph.graph_def.library.function:
-            ops.update(node.op for node in function.node_def)
-    return ops
 
 
 def aim_heads(task, prompts, texts, starts, ends):
