@@ -582,6 +582,9 @@ def test_information_extractor_serves_the_spans_extract_finds_in_long_texts(deco
     assert max(s.get("start", 0) for s in spans) > 32 and any("start" not in s for s in spans)
     assert any(s.get("start", 0) > 0 for s in found[1].get("选手", []))  # English too
     assert not problems, "\n".join(problems)
+    # A prompt that leaves no room for text is refused, naming the fix.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_seq_len=32 leaves no characters"):
+        serve(prompt=tf.constant(["选手" * 20]), text=tf.constant(["好"]))
 
 
 # === Errors and the other backends ===

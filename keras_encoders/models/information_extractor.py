@@ -246,6 +246,12 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
           all 4 special tokens), so no character is lost to truncation;
           only prompt and text tokens are thresholded and a span must lie
           within the prompt or within the text (no empty spans).
+
+          Both cut, pack and join windows with TF functions
+          (`InformationExtractorPreprocessor.character_window_tensors`,
+          `decoding.information_extraction.window_lengths` and
+          `join_windows`) that the exported SavedModel runs in its graph,
+          so that a server finds these spans too.
         - "tokens": windows of `max_seq_len` tokens (the preprocessor's
           `sequence_length` by default) starting every `stride` text tokens
           (default: no overlap); prompts are cut to the preprocessor's
