@@ -12,6 +12,7 @@ It is one test because exporting dominates the cost: a module fixture shared
 by several tests may run once per pytest-xdist worker.
 """
 
+import inspect
 import json
 import os
 import pickle
@@ -27,6 +28,7 @@ import sentencepiece
 
 import keras_encoders
 from keras_encoders import models
+from keras_encoders.decoding import information_extraction as uie
 from tests.conftest import asset, to_numpy
 
 BACKEND = keras.backend.backend()
@@ -69,10 +71,10 @@ ALLOWED_OPS = frozenset(
     RaggedRange RaggedTensorToTensor Range RealDiv ReadVariableOp Relu
     Reshape RestoreV2 Rsqrt SaveV2 ScatterNd Select SelectV2 Shape
     ShardedFilename Sigmoid Size Slice Softmax Split SplitV Sqrt Square
-    SquaredDifference Squeeze StatefulPartitionedCall StatelessIf
+    SquaredDifference Squeeze StatefulPartitionedCall StatelessIf StatelessWhile
     StaticRegexFullMatch StaticRegexReplace StopGradient StridedSlice
     StringJoin StringLength StringLower StringSplit Sub Substr Sum Tanh
-    TensorScatterUpdate Tile TopKV2 Transpose UnicodeDecode
+    TensorScatterUpdate Tile TopKV2 Transpose UnicodeDecode Unique
     UnicodeDecodeWithOffsets UnicodeEncode Unpack UnsortedSegmentJoin
     UnsortedSegmentMax UnsortedSegmentMin UnsortedSegmentSum UpperBound
     VarHandleOp Where ZerosLike
@@ -261,26 +263,40 @@ def masked_lm_case(tokenizer):
                 options={"top_k": 3})
 
 
-def information_extractor_case():
-    """ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE with its span decoding."""
+def tiny_information_extractor(decoding="tokens", sequence_length=32, hidden_dim=16):
+    """A tiny ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE whose heads
+    spread the probabilities, so that many tokens pass the threshold and
+    none sits on it."""
     spm = asset("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
     processor = sentencepiece.SentencePieceProcessor(model_file=spm)
     head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
     vocabulary = head + [p for p in pieces if p not in head + ["[MASK]"]]
-    vocabulary += [c for c in dict.fromkeys("时间选手谷爱凌获得金牌情感倾向正负好") if c not in vocabulary]
+    vocabulary += [c for c in dict.fromkeys("时间选手谷爱凌获得金牌情感倾向正负好中国的籍") if c not in vocabulary]
     tokenizer = models.ErnieMTokenizer(proto=spm, vocabulary=vocabulary + ["[MASK]"])
     backbone = models.ErnieMBackbone(
-        vocabulary_size=len(vocabulary) + 1, num_layers=2, num_heads=2, hidden_dim=16,
+        vocabulary_size=len(vocabulary) + 1, num_layers=2, num_heads=2, hidden_dim=hidden_dim,
         intermediate_dim=32, max_sequence_length=64, dropout=0.0, attention_dropout=0.0,
     )
-    pre = models.ErnieMInformationExtractorPreprocessor(tokenizer, sequence_length=32, max_prompt_length=10)
+    pre = models.ErnieMInformationExtractorPreprocessor(
+        tokenizer, sequence_length=sequence_length, max_prompt_length=10)
     task = models.ErnieMInformationExtractor(backbone, preprocessor=pre)
     for layer in (task.start_dense, task.end_dense):
-        # Spread the probabilities, so that many tokens pass the threshold
-        # and none sits on it.
         kernel, bias = layer.get_weights()
         layer.set_weights([kernel * 40, bias])
+    if decoding == "taskflow":
+        return task.with_convention("paddlenlp")
+    if decoding != "tokens":
+        weights = task.get_weights()
+        task = type(task)(backbone, preprocessor=pre, decoding=decoding)
+        task.set_weights(weights)
+    return task
+
+
+def information_extractor_case():
+    """ERNIE-M (SentencePiece + vocab.txt tokenizer) UIE with its span decoding."""
+    task = tiny_information_extractor()
+    pre = task.preprocessor
     # A full-width prompt: `extract()` makes it ASCII first, as must the server.
     prompts = ["时间", "选手", "情感倾向［正向，负向］"]
     texts = ["2月8日上午谷爱凌获得金牌", "In 1997, Steve became the CEO of Apple.", "好"]
@@ -318,7 +334,23 @@ def information_extractor_case():
 
 
 # === The serving process ===
-SERVER = textwrap.dedent(
+def saved_ops(path):
+    """Every op of the SavedModel at `path`, its functions' included."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    ops = set()
+    for graph in proto.meta_graphs:
+        ops.update(node.op for node in graph.graph_def.node)
+        for function in graph.graph_def.library.function:
+            ops.update(node.op for node in function.node_def)
+    return ops
+
+
+# (It is given `saved_ops`'s source.)
+SERVER = inspect.getsource(saved_ops) + textwrap.dedent(
     """
     import glob, json, os, pickle, sys
 
@@ -326,7 +358,6 @@ SERVER = textwrap.dedent(
     for name in ("keras", "keras_hub", "keras_encoders", "jax", "torch", "tensorflow_text"):
         sys.modules[name] = None
     import tensorflow as tf
-    from tensorflow.core.protobuf import saved_model_pb2
 
     # The tensorflow-text kernels, without its Python package (which imports
     # tf.keras): what TF-Serving links in.
@@ -342,18 +373,10 @@ SERVER = textwrap.dedent(
             **{k: tf.constant(v, tf.string) for k, v in case["strings"].items()})
         ids = model.signatures["serve_token_ids"](
             **{k: tf.constant(v, tf.int32) for k, v in case["token_inputs"].items()})
-        proto = saved_model_pb2.SavedModel()
-        with open(os.path.join(case["path"], "saved_model.pb"), "rb") as f:
-            proto.ParseFromString(f.read())
-        ops = set()
-        for graph in proto.meta_graphs:
-            ops.update(node.op for node in graph.graph_def.node)
-            for function in graph.graph_def.library.function:
-                ops.update(node.op for node in function.node_def)
         results[name] = {
             "strings": {k: v.numpy() for k, v in strings.items()},
             "token_ids": {k: v.numpy() for k, v in ids.items()},
-            "ops": sorted(ops),
+            "ops": sorted(saved_ops(case["path"])),
         }
     blocked = ("keras", "keras_hub", "keras_encoders", "jax", "torch", "tensorflow_text")
     results["modules"] = sorted(
@@ -463,6 +486,105 @@ def test_exports_serve_like_the_task(tokenizer, tmp_path):
     if show.returncode or "inputs['text']" not in serving_default or "DT_STRING" not in serving_default:
         problems.append(f"saved_model_cli show: {show.stdout[-2000:]}{show.stderr[-2000:]}")
     assert not problems, "\n".join(problems)
+
+
+# === Long texts: extract()'s windows in the graph ===
+ZH_LONG = "2月8日上午谷爱凌获得金牌，中国选手的国籍。情感倾向正向好！" * 3  # 90 characters
+EN_LONG = "In 1997, Steve became the CEO of Apple, 2 years after he returned. " * 2
+
+
+def served_spans(out, r):
+    """Row `r` of served spans in `extract()`'s layout."""
+    spans = []
+    for k in range(int(out["span_count"][r])):
+        span = {"text": out["span_text"][r, k].numpy().decode("utf-8"),
+                "probability": float(out["span_probability"][r, k])}
+        if not (out["span_voted"][r, k] or out["span_in_prompt"][r, k]):
+            span.update(start=int(out["span_start"][r, k]), end=int(out["span_end"][r, k]))
+        spans.append(span)
+    return spans
+
+
+def same_spans(got, want):
+    """Problems between two span lists (same order; probabilities <= TOL)."""
+    strip = [{k: v for k, v in s.items() if k not in ("probability", "relations")} for s in want]
+    if [{k: v for k, v in s.items() if k != "probability"} for s in got] != strip:
+        return [f"{got} != {want}"]
+    return [f"{a} != {b}" for a, b in zip(got, want) if abs(a["probability"] - b["probability"]) > TOL]
+
+
+def aim_heads(task, prompts, texts, starts, ends):
+    """Set the span heads (least squares on the hidden states of these
+    pairs' windows) so that starts fire on the `starts` tokens and ends on
+    the `ends` tokens: a random model finds spans in the text and in the
+    prompt, so that both the joining and the vote are exercised."""
+    pre, decoding = task.preprocessor, task.decoding
+    sizes = uie.window_lengths(prompts, pre.sequence_length, decoding, 4).numpy()
+    features = pre.character_windows(prompts, texts, sizes)
+    hidden = to_numpy(task.backbone({k: features[k] for k in task.input})["sequence_output"])
+    hidden = hidden.reshape(-1, hidden.shape[-1])
+    hidden = np.concatenate([hidden, np.ones_like(hidden[:, :1])], 1)
+    for layer, words in ((task.start_dense, starts), (task.end_dense, ends)):
+        ids = {i for word, pick in words for i in rows(pre.tokenizer([word]))[0][pick:][:1]}
+        target = np.where(np.isin(features["token_ids"], list(ids)), 1.0, -1.0).reshape(-1)
+        weight = np.where(target > 0, 5.0, 1.0)[:, None]  # few positives
+        a = hidden * weight
+        # Ridge: small weights keep float32 rounding small in the logits.
+        solution = np.linalg.solve(a.T @ a + np.eye(a.shape[1]), a.T @ (target * weight[:, 0]))
+        layer.set_weights([solution[:-1, None] * 10, solution[-1:] * 10])
+
+
+@exporting
+@pytest.mark.parametrize("decoding", ["taskflow", "taskflow_corrected"])
+def test_information_extractor_serves_the_spans_extract_finds_in_long_texts(decoding, tmp_path):
+    """Texts of several windows, Chinese and English: the SavedModel cuts,
+    packs, decodes and joins windows as `extract()` does ("taskflow": the
+    PaddleNLP convention, rows of the full length; "taskflow_corrected":
+    rows padded to a multiple of 16), one request per schema type."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    task = tiny_information_extractor(decoding, hidden_dim=64)
+    texts = [ZH_LONG, EN_LONG, "好"]
+    aim_heads(task, [p for p in ("选手", "情感倾向[正向,负向]") for _ in texts], texts * 2,
+              starts=[("谷", 0), ("中", 0), ("Steve", 0), ("正", 0)],
+              ends=[("凌", 0), ("国", 0), ("Steve", -1), ("向", 0)])
+    keras_encoders.export_saved_model(task, tmp_path / "uie")
+    unknown = sorted(saved_ops(str(tmp_path / "uie")) - ALLOWED_OPS)
+    assert not unknown, f"ops outside ALLOWED_OPS: {unknown}"
+    serve = tf.saved_model.load(str(tmp_path / "uie")).signatures["serving_default"]
+    schema = [{"选手": ["国籍"]}, "时间", "情感倾向［正向，负向］"]
+    found = task.extract(texts, schema)
+    # One request per schema type, as extract() asks them: the top-level
+    # types of every text, then the relation prompts of the spans found.
+    requests = [[(name, t, found[i].get(name, [])) for i, t in enumerate(texts)]
+                for name in ("选手", "时间", "情感倾向［正向，负向］")]
+    requests.append([(task.relation_prompt(s["text"], "国籍"), t, s.get("relations", {}).get("国籍", []))
+                     for i, t in enumerate(texts) for s in found[i].get("选手", [])])
+    problems, windows = [], 0
+    for request in requests:
+        prompts, strings = [r[0] for r in request], [r[1] for r in request]
+        out = serve(prompt=tf.constant(prompts), text=tf.constant(strings))
+        for r, (prompt, _, want) in enumerate(request):
+            problems += [f"{decoding} {prompt!r} row {r}: {p}" for p in same_spans(served_spans(out, r), want)]
+        # The windows are the preprocessor's, and the logits the task's on them.
+        half = [uie.half_width(p) for p in prompts]
+        sizes = uie.window_lengths(half, 32, decoding, 4)
+        features = task.preprocessor.character_windows(half, strings, sizes.numpy(), 32)
+        expected = {"window_row": features["example_index"], "window_offset": features["window_offset"],
+                    "token_start": features["token_start"], "token_end": features["token_end"],
+                    **predict(task, {k: features[k] for k in task.input})}
+        problems += differences(f"{decoding} {prompts[0]!r}", {k: v.numpy() for k, v in out.items()}, expected)
+        windows = max(windows, int(np.max(np.bincount(features["example_index"]))))
+    assert windows >= 3  # texts of several windows
+    spans = [s for request in requests for r in request for s in r[2]]
+    # Text spans in later windows, and voted classification answers.
+    assert max(s.get("start", 0) for s in spans) > 32 and any("start" not in s for s in spans)
+    assert any(s.get("start", 0) > 0 for s in found[1].get("选手", []))  # English too
+    assert not problems, "\n".join(problems)
+    # A prompt that leaves no room for text is refused, naming the fix.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_seq_len=32 leaves no characters"):
+        serve(prompt=tf.constant(["选手" * 20]), text=tf.constant(["好"]))
 
 
 # === Errors and the other backends ===

@@ -32,6 +32,9 @@ MAX_PROMPTS_PER_TEXT = 2048
 
 # What a position of a packed `[CLS] prompt [SEP] text [SEP]` row holds.
 SPECIAL, PROMPT, TEXT = -1, 0, 1
+# Special tokens Taskflow reserves next to prompt and text when it sizes
+# windows (ERNIE-M packs 4: see `InformationExtractor.extract`).
+TASKFLOW_SPECIAL_TOKENS = 3
 
 
 def decode_spans(start_probs, end_probs, part, token_start, token_end, prompt_length,
@@ -269,43 +272,188 @@ def _short(value, limit=80):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def join_windows(window_spans, window_offsets):
-    """Taskflow's `_auto_joiner`: the spans of each text from its windows'.
+def largest_string_length(strings):
+    """The length in characters of the lexicographically largest of `strings`
+    (a 1-D string tensor; Python's `len(max(strings))`: code point order), in
+    TF ops; 0 for no strings.
+
+    One pass per character position keeps the strings that carry the largest
+    code point there among those still kept; a string that has ended sorts
+    below any character, as in Python.
+    """
+    codes = tf.strings.unicode_decode(strings, "UTF-8")
+    # -1 after the end (one column more than the longest: never empty).
+    dense = tf.pad(codes.to_tensor(-1), [[0, 0], [0, 1]], constant_values=-1)
+
+    def step(k, alive):
+        column = dense[:, k]
+        best = tf.reduce_max(tf.where(alive, column, -2))
+        return k + 1, alive & (column == best)
+
+    _, alive = tf.while_loop(
+        lambda k, alive: k < tf.shape(dense)[1], step,
+        (tf.constant(0), tf.ones(tf.shape(dense)[:1], tf.bool)),
+    )
+    lengths = tf.cast(codes.row_lengths(), tf.int32)
+    return tf.reduce_max(tf.concat([tf.boolean_mask(lengths, alive), [0]], 0))
+
+
+def window_lengths(prompts, max_seq_len, decoding, special_tokens):
+    """Characters per text window of each `(prompt, text)` row, in TF ops.
+
+    - "taskflow": PaddleNLP Taskflow's `max_seq_len - len(max(prompts)) - 3`
+      for every row, `max(prompts)` the lexicographically largest prompt of
+      the rows asked together (Taskflow asks one schema type at a time);
+    - "taskflow_corrected": `max_seq_len - len(prompt) - special_tokens`,
+      per row (no character is lost to truncation).
 
     Args:
-        window_spans: per text, per window, the window's span dicts (text
-            spans with window-relative `start`/`end`).
-        window_offsets: per text, per window, its first character's offset.
+        prompts: `(B,)` strings (already `half_width`).
+        max_seq_len: int (a Python value or a scalar tensor).
+        decoding: "taskflow" or "taskflow_corrected".
+        special_tokens: int. The special tokens the tokenizer packs.
 
-    If the first window with any span (over all texts) starts with a prompt
-    span (no `start`), the prompt is a classification one: each text gets
-    the first span of each window voted on, the most frequent text winning
-    (ties: the higher summed probability, then the first seen), with its mean
-    probability. Otherwise each window's text spans are shifted by its
-    offset and all are concatenated, duplicates included.
+    Returns:
+        `(B,)` int32.
     """
-    first = next((spans for windows in window_spans for spans in windows if spans), None)
-    classification = first is not None and "start" not in first[0]
-    joined = []
-    for windows, offsets in zip(window_spans, window_offsets):
-        if classification:
-            votes = {}
-            for spans in windows:
-                if spans:
-                    count, total = votes.get(spans[0]["text"], (0, 0.0))
-                    votes[spans[0]["text"]] = (count + 1, total + spans[0]["probability"])
-            if votes:
-                text, (count, total) = max(votes.items(), key=lambda item: item[1])
-                joined.append([{"text": text, "probability": total / count}])
-            else:
-                joined.append([])
-            continue
-        spans_of_text = []
-        for spans, offset in zip(windows, offsets):
-            for span in spans:
-                if "start" in span:
-                    span["start"] += offset
-                    span["end"] += offset
-                spans_of_text.append(span)
-        joined.append(spans_of_text)
-    return joined
+    prompts = tf.convert_to_tensor(prompts, tf.string)
+    max_seq_len = tf.cast(max_seq_len, tf.int32)
+    if decoding == "taskflow":
+        size = max_seq_len - largest_string_length(prompts) - TASKFLOW_SPECIAL_TOKENS
+        return tf.fill(tf.shape(prompts), size)
+    if decoding == "taskflow_corrected":
+        return max_seq_len - tf.strings.length(prompts, unit="UTF8_CHAR") - special_tokens
+    raise ValueError(
+        f"Character windows are for 'taskflow' and 'taskflow_corrected' decoding; "
+        f"got decoding={decoding!r}."
+    )
+
+
+def longest_first(first_length, second_length, budget):
+    """Token counts kept by "longest_first" truncation of a pair, in TF ops.
+
+    The tokenizer truncation Taskflow relies on drops one token at a time
+    from the end of the longer of the two (the second on a tie) until both
+    fit `budget`. In closed form: the excess comes off the longer one alone
+    while it stays at least as long as the other; otherwise both end at
+    half the budget, the first keeping the odd token.
+
+    Args:
+        first_length, second_length: int tensors of one shape.
+        budget: int (tensor), the tokens both may hold together.
+
+    Returns:
+        `(first kept, second kept)`.
+    """
+    p, t = first_length, second_length
+    budget = tf.maximum(tf.cast(budget, p.dtype), 0)
+    excess = tf.maximum(p + t - budget, 0)
+    half = budget // 2
+    kept_p = tf.where(p - t >= excess, p - excess, tf.where(t - p >= excess, p, budget - half))
+    kept_t = tf.where(p - t >= excess, t, tf.where(t - p >= excess, t - excess, half))
+    return kept_p, kept_t
+
+
+def join_windows(spans, window_row, window_offset, window_text, window_prompt, rows):
+    """Taskflow's `_auto_joiner`: the spans of each row from its windows', in TF ops.
+
+    Windows come in row order (all windows of row 0 first, in text order).
+    If the first window with any span (over all rows) starts with a prompt
+    span, the prompt is a classification one: each row gets one answer, the
+    text of the first span of each of its windows voted on, the most
+    frequent winning (ties: the higher summed probability, then the first
+    seen), with its mean probability. Otherwise each window's text spans are
+    shifted by the window's offset and all are concatenated, duplicates
+    included.
+
+    Args:
+        spans: `decode_spans` output for the `(W, L)` windows.
+        window_row: `(W,)` ints, the row of each window.
+        window_offset: `(W,)` ints, its first character in the row's text.
+        window_text: `(W,)` strings, the window's text.
+        window_prompt: `(W,)` strings, its prompt.
+        rows: int (tensor), the number of rows B.
+
+    Returns:
+        A dict of `(B, None)` `tf.RaggedTensor`s: `text`, `start`, `end`
+        (characters of the row's text, or of the prompt when `in_prompt`;
+        -1 for a voted answer), `in_prompt`, `probability` and `voted`.
+    """
+    window_row = tf.cast(window_row, tf.int32)
+    window_offset = tf.cast(window_offset, tf.int32)
+    rows = tf.cast(rows, tf.int32)
+    window = tf.cast(spans["start"].value_rowids(), tf.int32)  # of each span
+    count = tf.cast(spans["start"].row_lengths(), tf.int32)  # spans per window
+    a, b = spans["start"].flat_values, spans["end"].flat_values
+    in_prompt = spans["in_prompt"].flat_values
+    probability = spans["probability"].flat_values
+    source = tf.where(in_prompt, tf.gather(window_prompt, window), tf.gather(window_text, window))
+    text = python_slice(source, a, b)
+    shift = tf.where(in_prompt, 0, tf.gather(window_offset, window))
+    # The first span of each window that has one (its row-splits entry).
+    has = count > 0
+    first = tf.boolean_mask(spans["start"].row_splits[:-1], has)
+    classification = tf.reduce_any(tf.gather(in_prompt, first[:1]))
+    vote_row = tf.boolean_mask(window_row, has)
+    vote = _vote(tf.gather(text, first), tf.gather(probability, first), vote_row, rows)
+    vote.update(
+        in_prompt=tf.gather(in_prompt, tf.gather(first, vote.pop("first"))),
+        start=tf.fill(tf.shape(vote["text"]), -1),
+        end=tf.fill(tf.shape(vote["text"]), -1),
+        voted=tf.ones(tf.shape(vote["text"]), tf.bool),
+    )
+    plain = {
+        "text": text,
+        "start": a + shift,
+        "end": b + shift,
+        "in_prompt": in_prompt,
+        "probability": probability,
+        "voted": tf.zeros(tf.shape(text), tf.bool),
+        "lengths": tf.math.unsorted_segment_sum(count, window_row, rows),
+    }
+    # Either the votes or the concatenation, without a branch in the graph.
+    lengths = tf.where(classification, vote.pop("lengths"), plain.pop("lengths"))
+    keep = tf.concat([tf.fill(tf.shape(text), ~classification),
+                      tf.fill(tf.shape(vote["text"]), classification)], 0)
+    return {
+        key: tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(tf.concat([plain[key], tf.cast(vote[key], plain[key].dtype)], 0), keep),
+            lengths,
+        )
+        for key in plain
+    }
+
+
+def _vote(text, probability, row, rows):
+    """Per row, the most frequent of its `text` votes (ties: the higher
+    summed probability, then the first cast), with its mean probability.
+
+    Returns a dict of the winners, in row order: `text`, `probability`,
+    `first` (the index of its first vote) and `lengths` (`(rows,)`, 1 for
+    a row with votes, else 0).
+    """
+    # One key per (row, text); unique ids come in order of first appearance.
+    _, text_id = tf.unique(text)
+    key = tf.cast(row, tf.int64) * tf.cast(tf.size(text) + 1, tf.int64) + tf.cast(text_id, tf.int64)
+    _, key_id = tf.unique(key)
+    keys = tf.reduce_max(tf.concat([key_id + 1, [0]], 0))
+    votes = tf.math.unsorted_segment_sum(tf.ones_like(key_id), key_id, keys)
+    total = tf.math.unsorted_segment_sum(probability, key_id, keys)
+    first = tf.math.unsorted_segment_min(tf.range(tf.size(key_id)), key_id, keys)
+    owner = tf.gather(row, first)
+
+    def best(values, among, pick=tf.math.unsorted_segment_max):
+        # Among `among`, those whose value is their row's best.
+        fill = values.dtype.min if pick is tf.math.unsorted_segment_max else values.dtype.max
+        chosen = pick(tf.where(among, values, fill), owner, rows)
+        return among & (values == tf.gather(chosen, owner))
+
+    winner = best(votes, tf.ones_like(votes, tf.bool))
+    winner = best(total, winner)
+    winner = best(first, winner, tf.math.unsorted_segment_min)
+    return {
+        "text": tf.boolean_mask(tf.gather(text, first), winner),
+        "probability": tf.boolean_mask(total / tf.cast(votes, total.dtype), winner),
+        "first": tf.boolean_mask(first, winner),
+        "lengths": tf.math.unsorted_segment_sum(tf.cast(winner, tf.int32), owner, rows),
+    }

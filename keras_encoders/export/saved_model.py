@@ -56,7 +56,9 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
         **options: options of the task's serving signature, e.g.
             `text_pair=True` (classifiers), `top_k=5` (masked LM),
             `max_answer_length=30` (question answering), `threshold=0.5`
-            (information extraction).
+            and `max_seq_len=128` (information extraction: the windows of
+            `extract(..., max_seq_len=...)`; see
+            `InformationExtractorSignature`).
 
     Example:
     ```python

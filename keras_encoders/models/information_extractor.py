@@ -246,6 +246,12 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
           all 4 special tokens), so no character is lost to truncation;
           only prompt and text tokens are thresholded and a span must lie
           within the prompt or within the text (no empty spans).
+
+          Both cut, pack and join windows with TF functions
+          (`InformationExtractorPreprocessor.character_window_tensors`,
+          `decoding.information_extraction.window_lengths` and
+          `join_windows`) that the exported SavedModel runs in its graph,
+          so that a server finds these spans too.
         - "tokens": windows of `max_seq_len` tokens (the preprocessor's
           `sequence_length` by default) starting every `stride` text tokens
           (default: no overlap); prompts are cut to the preprocessor's
@@ -381,19 +387,14 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
                 prompts, texts, stride=stride, sequence_length=max_seq_len
             )
             features["window_text"] = np.asarray([texts[i] for i in features["example_index"]], object)
-            features["window_offset"] = np.zeros_like(features["example_index"])
             features["prompt_length"] = np.asarray(
                 [len(prompts[i]) for i in features["example_index"]], "int32"
             )
         else:
+            # The window sizes and windows the exported signature computes too.
             specials = 2 + getattr(preprocessor.tokenizer, "pair_separator", 1)
-            if decoding == "taskflow":
-                # Taskflow reserves 3 special tokens and sizes every window
-                # from the lexicographically largest prompt.
-                sizes = [max_seq_len - len(max(prompts)) - 3] * len(prompts)
-            else:
-                sizes = [max_seq_len - len(prompt) - specials for prompt in prompts]
-            features = preprocessor.character_windows(prompts, texts, sizes, max_seq_len)
+            sizes = uie.window_lengths(prompts, max_seq_len, decoding, specials)
+            features = preprocessor.character_windows(prompts, texts, sizes.numpy(), max_seq_len)
         rows = len(features["example_index"])
         inputs = {name: _pad_rows(features[name], batch_size) for name in self.backbone.input}
         verbose = encoder_task.progress_verbose(verbose, len(inputs["token_ids"]), batch_size)
@@ -405,9 +406,23 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             features["prompt_length"], threshold,
             taskflow_offsets=decoding == "taskflow",
         )
+        if decoding != "tokens":
+            # Taskflow's joining, as the exported signature joins windows.
+            joined = uie.join_windows(
+                spans, features["example_index"], features["window_offset"],
+                features["window_text"].astype(str), np.asarray(prompts, str)[features["example_index"]],
+                len(pairs),
+            )
+            joined = {k: v.to_list() for k, v in joined.items()}
+            return [
+                [{"text": text.decode("utf-8"), "probability": float(p)} if voted or in_prompt else
+                 {"text": text.decode("utf-8"), "start": a, "end": b, "probability": float(p)}
+                 for text, a, b, in_prompt, p, voted in zip(*(joined[k][r] for k in (
+                     "text", "start", "end", "in_prompt", "probability", "voted")))]
+                for r in range(len(pairs))
+            ]
         spans = {k: v.to_list() for k, v in spans.items()}
         windows = [[] for _ in pairs]
-        offsets = [[] for _ in pairs]
         for w, example in enumerate(features["example_index"]):
             prompt, window = prompts[example], features["window_text"][w]
             found = []
@@ -418,9 +433,6 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
                 else:
                     found.append({"text": window[a:b], "start": a, "end": b, "probability": float(p)})
             windows[example].append(found)
-            offsets[example].append(int(features["window_offset"][w]))
-        if decoding != "tokens":
-            return uie.join_windows(windows, offsets)
         return [_best_of_windows(found) for found in windows]
 
 

@@ -4,9 +4,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras_hub.models import Preprocessor
+from keras_hub.src.utils.tensor_utils import no_convert_scope
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
+from keras_encoders.decoding import information_extraction as uie
 from keras_encoders.models import preprocessing
+from keras_encoders.utils import text_utils
 
 # Windows are padded to a multiple of this (not to `sequence_length`): short
 # texts stay cheap and the model sees few distinct shapes (fewer retraces).
@@ -231,46 +234,119 @@ class InformationExtractorPreprocessor(Preprocessor):
         tie), which is the tokenizer truncation ("longest_first") Taskflow
         relies on. Prompts are not cut to `max_prompt_length`.
 
+        This is `character_window_tensors` (TF ops, which the exported
+        SavedModel runs in its graph) run eagerly, as numpy arrays.
+
         Returns the dict of `windows()`, plus `window_offset` (the first
         character of each row's slice in its text) and `window_text` (the
         slice), and `prompt_length` (characters of each row's prompt).
         """
         prompts, texts = list(prompts), list(texts)
+        window_lengths = np.asarray(window_lengths, "int64").reshape(-1)
         if not len(prompts) == len(texts) == len(window_lengths):
             raise ValueError(
                 f"Got {len(prompts)} prompts, {len(texts)} texts and "
                 f"{len(window_lengths)} window lengths; pass one of each per pair."
             )
         length = sequence_length or self.sequence_length
-        slices, offsets = [], []
-        for text, size in zip(texts, window_lengths):
-            if size < 1:
-                raise ValueError(
-                    f"sequence_length={length} leaves no characters of text next "
-                    "to the prompt; use a longer sequence length or a shorter prompt."
-                )
-            starts = range(0, len(text), size) if len(text) > size else [0]
-            slices.append([text[a: a + size] for a in starts])
-            offsets.append(list(starts))
+        if np.any(window_lengths < 1):
+            raise ValueError(
+                f"sequence_length={length} leaves no characters of text next "
+                "to the prompt; use a longer sequence length or a shorter prompt."
+            )
+        strings = [tf.constant(text_utils.replace_lone_surrogates(s), tf.string)
+                   for s in (prompts, texts)]
+        with tf.device("cpu"), no_convert_scope():
+            out = self.character_window_tensors(*strings, window_lengths, length)
+        out = {key: value.numpy() for key, value in out.items()}
+        out["window_text"] = np.asarray([s.decode("utf-8") for s in out["window_text"]], object)
+        out["padding_mask"] = out["padding_mask"].astype("int32")
+        out["in_prompt"] = out["part"] == 0
+        out["in_text"] = out["part"] == 1
+        return out
+
+    def character_window_tensors(self, prompts, texts, window_lengths, sequence_length):
+        """`character_windows` in TF ops (eager or in a graph), one row per
+        window, windows in row order.
+
+        Args:
+            prompts, texts: `(B,)` strings.
+            window_lengths: `(B,)` ints, each at least 1.
+            sequence_length: int (tensor). Tokens per window, at most.
+
+        Returns:
+            A dict of tensors: the backbone inputs and `token_start`,
+            `token_end`, `part` `(W, L)` (L: `sequence_length` in the
+            "paddlenlp" convention, else the longest row rounded up to a
+            multiple of 16); `example_index`, `window_offset`,
+            `prompt_length` and `window_text` `(W,)`.
+        """
         tok = self.tokenizer
-        tokenized = _tokenize_unique(tok, prompts + [s for row in slices for s in row])
-        budget = length - 2 - self._separators
-        rows = _empty_rows()
-        extra = {"window_offset": [], "window_text": [], "prompt_length": []}
-        for i, prompt in enumerate(prompts):
-            for piece, offset in zip(slices[i], offsets[i]):
-                p, t = [list(x) for x in tokenized[prompt]], [list(x) for x in tokenized[piece]]
-                while len(p[0]) + len(t[0]) > budget:
-                    for x in p if len(p[0]) > len(t[0]) else t:
-                        x.pop()
-                _add_row(rows, tok, self._separators, i, p, t)
-                extra["window_offset"].append(offset)
-                extra["window_text"].append(piece)
-                extra["prompt_length"].append(len(prompt))
-        out = self._features(rows, length)
-        out["window_offset"] = np.asarray(extra["window_offset"], "int32")
-        out["window_text"] = np.asarray(extra["window_text"], object)
-        out["prompt_length"] = np.asarray(extra["prompt_length"], "int32")
+        separators = self._separators
+        sizes = tf.cast(window_lengths, tf.int32)
+        characters = tf.strings.length(texts, unit="UTF8_CHAR")
+        # A text no longer than its window is one window, even an empty one.
+        counts = tf.maximum((characters + sizes - 1) // sizes, 1)
+        row = tf.repeat(tf.range(tf.size(counts)), counts)
+        offset = tf.cast(tf.ragged.range(counts).flat_values, tf.int32) * tf.gather(sizes, row)
+        window_text = tf.strings.substr(
+            tf.gather(texts, row), offset, tf.gather(sizes, row), unit="UTF8_CHAR"
+        )
+        # One tokenizer call for prompts and slices.
+        ids, starts, ends = tok.tokenize_with_offsets(tf.concat([prompts, window_text], 0))
+        count = tf.size(prompts)
+
+        def dense(values, start, stop, gather=None):
+            # Ragged rows as a dense array with one column more than needed
+            # (so that clipped indices always land on something).
+            values = tf.cast(values[start:stop].to_tensor(-1), tf.int32)
+            values = tf.pad(values, [[0, 0], [0, 1]], constant_values=-1)
+            return values if gather is None else tf.gather(values, gather)
+
+        prompt = [dense(x, 0, count, row) for x in (ids, starts, ends)]
+        text = [dense(x, count, None) for x in (ids, starts, ends)]
+        prompt_tokens = tf.gather(tf.cast(ids[:count].row_lengths(), tf.int32), row)
+        text_tokens = tf.cast(ids[count:].row_lengths(), tf.int32)
+        p, t = uie.longest_first(prompt_tokens, text_tokens, sequence_length - 2 - separators)
+        used = 2 + separators + p + t
+        longest = tf.reduce_max(tf.concat([used, [0]], 0))
+        if self.convention == "paddlenlp":
+            width = tf.cast(sequence_length, tf.int32)  # the attended padding is an input
+        else:
+            width = tf.minimum(tf.cast(sequence_length, tf.int32),
+                               -(-longest // _PAD_MULTIPLE) * _PAD_MULTIPLE)
+        # [CLS] prompt [SEP]*separators text [SEP] [PAD]..., position by position.
+        j = tf.range(width)[None, :]
+        p, t = p[:, None], t[:, None]
+        text_begin = 1 + p + separators
+        in_prompt = (j >= 1) & (j < 1 + p)
+        in_text = (j >= text_begin) & (j < text_begin + t)
+        prompt_at = tf.clip_by_value(j - 1 + 0 * p, 0, tf.shape(prompt[0])[1] - 1)
+        text_at = tf.clip_by_value(j - text_begin, 0, tf.shape(text[0])[1] - 1)
+
+        def lay_out(prompt_values, text_values, special):
+            return tf.where(in_prompt, tf.gather(prompt_values, prompt_at, batch_dims=1),
+                            tf.where(in_text, tf.gather(text_values, text_at, batch_dims=1), special))
+
+        last = text_begin + t
+        special_ids = tf.where(j == 0, tok.start_token_id,
+                               tf.where((j < text_begin) | (j == last), tok.end_token_id,
+                                        tok.pad_token_id))
+        token_ids = lay_out(prompt[0], text[0], special_ids)
+        none = tf.fill(tf.shape(token_ids), -1)
+        part = tf.where(in_prompt, 0, tf.where(in_text, 1, -1))
+        segment_ids = tf.cast((j >= text_begin) & (j <= last), tf.int32)
+        out = {
+            **preprocessing.model_inputs(tok, token_ids, segment_ids),
+            "padding_mask": self.padding_mask(token_ids),
+            "token_start": lay_out(prompt[1], text[1], none),
+            "token_end": lay_out(prompt[2], text[2], none),
+            "part": part,
+            "example_index": row,
+            "window_offset": offset,
+            "window_text": window_text,
+            "prompt_length": tf.gather(tf.strings.length(prompts, unit="UTF8_CHAR"), row),
+        }
         return out
 
     def _features(self, rows, length):

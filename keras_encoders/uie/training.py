@@ -21,11 +21,9 @@ targets in every window of their example.
 
 import numpy as np
 
+from keras_encoders.decoding import information_extraction as uie
 from keras_encoders.uie import annotations
 from keras_encoders.uie import evaluation
-
-# Special tokens Taskflow reserves next to prompt and text.
-TASKFLOW_SPECIAL_TOKENS = 3
 
 
 def windows_of(extractor, prompts, texts, max_seq_len, decoding):
@@ -36,7 +34,7 @@ def windows_of(extractor, prompts, texts, max_seq_len, decoding):
         features = preprocessor.windows(prompts, texts, sequence_length=max_seq_len)
         features["window_offset"] = np.zeros_like(features["example_index"])
         return features
-    specials = TASKFLOW_SPECIAL_TOKENS if decoding == "taskflow" else (
+    specials = uie.TASKFLOW_SPECIAL_TOKENS if decoding == "taskflow" else (
         2 + getattr(preprocessor.tokenizer, "pair_separator", 1))
     sizes = [max_seq_len - len(prompt) - specials for prompt in prompts]
     return preprocessor.character_windows(prompts, texts, sizes, max_seq_len)
