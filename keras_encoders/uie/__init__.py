@@ -6,12 +6,16 @@
 - `span_counts`, `SpanCounts`, `type_groups`: precision, recall and F1 with
   `paddlenlp.metrics.SpanEvaluator`'s semantics, overall and per type.
 - `evaluate`: those scores for an `InformationExtractor` on an example file.
-- `training_data`: `(x, y)` for `fit` from such a file, in `extract()`'s windows.
+- `training_data`: `(x, y)` for `fit` from such a file, in `extract()`'s windows;
+  importing this package registers it with the models, so that
+  `extractor.fit("train.txt", validation_data="dev.txt")` reads the files
+  as they are (and `keras_encoders` imports it).
 - The `keras-encoders-uie` command (`python -m keras_encoders.uie`):
   subcommands `doccano`, `label-studio` and `evaluate`, with PaddleNLP's flags.
 
 This package sits above `keras_encoders.models` (it evaluates tasks) and
-below nothing: models, convert and export never import it.
+below nothing: models, convert and export never import it (the models
+reach its reader through `information_extractor.register_example_reader`).
 """
 
 from keras_encoders.uie.annotations import AnnotationError
