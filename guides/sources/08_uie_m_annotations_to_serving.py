@@ -12,15 +12,13 @@
 # The annotations are made from the MSRA NER corpus (people, places, organisations), as a
 # doccano sequence-labelling project would export them. With `USE_PRESET`, PaddleNLP's
 # pre-trained `uie_m_base_multi` is fine-tuned on 2,000 sentences; the small path trains a
-# tiny random UIE-M on 100 of them in seconds, which shows the workflow (it learns its
+# tiny random UIE-M on 125 of them in seconds, which shows the workflow (it learns its
 # training sentences, not the language).
 
 # %%
 import io
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import matplotlib.pyplot as plt
@@ -67,7 +65,7 @@ with open(data_file("data/msra_ner/dev.json", MSRA_URL), encoding="utf-8") as f:
         # Short sentences with at least one entity: the small model reads them whole.
         if 8 <= len(row["text"]) <= 40 and any(t != "O" for t in row["label"]):
             lines.append(doccano_line(row["text"], row["label"]))
-lines = lines[: 100 if SMALL else 2000]
+lines = lines[: 125 if SMALL else 2000]
 DOCCANO_FILE = os.path.join(WORK_DIR, "doccano_ext.jsonl")
 with open(DOCCANO_FILE, "w", encoding="utf-8") as f:
     f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
@@ -76,23 +74,32 @@ print(len(lines), "annotated sentences, e.g.", json.dumps(lines[0], ensure_ascii
 # %% [markdown]
 # ## 2. Convert, as PaddleNLP's `doccano.py`
 #
-# `keras-encoders-uie doccano` takes `doccano.py`'s flags and writes the same files (one
-# example a line: `content`, `result_list`, `prompt`), with the same examples for the same
-# `--seed`: a positive example per sentence and entity type, and negatives (types the
-# sentence lacks, at most `--negative_ratio` per positive in training). A malformed line
-# (overlapping or out-of-range offsets, an empty text) stops it with the line and the field
-# named. In Python the same is `uie.convert_doccano(DOCCANO_FILE, save_dir=WORK_DIR, ...)`.
-# (Here it runs as `python -m keras_encoders.uie`, the same command, so the notebook finds
-# it whatever the `PATH`.)
+# The command line takes `doccano.py`'s flags and writes the same files, with the same
+# examples for the same `--seed`:
+#
+# ```bash
+# keras-encoders-uie doccano --doccano_file uie-msra/doccano_ext.jsonl --task_type ext \
+#     --save_dir uie-msra --splits 0.8 0.1 0.1 --negative_ratio 5 --seed 1000
+# ```
+#
+# Each line of `train.txt`, `dev.txt` and `test.txt` is one example: `content`,
+# `result_list` (the spans) and `prompt`. There is a positive example per sentence and
+# entity type, and negatives (types the sentence lacks, at most `negative_ratio` per
+# positive in training). A malformed line (overlapping or out-of-range offsets, an empty
+# text) stops it with the line and the field named. Below, the same conversion from Python
+# (the command would start a second Python process, which takes longer than converting).
+# The small path keeps one negative per positive: its tiny model, trained for a few hundred
+# steps, learns its spans sooner with fewer examples that answer nothing.
 
 # %%
-command = [sys.executable, "-m", "keras_encoders.uie", "doccano", "--doccano_file", DOCCANO_FILE,
-           "--save_dir", WORK_DIR, "--splits", "0.8", "0.1", "0.1", "--negative_ratio", "5",
-           "--task_type", "ext", "--seed", "1000"]
-print(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+splits = uie.convert_doccano(DOCCANO_FILE, save_dir=WORK_DIR, splits=[0.8, 0.1, 0.1],
+                             negative_ratio=1 if SMALL else 5, task_type="ext", seed=1000)
+print({name: len(examples) for name, examples in splits.items()})
 TRAIN, DEV, TEST = (os.path.join(WORK_DIR, f"{name}.txt") for name in ("train", "dev", "test"))
 with open(TRAIN, encoding="utf-8") as f:
-    print(f.readline())
+    examples = [json.loads(line) for line in f]
+print(json.dumps(next(e for e in examples if e["result_list"]), ensure_ascii=False))  # a positive
+print(json.dumps(next(e for e in examples if not e["result_list"]), ensure_ascii=False))  # a negative
 
 # %% [markdown]
 # ## 3. Fine-tune on `train.txt`, as it is
@@ -171,7 +178,7 @@ print(f"{'':24}{'type':8}{'precision':>10}{'recall':>8}{'F1':>8}")
 for name, report in scores.items():
     for kind, s in report.items():
         print(f"{name:24}{kind:8}{s['precision']:10.3f}{s['recall']:8.3f}{s['f1']:8.3f}")
-# The small model learns its 80 training sentences, not Chinese: its test F1 stays low.
+# The small model learns its 100 training sentences, not Chinese: its test F1 stays low.
 
 # %% [markdown]
 # ## 5. Extract with a schema
@@ -233,7 +240,8 @@ for row, (text, kind) in enumerate(pairs):
         if not columns["span_in_prompt"][row, k]:  # a span of the text, not of the prompt
             span.update(start=int(columns["span_start"][row, k]), end=int(columns["span_end"][row, k]))
         served[texts.index(text)].setdefault(kind, []).append(span)
-print(json.dumps(served[0], ensure_ascii=False, indent=1))
+for text, result in zip(texts, served):
+    print(text, json.dumps(result, ensure_ascii=False))
 
 
 def spans_and_probabilities(result):
