@@ -22,9 +22,6 @@ from keras_encoders import models
 from keras_encoders.export import export_saved_model
 from keras_encoders.hf_export import export_to_transformers
 from keras_encoders.onnx_export import export_onnx
-# UIE data (annotations in, span evaluation); importing it also lets
-# `InformationExtractor.fit` read example files (`fit("train.txt")`).
-from keras_encoders import uie  # noqa: F401
 # Importing convert routes Hugging Face folders of our models to its converters.
 from keras_encoders import convert  # noqa: F401
 
@@ -32,3 +29,7 @@ from keras_encoders import convert  # noqa: F401
 from keras_encoders import presets  # noqa: E402
 
 presets.register_catalogue()
+
+# UIE data (annotations in, span evaluation); importing it also lets
+# `InformationExtractor.fit` read example files (`fit("train.txt")`).
+from keras_encoders import uie  # noqa: E402, F401

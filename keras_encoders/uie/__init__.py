@@ -14,8 +14,7 @@
   subcommands `doccano`, `label-studio` and `evaluate`, with PaddleNLP's flags.
 
 This package sits above `keras_encoders.models` (it evaluates tasks) and
-below nothing: models, convert and export never import it (the models
-reach its reader through `information_extractor.register_example_reader`).
+below nothing: models, convert and export never import it.
 """
 
 from keras_encoders.uie.annotations import AnnotationError
