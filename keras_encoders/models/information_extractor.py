@@ -248,6 +248,15 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         x, y = examples_as_data(self, x, y, kwargs.get("sample_weight"), "x")
         return super().evaluate(x, y, *args, **kwargs)
 
+    def predict(self, x, *args, **kwargs):
+        if is_examples(x):
+            raise ValueError(
+                "predict() takes `(prompts, texts)` or model inputs, not examples in PaddleNLP's "
+                "format: score an example file with `keras_encoders.uie.evaluate(extractor, path)` "
+                "and extract spans from texts with `extract()`."
+            )
+        return super().predict(x, *args, **kwargs)
+
     def preprocess_samples(self, x, y=None, sample_weight=None):
         # A dict is already model inputs (e.g. `windows()` features): it skips
         # the preprocessor, which takes `(prompts, texts)`.

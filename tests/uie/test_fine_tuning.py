@@ -160,6 +160,8 @@ def test_fit_names_bad_example_files(tmp_path):
         model.fit([{"content": ZH, "result_list": []}])
     with pytest.raises(ValueError, match="`x` holds examples in PaddleNLP's format.*leave `y`"):
         model.fit([long_example()], {"start_logits": np.zeros((3, 48))})
+    with pytest.raises(ValueError, match=r"predict\(\) takes .*uie.evaluate\(extractor, path\)"):
+        model.predict(bad)
 
 
 # ~15 s on TensorFlow on CI's CPUs; JAX (compiling) and torch take 2 to 10
