@@ -30,3 +30,7 @@ from keras_encoders import convert  # noqa: F401
 from keras_encoders import presets  # noqa: E402
 
 presets.register_catalogue()
+
+# UIE data (annotations in, span evaluation); importing it also lets
+# `InformationExtractor.fit` read example files (`fit("train.txt")`).
+from keras_encoders import uie  # noqa: E402, F401

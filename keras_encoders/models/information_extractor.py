@@ -1,5 +1,7 @@
 """Universal information extraction (UIE): prompt-driven span extraction."""
 
+import os
+
 import keras
 import numpy as np
 from keras import ops
@@ -14,6 +16,44 @@ CONVENTION_SETTINGS = {
     "paddlenlp": {"pad_position_id": 0, "reference": "paddlenlp", "decoding": "taskflow"},
     "transformers": {"pad_position_id": None, "reference": "transformers", "decoding": "tokens"},
 }
+
+# What turns examples in PaddleNLP's format (a `train.txt` path, or the
+# example dicts) into `(x, y)` for `fit`, `validation_data` and `evaluate`:
+# registered by `keras_encoders.uie`, which knows the format and sits above
+# models (models never import it; importing keras_encoders imports it).
+EXAMPLE_READERS = []
+
+
+def register_example_reader(reader):
+    """Let `InformationExtractor.fit` and `evaluate` take examples:
+    `reader(extractor, examples) -> (x, y)`, `examples` a path or a list of
+    `{"content", "result_list", "prompt"}` dicts."""
+    EXAMPLE_READERS[:] = [reader]
+
+
+def is_examples(x):
+    """A path (str or `os.PathLike`) or a list of dicts: examples in
+    PaddleNLP's format, which no other input of the task looks like."""
+    if isinstance(x, (str, os.PathLike)):
+        return True
+    return isinstance(x, list) and bool(x) and all(isinstance(e, dict) for e in x)
+
+
+def examples_as_data(task, x, y, sample_weight, argument):
+    """`(x, y)` for Keras from examples in PaddleNLP's format, else as given."""
+    if not is_examples(x):
+        return x, y
+    if y is not None or sample_weight is not None:
+        raise ValueError(
+            f"`{argument}` holds examples in PaddleNLP's format, whose `result_list` spans are "
+            "the targets: leave `y` and `sample_weight` out."
+        )
+    if not EXAMPLE_READERS:
+        raise RuntimeError(
+            f"`{argument}` holds examples in PaddleNLP's format, and no reader of them is "
+            "registered: `import keras_encoders.uie` first."
+        )
+    return EXAMPLE_READERS[0](task, x)
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
@@ -52,7 +92,12 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
     #  "选手": [{"text": "谷爱凌", "start": 28, "end": 31, "probability": 0.89,
     #           "relations": {"国籍": [{"text": "中国", ...}]}}, ...]}
 
-    # Fine-tuning: prompts, texts and the character spans that answer them.
+    # Fine-tuning on files in PaddleNLP's example format (`keras-encoders-uie
+    # doccano` or PaddleNLP's doccano.py write them), as they are: each
+    # example is cut into the windows `extract()` reads it in.
+    extractor.fit("data/train.txt", validation_data="data/dev.txt", epochs=3, batch_size=16)
+
+    # Or on prompts, texts and the character spans that answer them.
     extractor.fit(
         x=(["时间", "选手"], [text, text]),
         y={"span_start": tf.ragged.constant([[0], [28]]),
@@ -178,6 +223,39 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             # on whole spans, which `extract()` produces.
             metrics = None
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, sample_weight=None,
+            validation_split=None, validation_data=None, shuffle=True, **kwargs):
+        """Keras' `fit`, where `x` and `validation_data` may also be examples
+        in PaddleNLP's format: the path of a `train.txt` / `dev.txt` (one JSON
+        object per line with `content`, `result_list` and `prompt`), or a
+        list of those dicts. Each example is cut into the windows `extract()`
+        reads it in (this task's `decoding`, the preprocessor's
+        `sequence_length`) with multi-hot start / end targets, as
+        `keras_encoders.uie.training_data` makes them; a bad line raises
+        `keras_encoders.uie.AnnotationError` naming it."""
+        x, y = examples_as_data(self, x, y, sample_weight, "x")
+        if is_examples(validation_data):
+            validation_data = examples_as_data(self, validation_data, None, None, "validation_data")
+        return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
+                           validation_split=validation_split, validation_data=validation_data,
+                           shuffle=shuffle, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras' `evaluate` (the loss), where `x` may also be examples in
+        PaddleNLP's format, as in `fit`. Span precision, recall and F1 are
+        `keras_encoders.uie.evaluate(extractor, path)`."""
+        x, y = examples_as_data(self, x, y, kwargs.get("sample_weight"), "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        if is_examples(x):
+            raise ValueError(
+                "predict() takes `(prompts, texts)` or model inputs, not examples in PaddleNLP's "
+                "format: score an example file with `keras_encoders.uie.evaluate(extractor, path)` "
+                "and extract spans from texts with `extract()`."
+            )
+        return super().predict(x, *args, **kwargs)
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         # A dict is already model inputs (e.g. `windows()` features): it skips

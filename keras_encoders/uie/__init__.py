@@ -6,7 +6,10 @@
 - `span_counts`, `SpanCounts`, `type_groups`: precision, recall and F1 with
   `paddlenlp.metrics.SpanEvaluator`'s semantics, overall and per type.
 - `evaluate`: those scores for an `InformationExtractor` on an example file.
-- `training_data`: `(x, y)` for `fit` from such a file, in `extract()`'s windows.
+- `training_data`: `(x, y)` for `fit` from such a file, in `extract()`'s windows;
+  importing this package registers it with the models, so that
+  `extractor.fit("train.txt", validation_data="dev.txt")` reads the files
+  as they are (and `keras_encoders` imports it).
 - The `keras-encoders-uie` command (`python -m keras_encoders.uie`):
   subcommands `doccano`, `label-studio` and `evaluate`, with PaddleNLP's
   flags, and `export-paddle` (a PaddleNLP UIE-M folder for Taskflow, through

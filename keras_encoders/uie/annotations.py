@@ -541,8 +541,48 @@ def save_examples(splits, save_dir, sample_index=None):
     return paths
 
 
+def check_example(example, where):
+    """Raise `AnnotationError` naming `where` and the field unless `example`
+    is one in PaddleNLP's format whose spans are where their `text` is."""
+    if not isinstance(example, dict):
+        _fail(where, f"not a JSON object but a {type(example).__name__}: not an example in PaddleNLP's format.")
+    for key in ("content", "result_list", "prompt"):
+        if key not in example:
+            _fail(where, f"has no `{key}`: not an example in PaddleNLP's format.")
+    content, prompt, results = example["content"], example["prompt"], example["result_list"]
+    for key, value in (("content", content), ("prompt", prompt)):
+        if not isinstance(value, str):
+            _fail(where, f"`{key}` must be a string, got {type(value).__name__}.")
+    if not prompt:
+        _fail(where, "`prompt` is empty; every example asks a prompt.")
+    if not isinstance(results, list):
+        _fail(where, f"`result_list` must be a list of spans, got {type(results).__name__}.")
+    for k, result in enumerate(results):
+        if not isinstance(result, dict) or not all(key in result for key in ("start", "end")):
+            _fail(where, f"result_list[{k}] has no `start`/`end`.")
+        start, end = result["start"], result["end"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+            _fail(where, f"result_list[{k}]: offsets must be integers, got {start!r}..{end!r}.")
+        in_text = 0 <= start < end <= len(content)
+        in_prompt = -len(prompt) - 1 <= start < end <= -1
+        if not (in_text or in_prompt):
+            _fail(where, f"result_list[{k}]: offsets {start}..{end} lie neither in the "
+                         "content nor in the prompt's options.")
+        # A prompt (classification) span counts back from the end of `prompt + " "`.
+        source = content if in_text else prompt + " "
+        if "text" in result and source[start:end] != result["text"]:
+            field = "content" if in_text else "prompt"
+            _fail(where, f"result_list[{k}]: `text` {result['text']!r} is not the {field}'s "
+                         f"characters {start}..{end} ({source[start:end]!r}); fix the offsets.")
+
+
 def read_examples(path):
     """Examples in PaddleNLP's format (a `train.txt` / `dev.txt`), checked."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path}: no such file. Examples are read from a file in PaddleNLP's format (one JSON "
+            "object per line with `content`, `result_list` and `prompt`), as `keras-encoders-uie "
+            "doccano` and PaddleNLP's doccano.py write them.")
     examples = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -553,17 +593,6 @@ def read_examples(path):
                 example = json.loads(line)
             except json.JSONDecodeError as error:
                 _fail(where, f"not a JSON object ({error.msg} at column {error.colno}).")
-            for key in ("content", "result_list", "prompt"):
-                if key not in example:
-                    _fail(where, f"has no `{key}`: not an example in PaddleNLP's format.")
-            for k, result in enumerate(example["result_list"]):
-                if not all(key in result for key in ("start", "end")):
-                    _fail(where, f"result_list[{k}] has no `start`/`end`.")
-                start, end = result["start"], result["end"]
-                in_text = 0 <= start < end <= len(example["content"])
-                in_prompt = -len(example["prompt"]) - 1 <= start < end <= -1
-                if not (in_text or in_prompt):
-                    _fail(where, f"result_list[{k}]: offsets {start}..{end} lie neither in the "
-                                 "content nor in the prompt's options.")
+            check_example(example, where)
             examples.append(example)
     return examples

@@ -19,9 +19,12 @@ wrong boundary). Classification answers (in the prompt's options) are
 targets in every window of their example.
 """
 
+import os
+
 import numpy as np
 
 from keras_encoders.decoding import information_extraction as uie
+from keras_encoders.models import information_extractor
 from keras_encoders.uie import annotations
 from keras_encoders.uie import evaluation
 
@@ -45,7 +48,8 @@ def training_data(extractor, examples, max_seq_len=None, decoding=None):
 
     Args:
         extractor: an `InformationExtractor` with its preprocessor.
-        examples: PaddleNLP-format examples, or the path of such a file.
+        examples: PaddleNLP-format examples, or the path of such a file
+            (checked: a bad line raises `AnnotationError` naming it).
         max_seq_len: tokens per window (default: the preprocessor's
             `sequence_length`).
         decoding: whose windows ("taskflow", "taskflow_corrected",
@@ -57,8 +61,12 @@ def training_data(extractor, examples, max_seq_len=None, decoding=None):
     """
     if extractor.preprocessor is None:
         raise ValueError("training_data() needs the extractor's preprocessor; load it with `from_preset()`.")
-    if isinstance(examples, str):
-        examples = annotations.read_examples(examples)
+    if isinstance(examples, (str, os.PathLike)):
+        examples = annotations.read_examples(os.fspath(examples))
+    else:
+        examples = list(examples)
+        for k, example in enumerate(examples):
+            annotations.check_example(example, f"example {k}")
     if not examples:
         raise ValueError("No examples to train on.")
     decoding = decoding or extractor.decoding
@@ -82,3 +90,8 @@ def training_data(extractor, examples, max_seq_len=None, decoding=None):
                 y["end_logits"][r, b] = 1.0
     x = {name: features[name] for name in extractor.backbone.input}
     return x, y
+
+
+# `extractor.fit("train.txt")` and `validation_data="dev.txt"` read example
+# files with `training_data` (models sit below this package and never import it).
+information_extractor.register_example_reader(training_data)
