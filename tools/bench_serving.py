@@ -302,9 +302,27 @@ def worker_onnxruntime(model, directory, counts, repeats, contention, threads, g
             feed = {k: np.asarray(v, "int32") for k, v in feed.items() if k in names}
         else:
             feed = {k: np.asarray(v, "int64") for k, v in x.items() if k in names}
-        return session.run(None, feed)
+        return dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
 
-    return _measure(call, directory, model, counts, repeats, contention)
+    result = _measure(call, directory, model, counts, repeats, contention)
+    # The outputs on two texts, as probabilities where transformers' are.
+    outputs = call(*_texts(directory, 2))
+    if model == "ernie_m" and graph == "ours":
+        outputs = {f"{k}_prob": 1 / (1 + np.exp(-outputs[f"{k}_logits"])) for k in ("start", "end")}
+    result["sample"] = {k: np.asarray(v, "float64").tolist() for k, v in outputs.items()}
+    return result
+
+
+def sample_difference(engines):
+    """Max |difference| between the two ONNX graphs' outputs on the same
+    two texts (the same weights: a large value means an export is wrong)."""
+    import numpy as np
+
+    samples = [(engines.get(f"ort-{g}") or {}).get("sample") for g in ("ours", "transformers")]
+    if not all(samples):
+        return None
+    return max(float(np.max(np.abs(np.asarray(samples[0][k]) - np.asarray(samples[1][k]))))
+               for k in samples[0] if k in samples[1])
 
 
 WORKERS = {"prepare": worker_prepare, "export": worker_export,
@@ -369,6 +387,8 @@ def run(quick=False, models=tuple(TASKS), threads=None, contention=0.25, timeout
             engines["transformers"] = spawn("transformers", job)
             for graph in ("ours", "transformers"):
                 engines[f"ort-{graph}"] = spawn("onnxruntime", {**job, "graph": graph})
+            entry["onnx_max_abs_difference"] = sample_difference(engines)
+            entry["loadavg_end"] = os.getloadavg()
     return results
 
 
@@ -443,6 +463,13 @@ def to_markdown(results):
             reference = seconds(engines.get("transformers"), n)
             cells = [_cell(engines.get(e), n, reference) for e in ENGINES]
             lines.append(f"| {model} | {entry['task']} | {n} | " + " | ".join(cells) + " |")
+    differences = [f"{model} {entry['onnx_max_abs_difference']:.2g}"
+                   for model, entry in results.get("models", {}).items()
+                   if entry.get("onnx_max_abs_difference") is not None]
+    if differences:
+        lines += ["", "Max |difference| between the outputs of the two ONNX graphs on the "
+                  "same two texts (same weights; above ~1e-4, an export is wrong): "
+                  + ", ".join(differences) + "."]
     failed = [f"- {error}" for error in errors(results)]
     if failed:
         lines += [""] + failed

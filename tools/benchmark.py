@@ -902,14 +902,18 @@ def latency_section(args):
     return results, bench_latency.to_markdown(results)
 
 
-def serving_section(args):
+def serving_section(args, previous=None):
     """The exported SavedModel and ONNX models against transformers' pipeline
-    and its own ONNX export (`--models` picks the tasks)."""
+    and its own ONNX export (`--models` picks the tasks). With `--merge`,
+    the models of `previous` (an earlier part) that this part does not
+    measure again are kept."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_serving
 
     results = bench_serving.run(quick=args.smoke, models=args.models, threads=args.threads,
                                 contention=args.contention, timeout=args.timeout)
+    if previous and previous.get("models"):
+        results["models"] = {**previous["models"], **results["models"]}
     return results, bench_serving.to_markdown(results)
 
 
@@ -1040,7 +1044,7 @@ def main(argv=None):
     if "latency" in args.sections:
         report["latency"], report["latency_markdown"] = latency_section(args)
     if "serving" in args.sections:
-        report["serving"], report["serving_markdown"] = serving_section(args)
+        report["serving"], report["serving_markdown"] = serving_section(args, report.get("serving"))
         report["serving_errors"] = errors = serving_errors(report["serving"])
         for error in errors:
             print(f"[benchmark] serving: {error}", file=sys.stderr, flush=True)

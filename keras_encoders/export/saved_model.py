@@ -84,6 +84,7 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
     forward, scratch = _forward_function(task, signature, jax2tf_kwargs)
     progress("Tracing the tokenizer and the serving signatures ...")
     preprocess = _traced(signature.string_spec(), signature.preprocess)
+    trim = signature.trims_padding()
 
     def serve_strings(inputs):
         inputs = {name: batch_of_strings(name, spec, inputs[name])
@@ -92,6 +93,8 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
         model_inputs = {
             name: tf.cast(model_inputs[name], spec.dtype) for name, spec in token_spec.items()
         }
+        if trim:
+            model_inputs = signature.trim_padding(model_inputs)
         return signature.outputs(forward(model_inputs), model_inputs, extras)
 
     def serve_token_ids(inputs):
