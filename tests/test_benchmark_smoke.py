@@ -96,3 +96,37 @@ def test_latency_section_targets():
     }}}
     table = latency.to_markdown(results)
     assert "| tiny | keras-jax | 8 |" in table and "MISSED" in table
+
+
+def test_serving_section_targets():
+    """The serving section's verdicts and table, on figures made up here:
+    a ratio from contended calls compares all calls on both sides, and says so."""
+    load_tool()  # puts tools/ on the path for bench_serving's own import
+    spec = importlib.util.spec_from_file_location(
+        "bench_serving", os.path.join(ROOT, "tools", "bench_serving.py")
+    )
+    serving = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serving)
+
+    def engine(clean, every=None):
+        return {str(n): {"median_seconds": clean, "median_all_seconds": every or clean,
+                         "contended_calls": 0 if clean else 1, "first_call_seconds": 1.0}
+                for n in (1, 2)}
+
+    results = {"threads": 2, "counts": [1, 2], "sequence_length": 24, "models": {"nezha": {
+        "task": "text classifier", "prepare": {}, "export": {},
+        "onnx_max_abs_difference": 0.1,
+        "engines": {"saved_model": engine(0.5), "transformers": engine(None, 2.0),
+                    "ort-ours": engine(2.0), "ort-transformers": engine(1.0)},
+    }}}
+    rows = {target: (ratio, met) for _, target, ratio, met in serving.verdicts(results)}
+    # transformers had no clean call: all calls on both sides (2.0 / 0.5).
+    assert rows["SavedModel >= 1.0x transformers, 1 texts (contended)"] == (4.0, True)
+    assert rows["ORT on our ONNX >= 1.0x ORT on transformers' export, 2 texts"] == (0.5, False)
+    table = serving.to_markdown(results)
+    # No ratio against a reference without a clean call.
+    assert "| nezha | text classifier | 2 | 0.5 | n/a [2] | 2 | 1 |" in table
+    assert "**missed**" in table and "nezha 0.1" in table
+    assert serving.errors(results) == []
+    results["models"]["nezha"]["engines"]["ort-ours"] = {"error": ["boom"]}
+    assert serving.errors(results) == ["nezha ort-ours: ['boom']"]

@@ -1066,6 +1066,11 @@ def render(out):
     if os.path.exists(notes):
         with open(notes, encoding="utf-8") as f:
             report["notes_markdown"] = f.read()
+    if report.get("serving"):  # rendered again: merged parts
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_serving
+
+        report["serving_markdown"] = bench_serving.to_markdown(report["serving"])
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(to_markdown(report))
     report_charts = charts(report, out)
