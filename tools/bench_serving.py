@@ -182,7 +182,8 @@ def worker_prepare(model, directory, quick):
 
     feed = tokenizer(prompts[:2], texts[:2]) if model == "ernie_m" else tokenizer(texts[:2])
     x = {k: torch.tensor(v) for k, v in tokenizer.pad(feed, return_tensors="pt").items()}
-    outputs = ["start_prob", "end_prob"] if model == "ernie_m" else ["logits"]
+    # Named as our export's outputs (ErnieMForInformationExtraction returns logits).
+    outputs = ["start_logits", "end_logits"] if model == "ernie_m" else ["logits"]
     tool.torch_onnx_export(net, x, os.path.join(directory, "transformers.onnx"), outputs)
     return {"tokens": [count(t) for t in texts[:4]]}
 
@@ -305,10 +306,8 @@ def worker_onnxruntime(model, directory, counts, repeats, contention, threads, g
         return dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
 
     result = _measure(call, directory, model, counts, repeats, contention)
-    # The outputs on two texts, as probabilities where transformers' are.
+    # The outputs on two texts, by name (the same in both graphs).
     outputs = call(*_texts(directory, 2))
-    if model == "ernie_m" and graph == "ours":
-        outputs = {f"{k}_prob": 1 / (1 + np.exp(-outputs[f"{k}_logits"])) for k in ("start", "end")}
     result["sample"] = {k: np.asarray(v, "float64").tolist() for k, v in outputs.items()}
     return result
 
@@ -321,8 +320,11 @@ def sample_difference(engines):
     samples = [(engines.get(f"ort-{g}") or {}).get("sample") for g in ("ours", "transformers")]
     if not all(samples):
         return None
+    shared = [k for k in samples[0] if k in samples[1]]
+    if not shared:
+        return None
     return max(float(np.max(np.abs(np.asarray(samples[0][k]) - np.asarray(samples[1][k]))))
-               for k in samples[0] if k in samples[1])
+               for k in shared)
 
 
 WORKERS = {"prepare": worker_prepare, "export": worker_export,
@@ -493,10 +495,6 @@ def to_markdown(results):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
-        sys.path.insert(0, ROOT)
-        print(json.dumps(WORKERS[sys.argv[2]](**json.loads(sys.argv[3]))))
-    else:
-        results = run(quick="--quick" in sys.argv)
-        print(to_markdown(results))
-        print(json.dumps(results, indent=1))
+    from benchmark import section_main  # this folder is on the path of a script
+
+    section_main(WORKERS, run, to_markdown, ROOT)

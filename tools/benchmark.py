@@ -924,6 +924,19 @@ def serving_errors(results):
     return bench_serving.errors(results)
 
 
+def section_main(workers, run, to_markdown, root):
+    """The command line of a section script (`bench_*.py`): `--worker NAME
+    JSON` runs one of its workers (from the repository `root`) and prints
+    its JSON result; otherwise the whole section runs (`--quick`: smoke)."""
+    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
+        sys.path.insert(0, root)
+        print(json.dumps(workers[sys.argv[2]](**json.loads(sys.argv[3]))))
+    else:
+        results = run(quick="--quick" in sys.argv)
+        print(to_markdown(results))
+        print(json.dumps(results, indent=1))
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="benchmarks", help="output folder")
