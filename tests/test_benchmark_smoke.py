@@ -130,3 +130,25 @@ def test_serving_section_targets():
     assert serving.errors(results) == []
     results["models"]["nezha"]["engines"]["ort-ours"] = {"error": ["boom"]}
     assert serving.errors(results) == ["nezha ort-ours: ['boom']"]
+
+
+def test_transformers_onnx_export_names_inputs_in_forward_order(tmp_path):
+    """Inputs given in a tokenizer's order (token_type_ids before
+    attention_mask) keep their names: ONNX Runtime gives the eager outputs."""
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+    import torch
+
+    tool = load_tool()
+    net = tool.hf_model("nezha", tool.TINY["nezha"], classifier=True)
+    ids = torch.randint(5, 100, (2, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    x = {"input_ids": ids, "token_type_ids": (torch.arange(12) > 5).long().expand(2, 12),
+         "attention_mask": mask}
+    tool.torch_onnx_export(net, x, str(tmp_path / "model.onnx"), ["logits"])
+    session = tool.onnx_session(str(tmp_path / "model.onnx"), 1)
+    with torch.no_grad():
+        want = net(**x).logits.numpy()
+    got = session.run(None, {k: v.numpy() for k, v in x.items()})[0]
+    assert np.max(np.abs(got - want)) <= 1e-5

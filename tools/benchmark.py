@@ -426,8 +426,15 @@ def torch_onnx_export(net, x, path, output_names):
     """transformers' own ONNX export of `net` (`torch.onnx.export`, the
     TorchScript exporter), called on the example inputs `x` (a dict of
     torch tensors), batch and length dynamic."""
+    import inspect
+
     import torch
 
+    # The graph's inputs follow `forward`'s parameters, and `input_names`
+    # names them in that order: a tokenizer's order (token_type_ids before
+    # attention_mask) would swap the two names.
+    order = list(inspect.signature(net.forward).parameters)
+    x = {name: x[name] for name in sorted(x, key=order.index)}
     names = list(x)
     dynamic = {name: {0: "batch", 1: "length"} for name in names}
     with torch.no_grad():
