@@ -37,7 +37,6 @@ graphs only.
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -334,16 +333,10 @@ WORKERS = {"prepare": worker_prepare, "export": worker_export,
 
 # === Driver ===
 def _spawn(worker, args, backend="torch", threads=None, timeout=1800):
-    env = _tool().thread_env(threads or os.cpu_count(), backend,
-                             reference=worker not in ("export", "saved_model"))
-    command = [sys.executable, os.path.abspath(__file__), "--worker", worker, json.dumps(args)]
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": [f"timed out after {timeout} s"]}
-    if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-3:] or ["failed"]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    tool = _tool()
+    env = tool.thread_env(threads or os.cpu_count(), backend,
+                          reference=worker not in ("export", "saved_model"))
+    return tool.section_worker(os.path.abspath(__file__), worker, args, env, timeout, tail=3)
 
 
 def tf_text_kernels():

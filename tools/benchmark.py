@@ -944,6 +944,19 @@ def section_main(workers, run, to_markdown, root):
         print(json.dumps(results, indent=1))
 
 
+def section_worker(script, worker, args, env, timeout, tail=1):
+    """Run a section script's worker (`script --worker NAME JSON`) in a fresh
+    interpreter: its JSON result, or `{"error": [the last stderr lines]}`."""
+    command = [sys.executable, script, "--worker", worker, json.dumps(args)]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": [f"timed out after {timeout} s"]}
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-tail:] or ["failed"]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="benchmarks", help="output folder")
