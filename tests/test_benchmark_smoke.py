@@ -40,7 +40,7 @@ def test_smoke_run(tmp_path):
     command = [
         sys.executable, TOOL, "--smoke", "--out", str(tmp_path), "--models", "nezha",
         "--backends", backend, "--reference", reference,
-        "--sections", "inference,int8", "--threads", "1",
+        "--sections", "inference,int8,serving", "--threads", "1",
         # The suite runs in parallel workers: their load would flag the one
         # timed call as contended, leaving no clean figure to chart.
         "--contention", "64",
@@ -60,6 +60,15 @@ def test_smoke_run(tmp_path):
     assert report["machine"]["matmul_flops_per_second"] > 0
     markdown = (tmp_path / "results.md").read_text()
     assert "| nezha |" in markdown and "int8" in markdown
+    # The serving section: the SavedModel (in a TensorFlow-only process),
+    # transformers' pipeline and ONNX Runtime on both exports, on raw texts.
+    serving = report["serving"]
+    assert report["serving_errors"] == []
+    engines = serving["models"]["nezha"]["engines"]
+    for engine in ("saved_model", "transformers", "ort-ours", "ort-transformers"):
+        assert engines[engine]["1"]["first_call_seconds"] > 0, engine
+    assert engines["saved_model"]["modules"] == []
+    assert "| nezha | text classifier | 2 |" in markdown
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "chart_2x16.png").stat().st_size > 1000
 
@@ -87,3 +96,59 @@ def test_latency_section_targets():
     }}}
     table = latency.to_markdown(results)
     assert "| tiny | keras-jax | 8 |" in table and "MISSED" in table
+
+
+def test_serving_section_targets():
+    """The serving section's verdicts and table, on figures made up here:
+    a ratio from contended calls compares all calls on both sides, and says so."""
+    load_tool()  # puts tools/ on the path for bench_serving's own import
+    spec = importlib.util.spec_from_file_location(
+        "bench_serving", os.path.join(ROOT, "tools", "bench_serving.py")
+    )
+    serving = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serving)
+
+    def engine(clean, every=None):
+        return {str(n): {"median_seconds": clean, "median_all_seconds": every or clean,
+                         "contended_calls": 0 if clean else 1, "first_call_seconds": 1.0}
+                for n in (1, 2)}
+
+    results = {"threads": 2, "counts": [1, 2], "sequence_length": 24, "models": {"nezha": {
+        "task": "text classifier", "prepare": {}, "export": {},
+        "onnx_max_abs_difference": 0.1,
+        "engines": {"saved_model": engine(0.5), "transformers": engine(None, 2.0),
+                    "ort-ours": engine(2.0), "ort-transformers": engine(1.0)},
+    }}}
+    rows = {target: (ratio, met) for _, target, ratio, met in serving.verdicts(results)}
+    # transformers had no clean call: all calls on both sides (2.0 / 0.5).
+    assert rows["SavedModel >= 1.0x transformers, 1 texts (contended)"] == (4.0, True)
+    assert rows["ORT on our ONNX >= 1.0x ORT on transformers' export, 2 texts"] == (0.5, False)
+    table = serving.to_markdown(results)
+    # No ratio against a reference without a clean call.
+    assert "| nezha | text classifier | 2 | 0.5 | n/a [2] | 2 | 1 |" in table
+    assert "**missed**" in table and "nezha 0.1" in table
+    assert serving.errors(results) == []
+    results["models"]["nezha"]["engines"]["ort-ours"] = {"error": ["boom"]}
+    assert serving.errors(results) == ["nezha ort-ours: ['boom']"]
+
+
+def test_transformers_onnx_export_names_inputs_in_forward_order(tmp_path):
+    """Inputs given in a tokenizer's order (token_type_ids before
+    attention_mask) keep their names: ONNX Runtime gives the eager outputs."""
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+    import torch
+
+    tool = load_tool()
+    net = tool.hf_model("nezha", tool.TINY["nezha"], classifier=True)
+    ids = torch.randint(5, 100, (2, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    x = {"input_ids": ids, "token_type_ids": (torch.arange(12) > 5).long().expand(2, 12),
+         "attention_mask": mask}
+    tool.torch_onnx_export(net, x, str(tmp_path / "model.onnx"), ["logits"])
+    session = tool.onnx_session(str(tmp_path / "model.onnx"), 1)
+    with torch.no_grad():
+        want = net(**x).logits.numpy()
+    got = session.run(None, {k: v.numpy() for k, v in x.items()})[0]
+    assert np.max(np.abs(got - want)) <= 1e-5

@@ -716,3 +716,44 @@ def test_served_text_takes_one_string_and_names_a_wrong_rank(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="`text` takes one string or a 1-D batch of strings"):
         serve(text=tf.constant([["这家", "酒店"]]))
+
+
+@exporting
+def test_served_classifier_runs_on_the_longest_row_not_sequence_length(tmp_path):
+    """Short texts in a model exported with a long `sequence_length`: the
+    served graph cuts the packed batch after its longest row (attention
+    ignores padding, so the logits are those of the padded batch), and only
+    where no output has a sequence axis and the backbone is padding-invariant
+    (ConvBERT's convolution reads the padding, as its reference does)."""
+    import tensorflow as tf
+
+    from keras_encoders.export import signature_for
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("这家酒店很好差服务")
+    tokenizer = models.NezhaTokenizer(vocabulary=vocab)
+    preprocessor = models.NezhaTextClassifierPreprocessor(tokenizer, sequence_length=64)
+    task = models.NezhaTextClassifier(nezha_backbone(), 3, preprocessor=preprocessor)
+    texts = ["这家酒店很好", "差", "服务很差"]
+    signature = signature_for(task)
+    assert signature.trims_padding()
+    x = preprocessor(texts)
+    trimmed = signature.trim_padding({k: tf.convert_to_tensor(v) for k, v in x.items()})
+    assert {k: tuple(v.shape) for k, v in trimmed.items()} == {k: (3, 8) for k in x}  # [CLS] 6 [SEP]
+    np.testing.assert_array_equal(trimmed["token_ids"], to_numpy(x["token_ids"])[:, :8])
+
+    keras_encoders.export_saved_model(task, tmp_path / "exported")
+    serve = tf.saved_model.load(str(tmp_path / "exported")).signatures["serving_default"]
+    served = serve(text=tf.constant(texts))["logits"].numpy()
+    assert np.max(np.abs(served - predict(task, x))) <= 1e-6  # the padded batch's logits
+
+    # Per-position outputs keep the full length; ConvBERT keeps its padding.
+    token_task = models.NezhaTokenClassifier(
+        nezha_backbone(), 3, preprocessor=models.NezhaTokenClassifierPreprocessor(tokenizer))
+    assert not signature_for(token_task).trims_padding()
+    convbert = models.ConvBertTextClassifier(
+        models.ConvBertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2,
+                                hidden_dim=8, intermediate_dim=16, embedding_dim=8),
+        2, preprocessor=models.ConvBertTextClassifierPreprocessor(
+            models.ConvBertTokenizer(vocabulary=vocab)))
+    assert not convbert.backbone.padding_invariant
+    assert not signature_for(convbert).trims_padding()

@@ -24,6 +24,9 @@ as the control. Sections:
 - `preprocessing`: the tokenizer benchmark (`tools/bench_preprocessing.py`).
 - `latency`: warm `predict` on 1, 2 and 8 raw strings against the direct call
   and transformers' pipeline (`tools/bench_latency.py`).
+- `serving`: the exported SavedModel in a TensorFlow-only process on 1, 8
+  and 32 raw texts against transformers' pipeline, and ONNX Runtime on our
+  ONNX export against ONNX Runtime on transformers' (`tools/bench_serving.py`).
 
 Each timed figure is the median of several calls after a warm-up call whose
 time is reported as the first-call (compile) time. A call is flagged
@@ -55,7 +58,8 @@ import time
 MODELS = ("nezha", "ernie_m", "convbert", "bert")
 BACKENDS = ("jax", "tensorflow", "torch")
 REFERENCE_ENGINES = ("hf-eager", "hf-compile", "onnxruntime")
-SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing", "latency")
+SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing", "latency",
+            "serving")
 SHAPES = ((8, 128), (1, 128), (2, 512))
 TRAIN_SHAPE = (8, 128)
 # Timed calls per shape after the warm-up call: fewer where a call is long,
@@ -406,31 +410,48 @@ def run_reference(job):
 
 
 def onnx_runner(model, net, config, threads):
-    import onnxruntime
-    import torch
-
     x = hf_inputs(model, make_inputs(model, 2, 16, config["vocabulary_size"]))
-    names = list(x)
     path = os.path.join(tempfile.mkdtemp(prefix="bench_onnx_"), "model.onnx")
-    dynamic = {name: {0: "batch", 1: "length"} for name in names}
-    with torch.no_grad():
-        torch.onnx.export(
-            net, (), path, kwargs=dict(x), input_names=names,
-            output_names=["last_hidden_state"], dynamic_axes=dynamic,
-            opset_version=17, dynamo=False,
-        )
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        path, options, providers=["CPUExecutionProvider"]
-    )
+    torch_onnx_export(net, x, path, ["last_hidden_state"])
+    session = onnx_session(path, threads)
 
     def run(inputs):
         feed = {k: v.numpy() for k, v in hf_inputs(model, inputs).items()}
         return session.run(None, feed)
 
     return run
+
+
+def torch_onnx_export(net, x, path, output_names):
+    """transformers' own ONNX export of `net` (`torch.onnx.export`, the
+    TorchScript exporter), called on the example inputs `x` (a dict of
+    torch tensors), batch and length dynamic."""
+    import inspect
+
+    import torch
+
+    # The graph's inputs follow `forward`'s parameters, and `input_names`
+    # names them in that order: a tokenizer's order (token_type_ids before
+    # attention_mask) would swap the two names.
+    order = list(inspect.signature(net.forward).parameters)
+    x = {name: x[name] for name in sorted(x, key=order.index)}
+    names = list(x)
+    dynamic = {name: {0: "batch", 1: "length"} for name in names}
+    with torch.no_grad():
+        torch.onnx.export(
+            net, (), path, kwargs=dict(x), input_names=names, output_names=output_names,
+            dynamic_axes=dynamic, opset_version=17, dynamo=False,
+        )
+
+
+def onnx_session(path, threads):
+    """An ONNX Runtime CPU session on `threads` intra-op threads."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 def run_matmul(job):
@@ -540,7 +561,7 @@ def plan(args):
     for model in args.models:
         config = configs[model]
         for section in args.sections:
-            if section in ("preprocessing", "latency"):
+            if section in ("preprocessing", "latency", "serving"):
                 continue
             engines = [f"keras-{b}" for b in args.backends]
             if section == "train_jit":
@@ -672,6 +693,8 @@ def to_markdown(report):
         lines += ["", report["preprocessing_markdown"]]
     if report.get("latency_markdown"):
         lines += ["", report["latency_markdown"]]
+    if report.get("serving_markdown"):
+        lines += ["", report["serving_markdown"]]
     elif isinstance(report.get("preprocessing"), dict) and "error" in report["preprocessing"]:
         lines += ["", f"Preprocessing section not run: {report['preprocessing']['error']}"]
     return "\n".join(lines).rstrip() + "\n"
@@ -886,6 +909,54 @@ def latency_section(args):
     return results, bench_latency.to_markdown(results)
 
 
+def serving_section(args, previous=None):
+    """The exported SavedModel and ONNX models against transformers' pipeline
+    and its own ONNX export (`--models` picks the tasks). With `--merge`,
+    the models of `previous` (an earlier part) that this part does not
+    measure again are kept."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_serving
+
+    results = bench_serving.run(quick=args.smoke, models=args.models, threads=args.threads,
+                                contention=args.contention, timeout=args.timeout)
+    if previous and previous.get("models"):
+        results["models"] = {**previous["models"], **results["models"]}
+    return results, bench_serving.to_markdown(results)
+
+
+def serving_errors(results):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_serving
+
+    return bench_serving.errors(results)
+
+
+def section_main(workers, run, to_markdown, root):
+    """The command line of a section script (`bench_*.py`): `--worker NAME
+    JSON` runs one of its workers (from the repository `root`) and prints
+    its JSON result; otherwise the whole section runs (`--quick`: smoke)."""
+    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
+        sys.path.insert(0, root)
+        print(json.dumps(workers[sys.argv[2]](**json.loads(sys.argv[3]))))
+    else:
+        results = run(quick="--quick" in sys.argv)
+        print(to_markdown(results))
+        print(json.dumps(results, indent=1))
+
+
+def section_worker(script, worker, args, env, timeout, tail=1):
+    """Run a section script's worker (`script --worker NAME JSON`) in a fresh
+    interpreter: its JSON result, or `{"error": [the last stderr lines]}`."""
+    command = [sys.executable, script, "--worker", worker, json.dumps(args)]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": [f"timed out after {timeout} s"]}
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-tail:] or ["failed"]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="benchmarks", help="output folder")
@@ -987,7 +1058,8 @@ def main(argv=None):
         report["machine_parts"] = old.get("machine_parts", [old["machine"]])
         for model, flops in old["flops"].items():
             report["flops"].setdefault(model, flops)
-        for key in ("preprocessing", "preprocessing_markdown", "latency", "latency_markdown"):
+        for key in ("preprocessing", "preprocessing_markdown", "latency", "latency_markdown",
+                    "serving", "serving_markdown"):
             if key in old:
                 report[key] = old[key]
     for job in plan(args):
@@ -1004,13 +1076,19 @@ def main(argv=None):
         )
     if "latency" in args.sections:
         report["latency"], report["latency_markdown"] = latency_section(args)
+    if "serving" in args.sections:
+        report["serving"], report["serving_markdown"] = serving_section(args, report.get("serving"))
+        report["serving_errors"] = errors = serving_errors(report["serving"])
+        for error in errors:
+            print(f"[benchmark] serving: {error}", file=sys.stderr, flush=True)
     machine["loadavg_end"] = os.getloadavg()
     machine["parts_sections"] = args.sections
     report.setdefault("machine_parts", []).append(dict(machine))
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(report, f, indent=1)
     render(args.out)
-    return 1 if any("error" in r for r in report["results"].values()) else 0
+    failed = any("error" in r for r in report["results"].values())
+    return 1 if failed or report.get("serving_errors") else 0
 
 
 def render(out):
@@ -1021,6 +1099,11 @@ def render(out):
     if os.path.exists(notes):
         with open(notes, encoding="utf-8") as f:
             report["notes_markdown"] = f.read()
+    if report.get("serving"):  # rendered again: merged parts
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_serving
+
+        report["serving_markdown"] = bench_serving.to_markdown(report["serving"])
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(to_markdown(report))
     report_charts = charts(report, out)

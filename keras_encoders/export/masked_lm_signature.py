@@ -22,6 +22,8 @@ class MaskedLMSignature(ServingSignature):
         top_k: int. How many candidates to return per mask.
     """
 
+    sequence_free_outputs = True
+
     def __init__(self, task, top_k=5):
         super().__init__(task)
         self.top_k = top_k

@@ -20,6 +20,8 @@ class MultipleChoiceSignature(ServingSignature):
         task: a `MultipleChoice` task.
     """
 
+    sequence_free_outputs = True
+
     def string_spec(self):
         return {"text": string_spec("text"), "choices": string_spec("choices", rank=2)}
 

@@ -33,6 +33,12 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
       `padding_mask`, `segment_ids`, ...) and returns the same outputs
       minus those that need the text.
 
+    Classifiers, multiple choice and masked LMs run the model on the packed
+    batch cut after its longest row (a batch of short texts costs what its
+    texts need, not `sequence_length`), with the same outputs; tasks with
+    per-position outputs, and ConvBERT (whose convolution reads padding),
+    run on the full `sequence_length`.
+
     What each task serves is described by a `ServingSignature`, chosen by
     the task's type in `keras_encoders.export.TASK_SIGNATURES` (see the
     `*Signature` classes in `keras_encoders.export`). Tokenization uses tensorflow-text
@@ -86,6 +92,7 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
     forward, scratch = _forward_function(task, signature, jax2tf_kwargs)
     progress("Tracing the tokenizer and the serving signatures ...")
     preprocess = _traced(signature.string_spec(), signature.preprocess)
+    trim = signature.trims_padding()
 
     def serve_strings(inputs):
         inputs = {name: batch_of_strings(name, spec, inputs[name])
@@ -94,6 +101,8 @@ def export_saved_model(task, path, *, verbose=False, jax2tf_kwargs=None, progres
         model_inputs = {
             name: tf.cast(model_inputs[name], spec.dtype) for name, spec in token_spec.items()
         }
+        if trim:
+            model_inputs = signature.trim_padding(model_inputs)
         return signature.outputs(forward(model_inputs), model_inputs, extras)
 
     def serve_token_ids(inputs):

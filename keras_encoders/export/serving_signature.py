@@ -37,6 +37,12 @@ class ServingSignature:
         task: the task to serve. It needs its preprocessor.
     """
 
+    # Whether every served output is free of the sequence axis (one answer
+    # per example): then `serving_default` runs the model on the batch cut
+    # after its longest row instead of the full `sequence_length`, when the
+    # backbone's outputs do not depend on padding (`padding_invariant`).
+    sequence_free_outputs = False
+
     def __init__(self, task):
         if task.preprocessor is None:
             raise ValueError(
@@ -76,6 +82,28 @@ class ServingSignature:
             name: tf.TensorSpec((None,) * len(axes), tf.int32, name=name)
             for name, axes in self.token_axes().items()
         }
+
+    def trims_padding(self):
+        """Whether `serving_default` cuts the packed batch after its longest
+        row (see `sequence_free_outputs`)."""
+        return self.sequence_free_outputs and getattr(self.task.backbone, "padding_invariant", False)
+
+    def trim_padding(self, inputs):
+        """The task inputs cut after the batch's last real token.
+
+        The preprocessor pads every row to `sequence_length`; a batch of
+        short texts needs far fewer positions, and attention, the
+        feed-forward layers and the position terms cost per position (the
+        attention scores per position squared). Inputs without a sequence
+        axis (`mask_positions`) are left as they are.
+        """
+        mask = tf.cast(inputs["padding_mask"], tf.int32)
+        positions = tf.range(1, tf.shape(mask)[-1] + 1)
+        # One position at least: an empty batch keeps a valid shape.
+        longest = tf.maximum(tf.reduce_max(mask * positions), 1)
+        axes = self.token_axes()
+        return {name: value[..., :longest] if axes[name][-1] == "sequence" else value
+                for name, value in inputs.items()}
 
     # === Computation ===
     def preprocess(self, inputs):

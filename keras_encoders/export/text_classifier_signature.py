@@ -21,6 +21,8 @@ class TextClassifierSignature(ServingSignature):
         label_names: names for the class ids; the task's own by default.
     """
 
+    sequence_free_outputs = True
+
     def __init__(self, task, text_pair=False, label_names=None):
         super().__init__(task)
         self.text_pair = text_pair

@@ -143,6 +143,13 @@ class EncoderBackbone(GuardsPresetFolder, Backbone):
         """The longest sequence the position embeddings allow (None: any)."""
         return None
 
+    @property
+    def padding_invariant(self):
+        """Whether the outputs at real tokens ignore the padding after them
+        (attention masks it out), so that a batch may be cut after its
+        longest row without changing them. Servers use it to skip padding."""
+        return True
+
     def call(self, inputs, training=None, mask=None):
         self.check_inputs(inputs)
         return super().call(inputs, training=training, mask=mask)

@@ -211,6 +211,12 @@ class ConvBertBackbone(EncoderBackbone):
         # Absolute positions: the position table has this many rows.
         return getattr(self, "max_sequence_length", None)
 
+    @property
+    def padding_invariant(self):
+        # The convolution heads read the padded positions next to the last
+        # real tokens (as the reference does): padding changes the outputs.
+        return False
+
     def default_lora_layer_names(self):
         """Attention query/value, plus `conv_out`, the convolution heads' values.
 

@@ -1,0 +1,493 @@
+"""Serving benchmark: the exported SavedModel against transformers and ONNX Runtime.
+
+`run(quick, models, threads)` returns JSON-able results and
+`to_markdown(results)` renders them; `tools/benchmark.py` calls both as its
+"serving" section. Every measurement runs in a fresh subprocess
+(`python bench_serving.py --worker NAME ...`) with the same threads.
+
+One task per model, base size with random weights, saved by transformers
+as a Hugging Face folder (tokenizer files from the real vocabularies in
+`shared/assets`) that every engine loads, so all of them run the same
+weights:
+- `nezha`: a text classifier (`NezhaForSequenceClassification`) on
+  ChnSentiCorp reviews;
+- `convbert`: a token classifier (`ConvBertForTokenClassification`, five
+  BIO labels) on SST-2 sentences;
+- `ernie_m`: the UIE-M extractor (`ErnieMForInformationExtraction`; the
+  tokenizer is the small SentencePiece model of the tests, the published
+  one is not in the assets) on a prompt and an SST-2 text.
+The texts are cut so that each packs into `SEQUENCE_LENGTH` (128) tokens
+(the prompt's included), and the engines are called on 1, 8 and 32 of them:
+- `saved_model`: `keras_encoders.export_saved_model` of the task loaded with
+  `from_preset` (on TensorFlow), served by a process that loads nothing but
+  TensorFlow and the tensorflow-text kernels (as TF-Serving does; Keras,
+  keras_encoders, JAX and torch are blocked there, and checked absent),
+  called with the raw strings: tokenization, the model and the decoding
+  (labels, entities, spans) in the graph;
+- `transformers`: `pipeline("text-classification")` and
+  `pipeline("token-classification")` (batch size = the number of texts),
+  and for UIE-M the tokenizer and `ErnieMForInformationExtraction`'s forward;
+- `ort-ours`: ONNX Runtime on `keras_encoders.export_onnx` of the same task;
+- `ort-transformers`: ONNX Runtime on transformers' own export
+  (`torch.onnx.export`, as `benchmark.py`'s `onnxruntime` engine).
+Both ONNX engines tokenize in Python with the same Hugging Face tokenizer
+(the fast one where transformers has one), so that they differ by their
+graphs only.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+COUNTS = (1, 8, 32)
+SMOKE_COUNTS = (1, 2)
+SEQUENCE_LENGTH = 128
+SMOKE_SEQUENCE_LENGTH = 24
+# Timed calls per count after the warm-up call.
+REPEATS = {1: 7, 8: 3, 32: 2}
+TASKS = {"nezha": "text classifier", "convbert": "token classifier", "ernie_m": "UIE-M"}
+ENGINES = ("saved_model", "transformers", "ort-ours", "ort-transformers")
+TOKEN_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
+UIE_PROMPTS = ("opinion", "movie", "actor")
+# Modules the serving process must not hold (TF-Serving has none of them).
+BLOCKED = ("keras", "keras_hub", "keras_encoders", "jax", "torch", "tensorflow_text")
+
+
+def _asset(*parts):
+    shared = os.environ.get("KERAS_ENCODERS_SHARED", os.path.join(ROOT, "..", "shared"))
+    return os.path.join(shared, "assets", *parts)
+
+
+def _rows(path, column=-1):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split("\t")[column].strip() for line in f][1:]
+
+
+def _tool():
+    sys.path.insert(0, HERE)
+    import benchmark
+
+    return benchmark
+
+
+# === Preparing a Hugging Face folder (torch process) ===
+def _ernie_m_tokenizer_files(directory):
+    """ERNIE-M's layout (`[CLS] [PAD] [SEP] [UNK]` first, `[MASK]` last)
+    around the tests' SentencePiece model, as `tests/models/ernie_m` builds it."""
+    import shutil
+
+    import sentencepiece
+
+    spm = _asset("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
+    processor = sentencepiece.SentencePieceProcessor(model_file=spm)
+    head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    tokens = head + [p for p in pieces if p not in head + ["[MASK]"]] + ["[MASK]"]
+    with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(f"{t}\n" for t in tokens))
+    shutil.copy(spm, os.path.join(directory, "sentencepiece.bpe.model"))
+    with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+        json.dump({"do_lower_case": False, "tokenizer_class": "ErnieMTokenizer",
+                   "model_max_length": 512}, f)
+    return len(tokens)
+
+
+def hf_tokenizer(model, directory):
+    """The Hugging Face tokenizer of the folder (ERNIE-M has no fast one)."""
+    import transformers
+
+    if model == "ernie_m":
+        from transformers.models.deprecated.ernie_m import tokenization_ernie_m
+
+        return tokenization_ernie_m.ErnieMTokenizer(
+            os.path.join(directory, "sentencepiece.bpe.model"),
+            vocab_file=os.path.join(directory, "vocab.txt"),
+        )
+    return transformers.AutoTokenizer.from_pretrained(directory)
+
+
+def _hf_class(model):
+    import transformers
+
+    if model == "ernie_m":
+        try:
+            return transformers.ErnieMForInformationExtraction
+        except AttributeError:  # later releases keep it only under `deprecated`
+            from transformers.models.deprecated.ernie_m import ErnieMForInformationExtraction
+
+            return ErnieMForInformationExtraction
+    return {"nezha": transformers.NezhaForSequenceClassification,
+            "convbert": transformers.ConvBertForTokenClassification}[model]
+
+
+def _fit(count, units, joiner, length, limit):
+    """Texts built from consecutive `units` (words or characters), each the
+    longest that packs into `length` tokens (`count(text)` says how many)."""
+    texts, start = [], 0
+    for _ in range(limit):
+        low, high = 1, len(units) - start
+        while low < high:  # the most units that fit
+            middle = (low + high + 1) // 2
+            if count(joiner.join(units[start:start + middle])) <= length:
+                low = middle
+            else:
+                high = middle - 1
+        texts.append(joiner.join(units[start:start + low]))
+        start += low
+    return texts
+
+
+def worker_prepare(model, directory, quick):
+    """A random base-size (tiny when `quick`) task with its tokenizer as a
+    Hugging Face folder, transformers' ONNX export of it, and the texts."""
+    import torch
+    import transformers
+
+    tool = _tool()
+    config = tool.hf_config(model, (tool.TINY if quick else tool.BASE)[model])
+    if model == "nezha":
+        transformers.BertTokenizerFast(_asset("vocab", "bert-base-chinese-vocab.txt")).save_pretrained(directory)
+    elif model == "convbert":
+        transformers.ConvBertTokenizerFast(
+            _asset("vocab", "bert-base-uncased-vocab.txt")).save_pretrained(directory)
+        config.id2label = dict(enumerate(TOKEN_LABELS))
+        config.label2id = {name: i for i, name in enumerate(TOKEN_LABELS)}
+    else:
+        config.vocab_size = _ernie_m_tokenizer_files(directory)
+    tokenizer = hf_tokenizer(model, directory)
+    config.vocab_size = len(tokenizer)
+    torch.manual_seed(0)
+    net = _hf_class(model)(config).eval()
+    net.save_pretrained(directory)
+
+    length = SMOKE_SEQUENCE_LENGTH if quick else SEQUENCE_LENGTH
+    limit = max(SMOKE_COUNTS if quick else COUNTS)
+    prompts = [UIE_PROMPTS[i % len(UIE_PROMPTS)] for i in range(limit)]
+    if model == "nezha":
+        units = list("".join(_rows(_asset("data", "chnsenticorp", "dev.tsv"))))
+        joiner, count = "", lambda text: len(tokenizer(text)["input_ids"])
+    else:
+        units = " ".join(_rows(_asset("data", "sst2", "dev.tsv"))).split()
+        joiner, count = " ", lambda text: len(tokenizer(text)["input_ids"])
+        if model == "ernie_m":  # the longest prompt counts
+            longest = max(UIE_PROMPTS, key=lambda p: len(tokenizer(p)["input_ids"]))
+            count = lambda text: len(tokenizer(longest, text)["input_ids"])  # noqa: E731
+    texts = _fit(count, units, joiner, length, limit)
+    with open(os.path.join(directory, "texts.json"), "w", encoding="utf-8") as f:
+        json.dump({"texts": texts, "prompts": prompts}, f, ensure_ascii=False)
+
+    feed = tokenizer(prompts[:2], texts[:2]) if model == "ernie_m" else tokenizer(texts[:2])
+    x = {k: torch.tensor(v) for k, v in tokenizer.pad(feed, return_tensors="pt").items()}
+    # Named as our export's outputs (ErnieMForInformationExtraction returns logits).
+    outputs = ["start_logits", "end_logits"] if model == "ernie_m" else ["logits"]
+    tool.torch_onnx_export(net, x, os.path.join(directory, "transformers.onnx"), outputs)
+    return {"tokens": [count(t) for t in texts[:4]]}
+
+
+# === Our exports (TensorFlow process) ===
+TASK_CLASSES = {"nezha": "NezhaTextClassifier", "convbert": "ConvBertTokenClassifier",
+                "ernie_m": "ErnieMInformationExtractor"}
+
+
+def worker_export(model, directory, quick):
+    """`export_saved_model` and `export_onnx` of the task `from_preset` loads."""
+    import time
+
+    import keras_encoders
+    from keras_encoders import models
+
+    cls = getattr(models, TASK_CLASSES[model])
+    length = SMOKE_SEQUENCE_LENGTH if quick else SEQUENCE_LENGTH
+    preprocessor = cls.preprocessor_cls.from_preset(directory, sequence_length=length)
+    task = cls.from_preset(directory, preprocessor=preprocessor)
+    start = time.perf_counter()
+    keras_encoders.export_saved_model(task, os.path.join(directory, "saved_model"))
+    middle = time.perf_counter()
+    keras_encoders.export_onnx(task, os.path.join(directory, "ours.onnx"))
+    return {"saved_model_export_s": middle - start,
+            "onnx_export_s": time.perf_counter() - middle}
+
+
+# === Engines (each in its own process) ===
+def _texts(directory, n):
+    with open(os.path.join(directory, "texts.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    return data["prompts"][:n], data["texts"][:n]
+
+
+def _measure(call, directory, model, counts, repeats, contention):
+    tool = _tool()
+    result = {}
+    for n in counts:
+        prompts, texts = _texts(directory, n)
+        result[str(n)] = tool.measure(lambda: call(prompts, texts), repeats[str(n)], contention)
+    result["peak_rss_mib"] = tool.peak_rss_mib()
+    return result
+
+
+def worker_saved_model(model, directory, counts, repeats, contention, threads, kernels):
+    # Nothing of Keras may be needed to serve: block it outright.
+    for name in BLOCKED:
+        sys.modules[name] = None
+    import glob
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    # The tensorflow-text kernels, without its Python package (which imports
+    # Keras): what TF-Serving links in.
+    for library in sorted(glob.glob(os.path.join(kernels, "*.so"))):
+        tf.load_op_library(library)
+    serve = tf.saved_model.load(os.path.join(directory, "saved_model")).signatures["serving_default"]
+
+    def call(prompts, texts):
+        if model == "ernie_m":
+            out = serve(prompt=tf.constant(prompts), text=tf.constant(texts))
+        else:
+            out = serve(text=tf.constant(texts))
+        return {k: v.numpy() for k, v in out.items()}
+
+    result = _measure(call, directory, model, counts, repeats, contention)
+    loaded = sorted({m.split(".")[0] for m, module in sys.modules.items()
+                     if module is not None and m.split(".")[0] in BLOCKED})
+    if loaded:
+        raise RuntimeError(f"the serving process imported {loaded}")
+    result["modules"] = loaded
+    return result
+
+
+def worker_transformers(model, directory, counts, repeats, contention, threads):
+    import torch
+    import transformers
+
+    torch.set_num_threads(threads)
+    if model == "ernie_m":
+        tokenizer = hf_tokenizer(model, directory)
+        net = _hf_class(model).from_pretrained(directory).eval()
+
+        def call(prompts, texts):
+            with torch.inference_mode():
+                batch = tokenizer(prompts, texts, padding=True, truncation=True,
+                                  max_length=512, return_tensors="pt")
+                return net(**batch)
+    else:
+        task = {"nezha": "text-classification", "convbert": "token-classification"}[model]
+        pipe = transformers.pipeline(task, model=directory, device=-1)
+
+        def call(prompts, texts):
+            return pipe(texts, batch_size=len(texts))
+
+    return _measure(call, directory, model, counts, repeats, contention)
+
+
+def worker_onnxruntime(model, directory, counts, repeats, contention, threads, graph):
+    import numpy as np
+
+    tool = _tool()
+    tokenizer = hf_tokenizer(model, directory)
+    session = tool.onnx_session(os.path.join(directory, f"{graph}.onnx"), threads)
+    names = {i.name for i in session.get_inputs()}
+
+    def call(prompts, texts):
+        pair = (prompts, texts) if model == "ernie_m" else (texts,)
+        x = tokenizer(*pair, padding=True, truncation=True, max_length=512,
+                      return_attention_mask=True, return_tensors="np")
+        if graph == "ours":  # Keras' names, int32
+            feed = {"token_ids": x["input_ids"], "padding_mask": x["attention_mask"],
+                    "segment_ids": x.get("token_type_ids")}
+            feed = {k: np.asarray(v, "int32") for k, v in feed.items() if k in names}
+        else:
+            feed = {k: np.asarray(v, "int64") for k, v in x.items() if k in names}
+        return dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
+
+    result = _measure(call, directory, model, counts, repeats, contention)
+    # The outputs on two texts, by name (the same in both graphs).
+    outputs = call(*_texts(directory, 2))
+    result["sample"] = {k: np.asarray(v, "float64").tolist() for k, v in outputs.items()}
+    return result
+
+
+def sample_difference(engines):
+    """Max |difference| between the two ONNX graphs' outputs on the same
+    two texts (the same weights: a large value means an export is wrong)."""
+    import numpy as np
+
+    samples = [(engines.get(f"ort-{g}") or {}).get("sample") for g in ("ours", "transformers")]
+    if not all(samples):
+        return None
+    shared = [k for k in samples[0] if k in samples[1]]
+    if not shared:
+        return None
+    return max(float(np.max(np.abs(np.asarray(samples[0][k]) - np.asarray(samples[1][k]))))
+               for k in shared)
+
+
+WORKERS = {"prepare": worker_prepare, "export": worker_export,
+           "saved_model": worker_saved_model, "transformers": worker_transformers,
+           "onnxruntime": worker_onnxruntime}
+
+
+# === Driver ===
+def _spawn(worker, args, backend="torch", threads=None, timeout=1800):
+    tool = _tool()
+    env = tool.thread_env(threads or os.cpu_count(), backend,
+                          reference=worker not in ("export", "saved_model"))
+    return tool.section_worker(os.path.abspath(__file__), worker, args, env, timeout, tail=3)
+
+
+def tf_text_kernels():
+    """The folder of the tensorflow-text kernel libraries (found without
+    importing the package)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tensorflow_text")
+    return os.path.join(spec.submodule_search_locations[0], "python", "ops")
+
+
+def run(quick=False, models=tuple(TASKS), threads=None, contention=0.25, timeout=1800):
+    """Every model's task on every engine, each in a fresh subprocess.
+
+    `quick=True` measures tiny models on 1 and 2 short texts, one call each
+    (a smoke test).
+    """
+    threads = threads or os.cpu_count()
+    counts = SMOKE_COUNTS if quick else COUNTS
+    repeats = {str(n): 1 if quick else REPEATS[n] for n in counts}
+    results = {"quick": quick, "threads": threads, "counts": list(counts),
+               "sequence_length": SMOKE_SEQUENCE_LENGTH if quick else SEQUENCE_LENGTH,
+               "models": {}}
+    with tempfile.TemporaryDirectory(prefix="bench_serving_") as root:
+        for model in [m for m in models if m in TASKS]:
+            print(f"[benchmark] serving {model} ...", file=sys.stderr, flush=True)
+            directory = os.path.join(root, model)
+            os.makedirs(directory)
+            spawn = lambda worker, job, **kw: _spawn(  # noqa: E731
+                worker, {"model": model, "directory": directory, **job},
+                threads=threads, timeout=timeout, **kw)
+            entry = {"task": TASKS[model], "prepare": spawn("prepare", {"quick": quick})}
+            if "error" not in entry["prepare"]:
+                entry["export"] = spawn("export", {"quick": quick}, backend="tensorflow")
+            results["models"][model] = entry
+            if "error" in entry["prepare"] or "error" in entry["export"]:
+                continue
+            job = {"counts": list(counts), "repeats": repeats, "contention": contention,
+                   "threads": threads}
+            engines = entry["engines"] = {}
+            engines["saved_model"] = spawn("saved_model", {**job, "kernels": tf_text_kernels()},
+                                           backend="tensorflow")
+            engines["transformers"] = spawn("transformers", job)
+            for graph in ("ours", "transformers"):
+                engines[f"ort-{graph}"] = spawn("onnxruntime", {**job, "graph": graph})
+            entry["onnx_max_abs_difference"] = sample_difference(engines)
+            entry["loadavg_end"] = os.getloadavg()
+    return results
+
+
+def seconds(engine, n, every=False):
+    """The median of the clean calls, else (or with `every`) of all calls."""
+    entry = (engine or {}).get(str(n)) or {}
+    return (None if every else entry.get("median_seconds")) or entry.get("median_all_seconds")
+
+
+def contended(engine, n):
+    entry = (engine or {}).get(str(n)) or {}
+    return entry.get("median_seconds") is None
+
+
+def verdicts(results):
+    """(model, target, measured ratio, met) per target of the serving issue:
+    the SavedModel >= 1.0x transformers at 1 and 8 texts, ONNX Runtime on
+    our export >= 1.0x on transformers' export at every count. A ratio
+    from figures with no clean call is marked "(contended)"."""
+    rows = []
+    for model, entry in results.get("models", {}).items():
+        engines = entry.get("engines", {})
+        pairs = [("saved_model", "transformers", "SavedModel >= 1.0x transformers", n)
+                 for n in results["counts"][:2]]
+        pairs += [("ort-ours", "ort-transformers",
+                   "ORT on our ONNX >= 1.0x ORT on transformers' export", n)
+                  for n in results["counts"]]
+        for ours, theirs, target, n in pairs:
+            noisy = contended(engines.get(ours), n) or contended(engines.get(theirs), n)
+            # Like with like: all calls on both sides when either has no clean one.
+            a, b = (seconds(engines.get(e), n, every=noisy) for e in (ours, theirs))
+            rows.append((model, f"{target}, {n} texts" + (" (contended)" if noisy else ""),
+                         b / a if a and b else None))
+    return [(m, t, r, r is not None and r >= 1.0) for m, t, r in rows]
+
+
+def _cell(engine, n, reference):
+    if not engine or "error" in engine:
+        return "error" if engine else ""
+    entry = engine.get(str(n))
+    value = entry["median_seconds"]
+    if value is None:
+        return f"n/a [{entry['median_all_seconds']:.3g}]"
+    mark = " (c)" if entry["contended_calls"] else ""
+    ratio = f" ({reference / value:.2f}x)" if reference else ""
+    return f"{value:.4g}{mark}{ratio}"
+
+
+def errors(results):
+    """'model stage: message' for every stage or engine that failed."""
+    found = []
+    for model, entry in results.get("models", {}).items():
+        stages = {k: entry[k] for k in ("prepare", "export") if k in entry}
+        for name, value in {**stages, **entry.get("engines", {})}.items():
+            if "error" in value:
+                found.append(f"{model} {name}: {value['error']}")
+    return found
+
+
+def to_markdown(results):
+    length = results.get("sequence_length")
+    lines = ["## Serving", "",
+             f"Raw strings to answers, base sizes (random weights), texts of about {length} "
+             f"tokens, median seconds per call, {results.get('threads')} threads; in brackets: "
+             "transformers' seconds / the engine's (>1: faster than transformers). "
+             "`saved_model`: our SavedModel in a TensorFlow-only process (tokenizer, model and "
+             "decoding in the graph); `transformers`: its pipeline (UIE-M: tokenizer + "
+             "forward); `ort-*`: ONNX Runtime on our export and on transformers' own "
+             "(`torch.onnx.export`), both tokenized by the same Hugging Face tokenizer. "
+             "`(c)` marks figures where calls other processes slowed were left out.", "",
+             "| model | task | texts | " + " | ".join(ENGINES) + " |",
+             "|---" * (len(ENGINES) + 3) + "|"]
+    for model, entry in results.get("models", {}).items():
+        failed = [f"{k}: {entry[k]['error']}" for k in ("prepare", "export")
+                  if "error" in entry.get(k, {})]
+        if failed:
+            lines.append(f"| {model} | {entry['task']} | error: {'; '.join(failed)} |"
+                         + " |" * len(ENGINES))
+            continue
+        engines = entry["engines"]
+        for n in results["counts"]:
+            hf = engines.get("transformers")
+            reference = None if contended(hf, n) else seconds(hf, n)
+            cells = [_cell(engines.get(e), n, reference) for e in ENGINES]
+            lines.append(f"| {model} | {entry['task']} | {n} | " + " | ".join(cells) + " |")
+    differences = [f"{model} {entry['onnx_max_abs_difference']:.2g}"
+                   for model, entry in results.get("models", {}).items()
+                   if entry.get("onnx_max_abs_difference") is not None]
+    if differences:
+        lines += ["", "Max |difference| between the outputs of the two ONNX graphs on the "
+                  "same two texts (same weights; above ~1e-4, an export is wrong): "
+                  + ", ".join(differences) + "."]
+    failed = [f"- {error}" for error in errors(results)]
+    if failed:
+        lines += [""] + failed
+    rows = verdicts(results)
+    if rows:
+        lines += ["", "| model | target | measured | |", "|---|---|---|---|"]
+        lines += [f"| {m} | {t} | {'n/a' if r is None else f'{r:.2f}x'} | "
+                  f"{'met' if ok else '**missed**'} |" for m, t, r, ok in rows]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    from benchmark import section_main  # this folder is on the path of a script
+
+    section_main(WORKERS, run, to_markdown, ROOT)
