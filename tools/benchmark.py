@@ -24,6 +24,9 @@ as the control. Sections:
 - `preprocessing`: the tokenizer benchmark (`tools/bench_preprocessing.py`).
 - `latency`: warm `predict` on 1, 2 and 8 raw strings against the direct call
   and transformers' pipeline (`tools/bench_latency.py`).
+- `uie`: UIE-M `extract()` per backend against PaddleNLP 2.8.1's Taskflow
+  (in the paddle reference venv) on the same weights and texts, spans
+  compared, with an int8 row (`tools/bench_uie.py`).
 
 Each timed figure is the median of several calls after a warm-up call whose
 time is reported as the first-call (compile) time. A call is flagged
@@ -55,7 +58,10 @@ import time
 MODELS = ("nezha", "ernie_m", "convbert", "bert")
 BACKENDS = ("jax", "tensorflow", "torch")
 REFERENCE_ENGINES = ("hf-eager", "hf-compile", "onnxruntime")
-SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing", "latency")
+SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing", "latency",
+            "uie")
+# Sections run by their own tools/bench_*.py script, not per model.
+SCRIPT_SECTIONS = ("preprocessing", "latency", "uie")
 SHAPES = ((8, 128), (1, 128), (2, 512))
 TRAIN_SHAPE = (8, 128)
 # Timed calls per shape after the warm-up call: fewer where a call is long,
@@ -540,7 +546,7 @@ def plan(args):
     for model in args.models:
         config = configs[model]
         for section in args.sections:
-            if section in ("preprocessing", "latency"):
+            if section in SCRIPT_SECTIONS:
                 continue
             engines = [f"keras-{b}" for b in args.backends]
             if section == "train_jit":
@@ -672,6 +678,8 @@ def to_markdown(report):
         lines += ["", report["preprocessing_markdown"]]
     if report.get("latency_markdown"):
         lines += ["", report["latency_markdown"]]
+    if report.get("uie_markdown"):
+        lines += ["", report["uie_markdown"]]
     elif isinstance(report.get("preprocessing"), dict) and "error" in report["preprocessing"]:
         lines += ["", f"Preprocessing section not run: {report['preprocessing']['error']}"]
     return "\n".join(lines).rstrip() + "\n"
@@ -886,6 +894,15 @@ def latency_section(args):
     return results, bench_latency.to_markdown(results)
 
 
+def uie_section(args):
+    """UIE-M `extract()` against PaddleNLP's Taskflow, spans compared."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_uie
+
+    results = bench_uie.run(quick=args.smoke, backends=args.backends, threads=args.threads)
+    return results, bench_uie.to_markdown(results)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="benchmarks", help="output folder")
@@ -987,7 +1004,8 @@ def main(argv=None):
         report["machine_parts"] = old.get("machine_parts", [old["machine"]])
         for model, flops in old["flops"].items():
             report["flops"].setdefault(model, flops)
-        for key in ("preprocessing", "preprocessing_markdown", "latency", "latency_markdown"):
+        for key in ("preprocessing", "preprocessing_markdown", "latency", "latency_markdown",
+                    "uie", "uie_markdown"):
             if key in old:
                 report[key] = old[key]
     for job in plan(args):
@@ -1004,6 +1022,8 @@ def main(argv=None):
         )
     if "latency" in args.sections:
         report["latency"], report["latency_markdown"] = latency_section(args)
+    if "uie" in args.sections:
+        report["uie"], report["uie_markdown"] = uie_section(args)
     machine["loadavg_end"] = os.getloadavg()
     machine["parts_sections"] = args.sections
     report.setdefault("machine_parts", []).append(dict(machine))

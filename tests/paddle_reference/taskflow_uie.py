@@ -9,14 +9,19 @@ JOB.json:
                int, "num_attention_heads": int, "seed": int,
                "head_scale": float, "head_bias": float},
      "runs": [{"schema": ..., "schema_lang": "ch"|"en", "max_seq_len": int,
-               "texts": [str, ...]}, ...]}
+               "texts": [str, ...],
+               # optional: Taskflow's batch_size (8) and num_threads (its
+               # default), and texts of an untimed first call (0)
+               "batch_size": int, "num_threads": int, "warmup_texts": int},
+              ...]}
 
 The script writes a `UIEM` with random weights into `folder` (its
 `model_state.pdparams`, `config.json` and the tokenizer files, as
 `Taskflow(task_path=folder)` reads them): the span heads are scaled by
 `head_scale` and shifted by `head_bias` so that some probabilities cross
 0.5. Then it runs `Taskflow("information_extraction", model="uie-m-base",
-task_path=folder, ...)` for each run and writes the list of results.
+task_path=folder, ...)` for each run and writes `{"results": [results of
+each run], "seconds": [wall seconds of each run's call on all its texts]}`.
 
 One change to Taskflow: its `get_span` returns a Python set, which Taskflow
 iterates; the order (spans within a window, and so which span of a window
@@ -27,6 +32,7 @@ position (its content unchanged), the order `extract()` uses.
 
 import json
 import sys
+import time
 
 import scipy.linalg  # noqa: F401  (before paddle, whose libraries break it)
 import paddle
@@ -77,8 +83,9 @@ def main(job_path, out_path):
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
     build(job["folder"], job["model"])
-    results = []
+    results, seconds = [], []
     for run in job["runs"]:
+        options = {"num_threads": run["num_threads"]} if "num_threads" in run else {}
         ie = Taskflow(
             "information_extraction",
             model="uie-m-base",
@@ -86,11 +93,16 @@ def main(job_path, out_path):
             schema=run["schema"],
             schema_lang=run["schema_lang"],
             max_seq_len=run["max_seq_len"],
-            batch_size=8,
+            batch_size=run.get("batch_size", 8),
+            **options,
         )
+        if run.get("warmup_texts"):
+            ie(run["texts"][: run["warmup_texts"]])
+        start = time.perf_counter()
         results.append(ie(run["texts"]))
+        seconds.append(time.perf_counter() - start)
     with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(results, f, ensure_ascii=False)
+        json.dump({"results": results, "seconds": seconds}, f, ensure_ascii=False)
 
 
 if __name__ == "__main__":

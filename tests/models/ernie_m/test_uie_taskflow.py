@@ -17,25 +17,19 @@ spans `extract()` finds.
 Without the venv the tests skip, except under CI (`CI=true`), where they fail.
 """
 
-import json
 import os
-import shutil
-import subprocess
 
 import keras
 import numpy as np
 import pytest
-import sentencepiece
 import tensorflow as tf
 
 from keras_encoders.convert import conversion
 from keras_encoders.models import ErnieMInformationExtractor
 from tests.conftest import asset
+from tests.paddle_reference import taskflow_job
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-DRIVER = os.path.join(ROOT, "tests", "paddle_reference", "taskflow_uie.py")
 SPM = ("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
-TOL = 1e-5
 
 ZH = "2月8日上午北京冬奥会自由式滑雪女子大跳台决赛中中国选手谷爱凌以188.25分获得金牌！"
 ZH_LONG = (ZH + "谷爱凌, 中国选手, 年龄18岁。") * 4  # ~230 characters: windowed at 128
@@ -52,11 +46,10 @@ RUNS = [(name, length) for name in SCHEMAS for length in (512, 128)]
 
 def paddle_python():
     """The paddle reference venv's python, or skip (fail under CI)."""
-    venv = os.environ.get("KERAS_ENCODERS_PADDLE_VENV") or os.path.join(ROOT, ".venv-paddle")
-    python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(python):
+    python = taskflow_job.venv_python()
+    if python is None:
         message = (
-            f"No PaddleNLP reference venv at {venv}: build it with "
+            "No PaddleNLP reference venv: build it with "
             "tests/paddle_reference/setup_venv.sh (or point "
             "KERAS_ENCODERS_PADDLE_VENV at one)."
         )
@@ -72,17 +65,10 @@ def reference(tmp_path_factory):
     python = paddle_python()
     root = tmp_path_factory.mktemp("uie_taskflow")
     folder = root / "uie_m_tiny"
-    folder.mkdir()
-    processor = sentencepiece.SentencePieceProcessor(model_file=asset(*SPM))
-    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
-    head = ["[CLS]", "[PAD]", "[SEP]", "[UNK]"]
-    tokens = head + [p for p in pieces if p not in head + ["[MASK]"]]
-    tokens += [c for c in CJK if c not in tokens] + ["[MASK]"]
-    (folder / "vocab.txt").write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
-    shutil.copy(asset(*SPM), folder / "sentencepiece.bpe.model")
+    vocab_size = taskflow_job.write_tokenizer_files(str(folder), asset(*SPM), CJK)
     job = {
         "folder": str(folder),
-        "model": {"vocab_size": len(tokens), "hidden_size": 32, "num_hidden_layers": 2,
+        "model": {"vocab_size": vocab_size, "hidden_size": 32, "num_hidden_layers": 2,
                   "num_attention_heads": 4, "seed": 0, "head_scale": 35.0, "head_bias": -6.0},
         "runs": [
             {"schema": SCHEMAS[name][1], "schema_lang": SCHEMAS[name][0],
@@ -90,39 +76,14 @@ def reference(tmp_path_factory):
             for name, length in RUNS
         ],
     }
-    (root / "job.json").write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KERAS_"))}
-    done = subprocess.run(
-        [python, DRIVER, str(root / "job.json"), str(root / "results.json")],
-        cwd=str(root), env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    results = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    results = taskflow_job.run_taskflow(python, job, str(root))["results"]
     converted = conversion.convert_checkpoint(str(folder), str(root / "preset"), quiet=True)
     task = ErnieMInformationExtractor.from_preset(converted.output)
     return dict(zip(RUNS, results)), task.with_convention("paddlenlp")
 
 
-def differences(ours, theirs, path=""):
-    """Where two Taskflow-style results differ (probabilities within TOL)."""
-    if isinstance(theirs, dict) and isinstance(ours, dict):
-        if set(ours) != set(theirs):
-            return [f"{path}: keys {sorted(ours)} != {sorted(theirs)}"]
-        return [d for k in theirs for d in differences(ours[k], theirs[k], f"{path}/{k}")]
-    if isinstance(theirs, list) and isinstance(ours, list):
-        if len(ours) != len(theirs):
-            return [f"{path}: {len(ours)} items != {len(theirs)}: {ours} != {theirs}"]
-        return [d for i, (a, b) in enumerate(zip(ours, theirs)) for d in differences(a, b, f"{path}[{i}]")]
-    if isinstance(theirs, float) and isinstance(ours, float):
-        return [] if abs(ours - theirs) <= TOL else [f"{path}: {ours} != {theirs}"]
-    return [] if ours == theirs else [f"{path}: {ours!r} != {theirs!r}"]
-
-
-def count_spans(results):
-    return sum(
-        len(spans) + sum(count_spans([s.get("relations", {})]) for s in spans)
-        for result in results for spans in result.values()
-    )
+differences = taskflow_job.differences
+count_spans = taskflow_job.count_spans
 
 
 @pytest.mark.parametrize("name,length", RUNS)
