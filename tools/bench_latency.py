@@ -18,10 +18,8 @@ all of them run the same weights:
 Threads: every engine uses the same count (`--threads`, default all cores).
 """
 
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -130,19 +128,12 @@ WORKERS = {"prepare": worker_prepare, "keras": worker_keras, "transformers": wor
 # === Driver ===
 def _spawn(worker, args, backend="torch", threads=None, timeout=1800):
     sys.path.insert(0, HERE)
-    from benchmark import thread_env  # one thread setting for every section
+    from benchmark import spawn_script  # one thread setting for every section
 
     # Workers other than Keras' are transformers' (which would import
     # TensorFlow and JAX too unless told not to).
-    env = thread_env(threads or os.cpu_count(), backend, reference=worker != "keras")
-    command = [sys.executable, os.path.abspath(__file__), "--worker", worker, json.dumps(args)]
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": [f"timed out after {timeout} s"]}
-    if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-1:] or ["failed"]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return spawn_script(__file__, worker, args, threads, backend,
+                        reference=worker != "keras", timeout=timeout)
 
 
 def run(quick=False, backends=BACKENDS, threads=None):
@@ -219,10 +210,7 @@ def to_markdown(results):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
-        sys.path.insert(0, ROOT)
-        print(json.dumps(WORKERS[sys.argv[2]](**json.loads(sys.argv[3]))))
-    else:
-        results = run(quick="--quick" in sys.argv)
-        print(to_markdown(results))
-        print(json.dumps(results, indent=1))
+    sys.path.insert(0, HERE)
+    from benchmark import script_main
+
+    script_main(WORKERS, run, to_markdown, ROOT)

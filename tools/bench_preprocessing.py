@@ -386,10 +386,7 @@ def to_markdown(results):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
-        sys.path.insert(0, ROOT)
-        print(json.dumps(WORKERS[sys.argv[2]](**json.loads(sys.argv[3]))))
-    else:
-        results = run(quick="--quick" in sys.argv)
-        print(to_markdown(results))
-        print(json.dumps(results, indent=1))
+    sys.path.insert(0, HERE)
+    from benchmark import script_main
+
+    script_main(WORKERS, run, to_markdown, ROOT)

@@ -128,17 +128,9 @@ WORKERS = {"keras": worker_keras}
 # === Driver ===
 def _spawn(worker, args, backend="tensorflow", threads=None, timeout=1800):
     sys.path.insert(0, HERE)
-    from benchmark import thread_env  # one thread setting for every section
+    from benchmark import spawn_script  # one thread setting for every section
 
-    env = thread_env(threads or os.cpu_count(), backend)
-    command = [sys.executable, os.path.abspath(__file__), "--worker", worker, json.dumps(args)]
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": [f"timed out after {timeout} s"]}
-    if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-3:] or ["failed"]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return spawn_script(__file__, worker, args, threads, backend, timeout=timeout)
 
 
 def run(quick=False, backends=BACKENDS, threads=None):
@@ -273,10 +265,7 @@ def to_markdown(results):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
-        sys.path.insert(0, ROOT)
-        print(json.dumps(WORKERS[sys.argv[2]](**json.loads(sys.argv[3]))))
-    else:
-        results = run(quick="--quick" in sys.argv)
-        print(to_markdown(results))
-        print(json.dumps(results, indent=1))
+    sys.path.insert(0, HERE)
+    from benchmark import script_main
+
+    script_main(WORKERS, run, to_markdown, ROOT)

@@ -493,6 +493,33 @@ def thread_env(threads, backend=None, reference=False):
     return env
 
 
+def spawn_script(script, worker, args, threads, backend="torch", reference=False,
+                 timeout=1800):
+    """A section script's worker (`python SCRIPT --worker NAME ARGS`) in a
+    fresh process with `thread_env`: its JSON result, or `{"error": [...]}`."""
+    env = thread_env(threads or os.cpu_count(), backend, reference=reference)
+    command = [sys.executable, os.path.abspath(script), "--worker", worker, json.dumps(args)]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": [f"timed out after {timeout} s"]}
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-3:] or ["failed"]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def script_main(workers, run, to_markdown, root):
+    """A section script's `__main__`: one worker (`--worker NAME ARGS`,
+    prints its JSON), or the whole section (`--quick` for the smoke size)."""
+    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
+        sys.path.insert(0, root)
+        print(json.dumps(workers[sys.argv[2]](**json.loads(sys.argv[3]))))
+    else:
+        results = run(quick="--quick" in sys.argv)
+        print(to_markdown(results))
+        print(json.dumps(results, indent=1))
+
+
 def spawn(job, timeout):
     """Run one job in a fresh interpreter; its JSON result (or the error)."""
     keras_engine = job["engine"].startswith("keras-")
