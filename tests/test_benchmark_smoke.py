@@ -136,7 +136,7 @@ def test_uie_smoke_run(tmp_path):
     report = json.loads((tmp_path / "results.json").read_text())["uie"]
     assert "error" not in report, report
     engines = report["engines"]
-    assert engines["taskflow"]["spans"] > 3
+    assert engines["taskflow"]["spans"] > 0
     ours = engines[f"keras-{backend}"]
     assert ours["differences"] == 0 and ours["spans"] == engines["taskflow"]["spans"]
     assert ours["seconds"] > 0 and f"keras-{backend}-int8" in engines

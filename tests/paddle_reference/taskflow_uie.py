@@ -7,7 +7,10 @@ JOB.json:
     {"folder": str,          # holds vocab.txt and sentencepiece.bpe.model
      "model": {"vocab_size": int, "hidden_size": int, "num_hidden_layers":
                int, "num_attention_heads": int, "seed": int,
-               "head_scale": float, "head_bias": float},
+               "head_scale": float, "head_bias": float,
+               # optional: {"prompt", "texts", "max_seq_len", "rate"}, see
+               # `calibrate`
+               "calibrate": {...}},
      "runs": [{"schema": ..., "schema_lang": "ch"|"en", "max_seq_len": int,
                "texts": [str, ...],
                # optional: Taskflow's batch_size (8) and num_threads (its
@@ -35,6 +38,7 @@ import sys
 import time
 
 import scipy.linalg  # noqa: F401  (before paddle, whose libraries break it)
+import numpy as np
 import paddle
 from paddlenlp import Taskflow
 from paddlenlp.taskflow import information_extraction
@@ -70,13 +74,34 @@ def build(folder, spec):
         for head in (model.linear_start, model.linear_end):
             head.weight.set_value(head.weight * spec["head_scale"])
             head.bias.set_value(paddle.full_like(head.bias, spec["head_bias"]))
-    model.save_pretrained(folder)
     tokenizer = ErnieMTokenizer(
         vocab_file=f"{folder}/vocab.txt",
         sentencepiece_model_file=f"{folder}/sentencepiece.bpe.model",
         do_lower_case=False,
     )
+    if "calibrate" in spec:
+        calibrate(model, tokenizer, **spec["calibrate"])
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+
+
+def calibrate(model, tokenizer, prompt, texts, max_seq_len, rate):
+    """Shift each head's bias so that a fraction `rate` of the positions of
+    `[CLS] prompt [SEP] text [SEP]` rows pass probability 0.5. (A deep
+    random encoder gives nearly the same state at every position, so a
+    fixed bias finds spans everywhere or nowhere.)"""
+    encoded = tokenizer(text=[prompt] * len(texts), text_pair=texts, truncation=True,
+                        max_seq_len=max_seq_len, pad_to_max_seq_len=True,
+                        return_position_ids=True)
+    with paddle.no_grad():
+        sequence, _ = model.ernie_m(
+            input_ids=paddle.to_tensor(encoded["input_ids"]),
+            position_ids=paddle.to_tensor(encoded["position_ids"]),
+        )
+        for head in (model.linear_start, model.linear_end):
+            logits = head(sequence).numpy().reshape(-1)
+            cut = float(np.quantile(logits, 1.0 - rate))
+            head.bias.set_value(head.bias - cut)
 
 
 def main(job_path, out_path):
