@@ -156,10 +156,11 @@ def run(quick=False, backends=BACKENDS, threads=None):
         model = dict(MODELS[size])
         vocab = taskflow_job.write_tokenizer_files(folder, _asset(*SPM), "".join(texts + SCHEMA))
         model["vocab_size"] = max(model["vocab_size"], vocab)
-        # ~0.3% of positions pass 0.5 on the texts: spans to compare, as few
-        # as a trained model's.
+        # ~0.3% of positions pass 0.5 on the texts (5% on the smoke's few):
+        # spans to compare, as few as a trained model's.
         model["calibrate"] = {"prompt": SCHEMA[0], "texts": texts[:8],
-                              "max_seq_len": results["max_seq_len"], "rate": 0.003}
+                              "max_seq_len": results["max_seq_len"],
+                              "rate": 0.05 if quick else 0.003}
         job = {"folder": folder, "model": model, "runs": [{
             "schema": SCHEMA, "schema_lang": "ch", "max_seq_len": results["max_seq_len"],
             "texts": texts, "batch_size": BATCH_SIZE, "num_threads": threads, "warmup_texts": 4,
