@@ -76,12 +76,7 @@ def test_smoke_run(tmp_path):
 def test_latency_section_targets():
     """The latency section's verdicts and table, on figures made up here
     (running it takes minutes: `benchmark.py --sections latency`)."""
-    load_tool()  # puts tools/ on the path for bench_latency's own import
-    spec = importlib.util.spec_from_file_location(
-        "bench_latency", os.path.join(ROOT, "tools", "bench_latency.py")
-    )
-    latency = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(latency)
+    latency = load_script("bench_latency")
     fast = {"predict_s": 0.03, "direct_s": 0.02, "backbone_s": 0.028}
     slow = {"predict_s": 0.30, "direct_s": 0.02, "backbone_s": 0.028}
     hf = {str(n): {"pipeline_s": 0.003, "direct_s": 0.001} for n in latency.COUNTS}
@@ -152,3 +147,62 @@ def test_transformers_onnx_export_names_inputs_in_forward_order(tmp_path):
         want = net(**x).logits.numpy()
     got = session.run(None, {k: v.numpy() for k, v in x.items()})[0]
     assert np.max(np.abs(got - want)) <= 1e-5
+
+
+def load_script(name):
+    load_tool()  # puts tools/ on the path for the script's own imports
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_uie_section_targets():
+    """The uie section's verdicts and table, on figures made up here (the
+    run itself: `test_uie_smoke_run`, or `benchmark.py --sections uie`)."""
+    uie = load_script("bench_uie")
+    texts = uie.benchmark_texts()
+    assert len(texts) == 32 and 10_000 < sum(map(len, texts)) < 12_000
+    assert any(len(t) > 600 for t in texts) and any(len(t) < 60 for t in texts)
+
+    def row(seconds, differences=0, precision="float32"):
+        return {"precision": precision, "first_s": 2 * seconds, "seconds": seconds, "spans": 40,
+                "differences": differences, "span_differences": 0,
+                "max_probability_difference": 2e-6}
+
+    results = {"texts": 32, "characters": 11381, "threads": 2, "schema": uie.SCHEMA,
+               "max_seq_len": 512, "model": uie.MODELS["base"], "engines": {
+                   "taskflow": {"seconds": 60.0, "spans": 40},
+                   "keras-jax": row(25.0), "keras-tensorflow": row(70.0),
+                   "keras-jax-int8": row(10.0, differences=40, precision="int8")}}
+    # jax 2.4x met; tensorflow 0.86x missed; int8 rows are not float32 targets.
+    verdicts = uie.verdicts(results)
+    assert [(m.split(" (")[0], ok) for _, m, ok in verdicts] == [("2.40x", True), ("0.86x", False)]
+    results["engines"]["keras-jax"]["differences"] = 1
+    assert not uie.verdicts(results)[0][2]  # faster, but not the same spans
+    table = uie.to_markdown(results)
+    assert "| keras-jax-int8 | int8 |" in table and "MISSED" in table
+
+
+@pytest.mark.large
+def test_uie_smoke_run(tmp_path):
+    """`--smoke --sections uie`: Taskflow in the paddle venv and this backend
+    on the same tiny weights, the same spans (minutes: subprocesses)."""
+    sys.path.insert(0, ROOT)
+    from tests.paddle_reference import taskflow_job
+
+    if taskflow_job.venv_python() is None:
+        pytest.skip("no PaddleNLP reference venv (KERAS_ENCODERS_PADDLE_VENV)")
+    backend = keras.config.backend()
+    command = [sys.executable, TOOL, "--smoke", "--out", str(tmp_path), "--models", "nezha",
+               "--backends", backend, "--reference", "", "--sections", "uie", "--threads", "1"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "results.json").read_text())["uie"]
+    assert "error" not in report, report
+    engines = report["engines"]
+    assert engines["taskflow"]["spans"] > 0
+    ours = engines[f"keras-{backend}"]
+    assert ours["differences"] == 0 and ours["spans"] == engines["taskflow"]["spans"]
+    assert ours["seconds"] > 0 and f"keras-{backend}-int8" in engines
+    assert "UIE-M extraction against Taskflow" in (tmp_path / "results.md").read_text()

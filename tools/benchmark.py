@@ -27,6 +27,9 @@ as the control. Sections:
 - `serving`: the exported SavedModel in a TensorFlow-only process on 1, 8
   and 32 raw texts against transformers' pipeline, and ONNX Runtime on our
   ONNX export against ONNX Runtime on transformers' (`tools/bench_serving.py`).
+- `uie`: UIE-M `extract()` per backend against PaddleNLP 2.8.1's Taskflow
+  (in the paddle reference venv) on the same weights and texts, spans
+  compared, with an int8 row (`tools/bench_uie.py`).
 
 Each timed figure is the median of several calls after a warm-up call whose
 time is reported as the first-call (compile) time. A call is flagged
@@ -59,7 +62,9 @@ MODELS = ("nezha", "ernie_m", "convbert", "bert")
 BACKENDS = ("jax", "tensorflow", "torch")
 REFERENCE_ENGINES = ("hf-eager", "hf-compile", "onnxruntime")
 SECTIONS = ("inference", "jit", "train", "train_jit", "int8", "preprocessing", "latency",
-            "serving")
+            "serving", "uie")
+# Sections run by their own tools/bench_*.py script, not per model.
+SCRIPT_SECTIONS = ("preprocessing", "latency", "serving", "uie")
 SHAPES = ((8, 128), (1, 128), (2, 512))
 TRAIN_SHAPE = (8, 128)
 # Timed calls per shape after the warm-up call: fewer where a call is long,
@@ -561,7 +566,7 @@ def plan(args):
     for model in args.models:
         config = configs[model]
         for section in args.sections:
-            if section in ("preprocessing", "latency", "serving"):
+            if section in SCRIPT_SECTIONS:
                 continue
             engines = [f"keras-{b}" for b in args.backends]
             if section == "train_jit":
@@ -695,6 +700,8 @@ def to_markdown(report):
         lines += ["", report["latency_markdown"]]
     if report.get("serving_markdown"):
         lines += ["", report["serving_markdown"]]
+    if report.get("uie_markdown"):
+        lines += ["", report["uie_markdown"]]
     elif isinstance(report.get("preprocessing"), dict) and "error" in report["preprocessing"]:
         lines += ["", f"Preprocessing section not run: {report['preprocessing']['error']}"]
     return "\n".join(lines).rstrip() + "\n"
@@ -955,6 +962,13 @@ def section_worker(script, worker, args, env, timeout, tail=1):
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-tail:] or ["failed"]}
     return json.loads(out.stdout.strip().splitlines()[-1])
+def uie_section(args):
+    """UIE-M `extract()` against PaddleNLP's Taskflow, spans compared."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_uie
+
+    results = bench_uie.run(quick=args.smoke, backends=args.backends, threads=args.threads)
+    return results, bench_uie.to_markdown(results)
 
 
 def parse_args(argv):
@@ -1059,7 +1073,7 @@ def main(argv=None):
         for model, flops in old["flops"].items():
             report["flops"].setdefault(model, flops)
         for key in ("preprocessing", "preprocessing_markdown", "latency", "latency_markdown",
-                    "serving", "serving_markdown"):
+                    "serving", "serving_markdown", "uie", "uie_markdown"):
             if key in old:
                 report[key] = old[key]
     for job in plan(args):
@@ -1081,6 +1095,8 @@ def main(argv=None):
         report["serving_errors"] = errors = serving_errors(report["serving"])
         for error in errors:
             print(f"[benchmark] serving: {error}", file=sys.stderr, flush=True)
+    if "uie" in args.sections:
+        report["uie"], report["uie_markdown"] = uie_section(args)
     machine["loadavg_end"] = os.getloadavg()
     machine["parts_sections"] = args.sections
     report.setdefault("machine_parts", []).append(dict(machine))

@@ -11,6 +11,32 @@ from keras import ops
 MASK_VALUE = -1e9
 
 
+# The bias of masked keys in `key_bias`: far enough below any logit that
+# `logit + KEY_MASK_BIAS` rounds to it exactly in float32, so a row whose keys
+# are all masked still gets equal (uniform) weights, as with `MASK_VALUE`.
+KEY_MASK_BIAS = -1e30
+
+
+def key_bias(padding_mask):
+    """`(B, 1, 1, L)` float32 additive bias of the attention logits.
+
+    `padding_mask` holds key multiplicities: 0 masks a key, 1 attends it,
+    and k > 1 makes it stand for k identical keys (same key and value
+    vectors), whose softmax weights sum to k times one's, i.e. a logit
+    raised by log(k). A row of identical `[PAD]` states (ERNIE-M in
+    PaddleNLP's convention attends them) is then computed exactly from one
+    pad column counting them all.
+
+    With 0/1 (or boolean) masks the result is bit for bit that of masking
+    with `where(mask, logits, MASK_VALUE)`: attended logits get `+ 0.0`, and
+    masked ones a weight that is exactly 0 either way (or, in a row with
+    every key masked, the same uniform weights). One add, as cheap as the
+    select it replaces.
+    """
+    counts = ops.cast(padding_mask, "float32")[:, None, None, :]
+    return ops.where(counts > 0, ops.log(ops.maximum(counts, 1.0)), KEY_MASK_BIAS)
+
+
 def scale_queries(q, head_dim, compute_dtype):
     """`(queries, divisor)`: where the `1/sqrt(d)` of the attention logits goes.
 
@@ -96,6 +122,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     table values come from float64 angles: they differ from the reference's
     float32 table by its own rounding (at most 4.5e-6), and match the
     original NEZHA releases' float64 table more closely.
+
+    `padding_mask` (B, L) masks keys (0) or attends them (1); a value k > 1
+    makes a key stand for k identical keys (see `key_bias`).
 
     The output projection is not part of this layer (the encoder block owns it).
 
@@ -190,8 +219,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         if divisor is not None:
             scores = scores / divisor
         if padding_mask is not None:
-            keep = ops.cast(padding_mask, "bool")[:, None, None, :]
-            scores = ops.where(keep, scores, MASK_VALUE)
+            scores = scores + key_bias(padding_mask)
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.probs_dropout(probs, training=training)
         context = ops.einsum("bhij,bhjd->bhid", probs, v)

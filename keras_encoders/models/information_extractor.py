@@ -8,6 +8,7 @@ from keras import ops
 from keras_hub.models import Task
 
 from keras_encoders.decoding import information_extraction as uie
+from keras_encoders.models import collapsed_padding
 from keras_encoders.models import encoder_task
 
 # What reading "paddlenlp" (PaddleNLP Taskflow's UIE-M) or "transformers"
@@ -417,32 +418,36 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         ]
         asked = [0] * len(texts)
         while queue:
-            node, requests = queue.pop(0)
-            for i, _, _ in requests:
-                asked[i] += 1
-                if asked[i] > uie.MAX_PROMPTS_PER_TEXT:
-                    raise ValueError(
-                        f"extract() would ask more than {uie.MAX_PROMPTS_PER_TEXT} "
-                        f"prompts of text {i} (MAX_PROMPTS_PER_TEXT): every span "
-                        "found asks each child type of the schema again, and "
-                        f"threshold={threshold} found {len(requests)} spans for "
-                        f"the child type {node.name!r}. Raise `threshold` or "
-                        "use a smaller `schema`."
-                    )
-            found = self._extract_spans(
-                [(texts[i], prompt) for i, prompt, _ in requests],
+            # The types of one level are asked together: their windows share
+            # the model's batches (each type's spans are read as if alone).
+            level, queue = queue, []
+            for node, requests in level:
+                for i, _, _ in requests:
+                    asked[i] += 1
+                    if asked[i] > uie.MAX_PROMPTS_PER_TEXT:
+                        raise ValueError(
+                            f"extract() would ask more than {uie.MAX_PROMPTS_PER_TEXT} "
+                            f"prompts of text {i} (MAX_PROMPTS_PER_TEXT): every span "
+                            "found asks each child type of the schema again, and "
+                            f"threshold={threshold} found {len(requests)} spans for "
+                            f"the child type {node.name!r}. Raise `threshold` or "
+                            "use a smaller `schema`."
+                        )
+            found_by_node = self._extract_spans(
+                [[(texts[i], prompt) for i, prompt, _ in requests] for _, requests in level],
                 threshold, length, stride, batch_size, decoding, verbose,
-            ) if requests else []
-            for (i, _, owner), spans in zip(requests, found):
-                if spans:
-                    target = results[i] if owner is None else owner.setdefault("relations", {})
-                    target.setdefault(node.name, []).extend(spans)
-            for child in node.children:
-                queue.append((child, [
-                    (i, uie.half_width(self.relation_prompt(span["text"], child.name, language)), span)
-                    for (i, _, _), spans in zip(requests, found)
-                    for span in spans
-                ]))
+            )
+            for (node, requests), found in zip(level, found_by_node):
+                for (i, _, owner), spans in zip(requests, found):
+                    if spans:
+                        target = results[i] if owner is None else owner.setdefault("relations", {})
+                        target.setdefault(node.name, []).extend(spans)
+                for child in node.children:
+                    queue.append((child, [
+                        (i, uie.half_width(self.relation_prompt(span["text"], child.name, language)), span)
+                        for (i, _, _), spans in zip(requests, found)
+                        for span in spans
+                    ]))
         return results[0] if single else results
 
     @staticmethod
@@ -455,9 +460,100 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         """
         return uie.relation_prompt(subject, relation, schema_lang)
 
-    def _extract_spans(self, pairs, threshold, max_seq_len, stride, batch_size, decoding,
+    def _extract_spans(self, groups, threshold, max_seq_len, stride, batch_size, decoding,
                        verbose=0):
-        """The spans answering each `(text, prompt)`, over the text's windows."""
+        """For each group of `(text, prompt)` pairs (the types of one schema
+        level), the spans answering each pair, over the text's windows. The
+        windows of all groups share the model's batches."""
+        features = [
+            self._window_features(pairs, max_seq_len, stride, decoding) if pairs else None
+            for pairs in groups
+        ]
+        asked = [f for f in features if f is not None]
+        names = list(self.backbone.input)
+        if len({f["token_ids"].shape[1] for f in asked}) == 1:
+            # One call over every group's windows, split afterwards.
+            logits = self.predict_windows(
+                {k: np.concatenate([f[k] for f in asked]) for k in names},
+                batch_size=batch_size, verbose=verbose,
+            )
+            cuts = np.cumsum([len(f["token_ids"]) for f in asked])[:-1]
+            parts = [dict(zip(logits, values))
+                     for values in zip(*(np.split(v, cuts) for v in logits.values()))]
+        else:  # windows padded to different widths (padding masked)
+            parts = [self.predict_windows({k: f[k] for k in names}, batch_size=batch_size,
+                                          verbose=verbose) for f in asked]
+        found = []
+        for pairs, f in zip(groups, features):
+            found.append(self._window_spans(pairs, f, parts.pop(0), threshold, decoding)
+                         if pairs else [])
+        return found
+
+    def predict_windows(self, inputs, batch_size=16, verbose=0):
+        """Start and end logits of many windows: `predict`, faster.
+
+        `inputs` are the backbone's inputs of `N` windows (numpy arrays
+        `(N, L)`, as `windows()` / `character_windows()` give them); the
+        result is `{"start_logits", "end_logits"}`, float32 `(N, L)`, the
+        numbers `predict` gives (within float32 rounding).
+
+        Where the backbone's `[PAD]` tokens are identical and attended
+        (`identical_padding`: ERNIE-M with `pad_position_id`, in PaddleNLP's
+        convention every row is padded to `L`), rows are run by increasing
+        length, `batch_size` at a time, each batch cut to its longest row
+        plus one pad column that counts the row's pads
+        (`collapsed_padding`); the pad column's logits are those of every
+        pad position. Cut widths are rounded up (to a power of two up to
+        128, then to a multiple of 128, on models compiled per shape such as
+        JAX's; to a multiple of 8 elsewhere), so that few shapes compile.
+        Other backbones run the rows as they are.
+        """
+        names = list(self.backbone.input)
+        inputs = {name: np.asarray(inputs[name]) for name in names}
+        rows, full = inputs["token_ids"].shape
+        verbose = encoder_task.progress_verbose(verbose, rows, batch_size)
+        if not getattr(self.backbone, "identical_padding", False) or not rows:
+            logits = self.predict({k: _pad_rows(v, batch_size) for k, v in inputs.items()},
+                                  batch_size=batch_size, verbose=verbose)
+            return {k: np.asarray(ops.convert_to_numpy(v)[:rows], "float32")
+                    for k, v in logits.items()}
+        pad = self.backbone.pad_token_id
+        lengths = collapsed_padding.real_lengths(inputs["token_ids"], pad)
+        order = np.argsort(lengths, kind="stable")
+        out = {}
+        # The short first batch holds the shortest rows (the cheapest to pad).
+        first = rows % batch_size or batch_size
+        bounds = [0, *range(first, rows + 1, batch_size)]
+        progress = keras.utils.Progbar(len(bounds) - 1, verbose=verbose) if verbose else None
+        for step, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]), 1):
+            index = _pad_rows(order[a:b], batch_size)
+            batch = {k: v[index] for k, v in inputs.items()}
+            collapsed = collapsed_padding.collapse(
+                batch, pad, lengths[index], self._collapsed_width(lengths[index], full)
+            )
+            logits = self.predict(batch if collapsed is None else collapsed[0],
+                                  batch_size=len(index), verbose=0)
+            for name, values in logits.items():
+                values = np.asarray(ops.convert_to_numpy(values), "float32")
+                if collapsed is not None:
+                    values = collapsed_padding.expand(values, lengths[index], full)
+                out.setdefault(name, np.empty((rows, full), "float32"))[order[a:b]] = values[: b - a]
+            if progress is not None:
+                progress.update(step)
+        return out
+
+    def _collapsed_width(self, lengths, full):
+        """Columns for a batch of rows with these real lengths (see
+        `predict_windows`)."""
+        needed = min(int(np.max(lengths)) + 1, full)
+        if self.jit_compile:
+            width = 1 << (needed - 1).bit_length() if needed <= 128 else -(-needed // 128) * 128
+        else:
+            width = -(-needed // 8) * 8
+        return min(width, full)
+
+    def _window_features(self, pairs, max_seq_len, stride, decoding):
+        """The windows `extract()` reads each `(text, prompt)` in."""
         texts, prompts = [t for t, _ in pairs], [p for _, p in pairs]
         preprocessor = self.preprocessor
         if decoding == "tokens":
@@ -473,10 +569,12 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             specials = 2 + getattr(preprocessor.tokenizer, "pair_separator", 1)
             sizes = uie.window_lengths(prompts, max_seq_len, decoding, specials)
             features = preprocessor.character_windows(prompts, texts, sizes.numpy(), max_seq_len)
+        return features
+
+    def _window_spans(self, pairs, features, logits, threshold, decoding):
+        """The spans of each pair from the logits of its windows."""
+        prompts = [p for _, p in pairs]
         rows = len(features["example_index"])
-        inputs = {name: _pad_rows(features[name], batch_size) for name in self.backbone.input}
-        verbose = encoder_task.progress_verbose(verbose, len(inputs["token_ids"]), batch_size)
-        logits = self.predict(inputs, batch_size=batch_size, verbose=verbose)
         spans = uie.decode_spans(
             _sigmoid(ops.convert_to_numpy(logits["start_logits"])[:rows]),
             _sigmoid(ops.convert_to_numpy(logits["end_logits"])[:rows]),

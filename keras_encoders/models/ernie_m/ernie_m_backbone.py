@@ -37,6 +37,10 @@ class ErnieMBackbone(EncoderBackbone):
     `[PAD]` attended and `[CLS]` masked; see
     `InformationExtractorPreprocessor(convention="paddlenlp")`).
 
+    `padding_mask` may hold counts rather than 0/1: a key of value k stands
+    for k identical keys (its attention logit is raised by log(k)); see
+    `identical_padding`.
+
     `padding_mask` may be omitted. It is then derived as
     `token_ids != pad_token_id`, which is what the reference does when no
     `attention_mask` is given (pad id 1; early PaddleNLP masked id 0, i.e.
@@ -190,6 +194,20 @@ class ErnieMBackbone(EncoderBackbone):
             hidden, config["intermediate_dim"]
         )
         return embeddings + layers + hidden * hidden + hidden
+
+    @property
+    def identical_padding(self):
+        """Whether every `[PAD]` token has the same state in every layer.
+
+        With `pad_position_id` set, pads share their token id and position
+        (ERNIE-M has no segment input), so whatever their mask, they hold
+        identical states: a row is computed exactly from its other tokens
+        plus one pad whose `padding_mask` value counts them all (see
+        `MultiHeadSelfAttention`'s key multiplicities and
+        `collapsed_padding`). Without it, pads are numbered by index and
+        differ.
+        """
+        return self.pad_position_id is not None
 
     @property
     def position_limit(self):

@@ -169,6 +169,70 @@ def test_windows_match_hugging_face(task, checkpoint):
             assert 0 <= a <= b <= len(text)
 
 
+# === PaddleNLP's convention: attended [PAD]s computed from one pad column ===
+@pytest.fixture(scope="module")
+def paddle_task(task):
+    return task.with_convention("paddlenlp")
+
+
+def test_collapsed_padding_gives_the_padded_logits(paddle_task, monkeypatch):
+    """`predict_windows` on rows padded to 64 with attended pads: the rows
+    run cut to their batch's longest plus one counted pad column, and every
+    logit (pads included) equals the full padded path's."""
+    assert paddle_task.backbone.identical_padding
+    preprocessor = paddle_task.preprocessor
+    texts = [ZH * 6, ZH, EN, ZH[:2], "", EN[:12], " ".join([EN] * 3)]
+    prompts = ["选手", "Person", "谷爱凌的国籍", "选手", "Person", "Company of Steve", "选手"]
+    features = preprocessor.character_windows(prompts, texts, [60] * 7, 64)
+    inputs = {k: features[k] for k in ("token_ids", "padding_mask")}
+    pads = (inputs["token_ids"] == 1).sum(1)
+    assert pads.min() == 0 and pads.max() > 40  # a row without pads, rows mostly pads
+    full = paddle_task.predict(inputs, batch_size=len(pads), verbose=0)
+    widths = []
+    predict = paddle_task.predict
+
+    def recording(x, **kwargs):
+        widths.append(np.asarray(x["token_ids"]).shape)
+        return predict(x, **kwargs)
+
+    monkeypatch.setattr(paddle_task, "predict", recording)
+    for batch_size in (4, 16):
+        widths.clear()
+        fast = paddle_task.predict_windows(inputs, batch_size=batch_size)
+        for name in ("start_logits", "end_logits"):
+            assert fast[name].shape == (len(pads), 64)
+            assert max_abs_diff(fast[name], full[name]) <= TOL
+        # By increasing length, the short first batch padded to a power of
+        # two; the batch holding the row without pads is run whole.
+        first = len(pads) % batch_size or batch_size
+        assert widths[0][0] == min(1 << (first - 1).bit_length(), batch_size)
+        assert [b for b, _ in widths[1:]] == [batch_size] * (len(widths) - 1)
+        assert widths[-1][1] == 64
+        if batch_size < 16:
+            assert widths[0][1] < 40  # cut
+
+
+def test_extract_is_unchanged_by_the_collapse(paddle_task, monkeypatch):
+    schema = [{"选手": ["国籍"]}, "Company"]
+    texts = [ZH, EN, ZH * 5]
+    fast = paddle_task.extract(texts, schema, threshold=0.45, max_seq_len=48)
+    monkeypatch.setattr(type(paddle_task.backbone), "identical_padding", property(lambda self: False))
+    slow = paddle_task.extract(texts, schema, threshold=0.45, max_seq_len=48)
+    assert _same_spans(fast, slow), (fast, slow)
+    assert sum(len(v) for r in slow for v in r.values()) > 3
+
+
+def _same_spans(a, b):
+    """Taskflow-style results equal, probabilities within TOL."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(_same_spans(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_spans(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= TOL
+    return a == b
+
+
 # === Decoding, with logits under the test's control ===
 def logit(p):
     return float(np.log(p / (1 - p)))

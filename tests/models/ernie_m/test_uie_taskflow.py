@@ -25,13 +25,7 @@ runs on one backend (`EXPORT_BACKEND`; the writer's own tests run on all).
 Without the venv the tests skip, except under CI (`CI=true`), where they fail.
 """
 
-import json
-import os
-import shutil
-import subprocess
-
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -39,13 +33,10 @@ from keras_encoders import export_to_paddlenlp
 from keras_encoders.convert import conversion
 from keras_encoders.models import ErnieMInformationExtractor
 from tests.conftest import asset, missing_reference
-from tests.tiny_models import ernie_m_vocabulary
+from tests.paddle_reference import taskflow_job
 from tests.tiny_models import tiny_uie_m
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-DRIVER = os.path.join(ROOT, "tests", "paddle_reference", "taskflow_uie.py")
 SPM = ("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
-TOL = 1e-5
 
 ZH = "2月8日上午北京冬奥会自由式滑雪女子大跳台决赛中中国选手谷爱凌以188.25分获得金牌！"
 ZH_LONG = (ZH + "谷爱凌, 中国选手, 年龄18岁。") * 4  # ~230 characters: windowed at 128
@@ -63,11 +54,10 @@ EXPORT_BACKEND = "tensorflow"
 
 def paddle_python():
     """The paddle reference venv's python, or skip (fail under CI)."""
-    venv = os.environ.get("KERAS_ENCODERS_PADDLE_VENV") or os.path.join(ROOT, ".venv-paddle")
-    python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(python):
+    python = taskflow_job.venv_python()
+    if python is None:
         missing_reference(
-            f"No PaddleNLP reference venv at {venv}: build it with "
+            "No PaddleNLP reference venv: build it with "
             "tests/paddle_reference/setup_venv.sh (or point "
             "KERAS_ENCODERS_PADDLE_VENV at one)."
         )
@@ -85,15 +75,13 @@ def taskflow(tmp_path_factory):
     python = paddle_python()
     root = tmp_path_factory.mktemp("uie_taskflow")
     folder = root / "uie_m_tiny"
-    folder.mkdir()
-    tokens = ernie_m_vocabulary(asset(*SPM), CJK)
-    (folder / "vocab.txt").write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
-    shutil.copy(asset(*SPM), folder / "sentencepiece.bpe.model")
+    vocab_size = taskflow_job.write_tokenizer_files(str(folder), asset(*SPM), CJK)
     folders = [{"path": str(folder),
-                "model": {"vocab_size": len(tokens), "hidden_size": 32, "num_hidden_layers": 2,
+                "model": {"vocab_size": vocab_size, "hidden_size": 32, "num_hidden_layers": 2,
                           "num_attention_heads": 4, "seed": 0, "head_scale": 35.0, "head_bias": -6.0}}]
     made_here = exported = None
     if keras.backend.backend() == EXPORT_BACKEND:
+        tokens = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
         made_here = tiny_uie_m(asset(*SPM), tokens, hidden_dim=32, num_layers=2, num_heads=4, seed=1,
                                head_scale=35.0, head_bias=-15.0)
         exported = export_to_paddlenlp(made_here, str(root / "exported"))
@@ -106,16 +94,9 @@ def taskflow(tmp_path_factory):
             for name, length in RUNS
         ],
     }
-    (root / "job.json").write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KERAS_"))}
-    done = subprocess.run(
-        [python, DRIVER, str(root / "job.json"), str(root / "results.json")],
-        cwd=str(root), env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    paddle, *ours = json.loads((root / "results.json").read_text(encoding="utf-8"))
-    return {"paddle": (str(folder), dict(zip(RUNS, paddle))),
-            "exported": (exported, dict(zip(RUNS, ours[0])) if ours else None)}, made_here
+    paddle, *ours = taskflow_job.run_taskflow(python, job, str(root))
+    return {"paddle": (str(folder), dict(zip(RUNS, paddle["results"]))),
+            "exported": (exported, dict(zip(RUNS, ours[0]["results"])) if ours else None)}, made_here
 
 
 @pytest.fixture(scope="module")
@@ -129,26 +110,8 @@ def reference(taskflow, tmp_path_factory):
     return results, task.with_convention("paddlenlp")
 
 
-def differences(ours, theirs, path=""):
-    """Where two Taskflow-style results differ (probabilities within TOL)."""
-    if isinstance(theirs, dict) and isinstance(ours, dict):
-        if set(ours) != set(theirs):
-            return [f"{path}: keys {sorted(ours)} != {sorted(theirs)}"]
-        return [d for k in theirs for d in differences(ours[k], theirs[k], f"{path}/{k}")]
-    if isinstance(theirs, list) and isinstance(ours, list):
-        if len(ours) != len(theirs):
-            return [f"{path}: {len(ours)} items != {len(theirs)}: {ours} != {theirs}"]
-        return [d for i, (a, b) in enumerate(zip(ours, theirs)) for d in differences(a, b, f"{path}[{i}]")]
-    if isinstance(theirs, float) and isinstance(ours, float):
-        return [] if abs(ours - theirs) <= TOL else [f"{path}: {ours} != {theirs}"]
-    return [] if ours == theirs else [f"{path}: {ours!r} != {theirs!r}"]
-
-
-def count_spans(results):
-    return sum(
-        len(spans) + sum(count_spans([s.get("relations", {})]) for s in spans)
-        for result in results for spans in result.values()
-    )
+differences = taskflow_job.differences
+count_spans = taskflow_job.count_spans
 
 
 @pytest.mark.parametrize("name,length", RUNS)
