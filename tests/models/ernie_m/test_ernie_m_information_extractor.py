@@ -212,6 +212,26 @@ def test_collapsed_padding_gives_the_padded_logits(paddle_task, monkeypatch):
             assert widths[0][1] < 40  # cut
 
 
+def test_predict_on_model_inputs_runs_no_eager_forward(paddle_task, monkeypatch):
+    """Model inputs (extract()'s windows) never call the preprocessor, which
+    then stayed unbuilt, and Keras' JAX `predict_on_batch` ran the whole model
+    eagerly on every call while any tracked layer was unbuilt. After a
+    one-batch predict, the preprocessor and every layer it holds are built,
+    and the next call runs the compiled step only (no eager `call`)."""
+    features = paddle_task.preprocessor.character_windows(["选手"], [ZH], [40], 64)
+    inputs = {k: features[k] for k in ("token_ids", "padding_mask")}
+    want = paddle_task.predict(inputs, verbose=0)
+    preprocessor = paddle_task.preprocessor
+    assert preprocessor.built and preprocessor.tokenizer.built and preprocessor.packer.built
+    eager = []
+    call = paddle_task.backbone.call
+    monkeypatch.setattr(paddle_task.backbone, "call", lambda *a, **k: eager.append(1) or call(*a, **k))
+    got = paddle_task.predict(inputs, verbose=0)
+    assert max_abs_diff(got["start_logits"], want["start_logits"]) == 0.0
+    if keras.backend.backend() == "jax":  # (TF and torch trace on their own terms)
+        assert not eager
+
+
 def test_extract_is_unchanged_by_the_collapse(paddle_task, monkeypatch):
     schema = [{"选手": ["国籍"]}, "Company"]
     texts = [ZH, EN, ZH * 5]
