@@ -7,7 +7,7 @@ Cast nodes), and every LayerNorm as its arithmetic (GlobalAveragePool, Sub,
 Mul, Sqrt, Reciprocal ...), which ONNX Runtime's own fusions do not
 recognize. `fuse` rewrites the two patterns into one broadcasting `MatMul`
 and one `LayerNormalization` (opset 17). Each rewrite checks the whole
-pattern (constants, ranks, that no intermediate tensor has another reader)
+pattern (constants, shapes, that no intermediate tensor has another reader)
 and leaves anything else as it is; the outputs are the same computation.
 """
 
@@ -22,15 +22,17 @@ def fuse(model):
     import onnx
 
     shapes = _shapes(onnx.shape_inference.infer_shapes(model))
-    ranks = {name: len(dims) for name, dims in shapes.items()}
     graph = _Graph(model.graph)
     # Nodes are looked up again by their (unique) first output: an edit
     # rebuilds the node list.
     for node in _of_type(model.graph, "MatMul"):
         if node.output[0] in graph.producer:
-            _fuse_tensordot(graph, graph.producer[node.output[0]], ranks)
+            _fuse_tensordot(graph, graph.producer[node.output[0]], shapes)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset >= LAYER_NORMALIZATION_OPSET:
+        # Shapes again: a broadcasting MatMul's output has the static width
+        # the Tensordot's computed reshape hid (a LayerNorm's input, often).
+        shapes = _shapes(onnx.shape_inference.infer_shapes(model))
         for node in _of_type(model.graph, "GlobalAveragePool"):
             if node.output[0] in graph.producer:
                 _fuse_layer_norm(graph, graph.producer[node.output[0]], shapes)
@@ -126,31 +128,85 @@ class _Graph:
             del self.constants[initializer.name]
 
 
-def _fuse_tensordot(graph, matmul, ranks):
-    """`Reshape(x, [prod(lead), H]) -> MatMul(W) -> Reshape([*lead, O])` with a
-    2-D constant `W` (H, O) as `MatMul(x, W)`, which broadcasts over `lead`.
+def _fuse_tensordot(graph, matmul, shapes):
+    """`Reshape(x, [N, H]) -> MatMul(W) -> Reshape(s)` with a 2-D constant `W`
+    (H, O) and x of static width H (or a reshape that Tensordot's shape
+    arithmetic shows is x's leading axes flattened) as `MatMul(x, W) -> Reshape(s)`, and as
+    `MatMul(x, W)` alone where `s` is `Shape(x)[:-1]` joined with `[O]`.
 
-    The second shape must be `Shape(x)[:rank - 1]` joined with `[O]` and the
-    first product 2-D: the element counts then force it to be x with its
-    leading axes flattened, row-major, so the two graphs compute the same.
+    A 2-D reshape of x to width H, x's own width, can only be x with its
+    leading axes flattened, row-major: the MatMul broadcasting over them
+    gives the same numbers in the same order, and the reshape back gets them
+    whatever shape it makes (tf2onnx sometimes merges Tensordot's own
+    reshape back into the layer's next one).
     """
+    # A computed 2-D W (NEZHA's relative position tables) broadcasts the same.
     weight = graph.constants.get(matmul.input[1])
+    weight_shape = weight.shape if weight is not None else shapes.get(matmul.input[1])
     flatten = graph.made_by(matmul.input[0], "Reshape")
-    if weight is None or weight.ndim != 2 or flatten is None:
+    if weight_shape is None or len(weight_shape) != 2 or flatten is None:
         return
     x = flatten.input[0]
-    unflatten = graph.only_reader(matmul.output[0], "Reshape")
+    dims = shapes.get(x)
+    reshape = graph.only_reader(matmul.output[0], "Reshape")
     if (
-        _name(graph.only_reader(flatten.output[0], "MatMul")) != matmul.output[0]
-        or unflatten is None
-        or unflatten.input[0] != matmul.output[0]
-        or ranks.get(flatten.output[0]) != 2
-        or ranks.get(x, 0) < 3
-        or not _is_leading_shape_and(graph, unflatten.input[1], x, ranks[x], weight.shape[1])
+        reshape is None
+        or reshape.input[0] != matmul.output[0]
+        or len(shapes.get(flatten.output[0], ())) != 2
+        or dims is None or len(dims) < 3
+        or (weight is None or dims[-1] != weight_shape[0])
+        and not _is_flattening(graph, flatten.input[1], x, len(dims))
     ):
         return
-    fused = _copy_node(matmul, inputs=[x, matmul.input[1]], outputs=[unflatten.output[0]])
-    graph.replace([flatten, matmul, unflatten], [fused], at=matmul)
+    if weight is not None and _is_leading_shape_and(
+        graph, reshape.input[1], x, len(dims), weight_shape[1]
+    ):
+        fused = _copy_node(matmul, inputs=[x, matmul.input[1]], outputs=[reshape.output[0]])
+        removed = [matmul, reshape]
+    else:
+        fused = _copy_node(matmul, inputs=[x, matmul.input[1]], outputs=list(matmul.output))
+        removed = [matmul]
+    # The flattening goes with its last reader (tf2onnx shares one between
+    # two Dense layers on the same input): remove_dead_nodes.
+    graph.replace(removed, [fused], at=matmul)
+
+
+def _is_flattening(graph, name, x, rank):
+    """Whether `name` computes `[prod(Shape(x)[:rank - 1]), Shape(x)[rank - 1]]`."""
+    concat = graph.made_by(name, "Concat", skip_casts=True)
+    if concat is None or _attribute(concat, "axis") != 0 or len(concat.input) != 2:
+        return False
+    return all(
+        _is_product_of_axes(graph, part, x, axes)
+        for part, axes in zip(concat.input, (list(range(rank - 1)), [rank - 1]))
+    )
+
+
+def _is_product_of_axes(graph, name, x, axes):
+    """Whether `name` is `[prod(Shape(x)[axes])]` (Unsqueeze of a ReduceProd of a Gather)."""
+    unsqueeze = graph.made_by(name, "Unsqueeze")
+    product = unsqueeze and graph.made_by(unsqueeze.input[0], "ReduceProd")
+    if product is None or len(unsqueeze.input) != 2 or len(product.input) != 1:
+        return False
+    if graph.constants.get(unsqueeze.input[1], np.zeros(0)).tolist() != [0]:
+        return False
+    if _attribute(product, "keepdims", 1) != 0 or _attribute(product, "axes", [0]) != [0]:
+        return False
+    return _is_axes_of_shape(graph, product.input[0], x, axes)
+
+
+def _is_axes_of_shape(graph, name, x, axes):
+    """Whether `name` is `Shape(x)[axes]` (a Gather of the whole shape)."""
+    gather = graph.made_by(name, "Gather")
+    if gather is None or _attribute(gather, "axis", 0) != 0:
+        return False
+    indices = graph.constants.get(gather.input[1])
+    shape = graph.made_by(gather.input[0], "Shape", skip_casts=True)
+    return (
+        indices is not None and indices.tolist() == axes
+        and shape is not None and shape.input[0] == x
+        and not shape.attribute  # no start / end: the whole shape
+    )
 
 
 def _is_leading_shape_and(graph, name, x, rank, last):
@@ -158,19 +214,10 @@ def _is_leading_shape_and(graph, name, x, rank, last):
     concat = graph.made_by(name, "Concat", skip_casts=True)
     if concat is None or _attribute(concat, "axis") != 0 or len(concat.input) != 2:
         return False
-    gather = graph.made_by(concat.input[0], "Gather")
     tail = graph.constants.get(concat.input[1])
-    if gather is None or tail is None or tail.tolist() != [last]:
-        return False
-    indices = graph.constants.get(gather.input[1])
-    shape = graph.made_by(gather.input[0], "Shape", skip_casts=True)
     return (
-        _attribute(gather, "axis", 0) == 0
-        and indices is not None
-        and indices.tolist() == list(range(rank - 1))
-        and shape is not None
-        and shape.input[0] == x
-        and not shape.attribute  # no start / end: the whole shape
+        tail is not None and tail.tolist() == [last]
+        and _is_axes_of_shape(graph, concat.input[0], x, list(range(rank - 1)))
     )
 
 
@@ -217,6 +264,9 @@ def _fuse_layer_norm(graph, mean, shapes):
     shift = graph.only_reader(scaled_mean.output[0], "Add")
     beta = shift and _other_constant(graph, shift, scaled_mean.output[0])
     total = shift and graph.only_reader(shift.output[0], "Add")
+    if shift is not None and beta is None:
+        # tf2onnx drops the `+ beta` of an all-zero beta (a fresh LayerNorm).
+        shift, total, beta = scaled_mean, shift, np.zeros_like(gamma)
     if (
         beta is None or total is None
         or _name(graph.only_reader(scaled_x[0].output[0], "Add")) != total.output[0]
@@ -235,7 +285,7 @@ def _fuse_layer_norm(graph, mean, shapes):
         name=total.name + "/LayerNormalization", axis=-1, epsilon=float(epsilon.reshape(())),
     )
     removed = [mean, negated, centered, square, variance, shifted, root, inverse, scale,
-               scaled_x[0], scaled_mean, shift, total]
+               scaled_x[0], scaled_mean, shift, total]  # shift is scaled_mean if beta is 0
     graph.replace(removed, [fused], at=total)
 
 
