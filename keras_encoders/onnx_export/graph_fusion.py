@@ -28,6 +28,9 @@ def fuse(model):
     for node in _of_type(model.graph, "MatMul"):
         if node.output[0] in graph.producer:
             _fuse_tensordot(graph, graph.producer[node.output[0]], shapes)
+    for node in _of_type(model.graph, "Erf"):
+        if node.output[0] in graph.producer:
+            _rewrite_gelu(graph, graph.producer[node.output[0]])
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset >= LAYER_NORMALIZATION_OPSET:
         # Shapes again: a broadcasting MatMul's output has the static width
@@ -287,6 +290,48 @@ def _fuse_layer_norm(graph, mean, shapes):
     removed = [mean, negated, centered, square, variance, shifted, root, inverse, scale,
                scaled_x[0], scaled_mean, shift, total]  # shift is scaled_mean if beta is 0
     graph.replace(removed, [fused], at=total)
+
+
+def _rewrite_gelu(graph, erf):
+    """TensorFlow's exact GELU, `0.5 x erfc(-x / sqrt(2))`, as tf2onnx writes it
+
+        0.5 * x * (1 - Erf(Neg(x) * 0.7071))
+
+    as `0.5 * x * (1 + Erf(x / sqrt(2)))`, the form ONNX Runtime fuses into
+    one Gelu kernel (with the Div: it does not fuse a Mul by 0.7071); the
+    ops stay standard, for other runtimes.
+    """
+    scaled = graph.made_by(erf.input[0], "Mul")
+    if scaled is None or graph.only_reader(scaled.output[0], "Erf") is None:
+        return
+    negated = next((graph.producer.get(i) for i in scaled.input
+                    if getattr(graph.producer.get(i), "op_type", None) == "Neg"), None)
+    root = negated and _other_constant(graph, scaled, negated.output[0])
+    complement = graph.only_reader(erf.output[0], "Sub")
+    if (
+        root is None or root.size != 1 or abs(float(root.reshape(())) - 0.5 ** 0.5) > 1e-6
+        or graph.only_reader(negated.output[0], "Mul") is None
+        or complement is None or complement.input[1] != erf.output[0]
+        or graph.constants.get(complement.input[0], np.zeros(0)).tolist() not in (1.0, [1.0])
+        or graph.only_reader(complement.output[0], "Mul") is None
+    ):
+        return
+    x = negated.input[0]
+    half_x = graph.producer.get(next(i for i in graph.only_reader(complement.output[0], "Mul").input
+                                     if i != complement.output[0]), None)
+    half = half_x is not None and half_x.op_type == "Mul" and _other_constant(graph, half_x, x)
+    if half is None or half is False or half.size != 1 or float(half.reshape(())) != 0.5:
+        return
+    from onnx import helper
+
+    root_two = scaled.output[0] + "/sqrt2"
+    graph.add_constant(root_two, np.array(2 ** 0.5, np.float32))
+    product = helper.make_node("Div", [x, root_two], list(scaled.output), name=scaled.name)
+    one_plus = _copy_node(complement, inputs=[erf.output[0], complement.input[0]],
+                          outputs=list(complement.output))
+    one_plus.op_type = "Add"
+    graph.replace([negated, scaled], [product], at=scaled)
+    graph.replace([complement], [one_plus], at=complement)
 
 
 def _other_constant(graph, node, name):

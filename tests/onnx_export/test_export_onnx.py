@@ -186,8 +186,8 @@ def tensordot_chains(graph):
 
 @pytest.mark.parametrize("family,cls", CASES, ids=[c.__name__ for _, c in CASES])
 def test_graph_is_fused(family, cls, exported):
-    """Every Dense is one broadcasting MatMul and every LayerNorm one
-    LayerNormalization (parity: test_parity_in_onnx_runtime, same files)."""
+    """Every Dense is one broadcasting MatMul, every LayerNorm one
+    LayerNormalization, every GELU in the form ONNX Runtime fuses (parity: test_parity_in_onnx_runtime, same files)."""
     import onnx
 
     task, path = exported[cls.__name__]
@@ -195,5 +195,7 @@ def test_graph_is_fused(family, cls, exported):
     ops = [n.op_type for n in graph.node]
     assert tensordot_chains(graph) == []
     assert "GlobalAveragePool" not in ops  # the decomposed LayerNorm's mean
+    producers = {o: n.op_type for n in graph.node for o in n.output}
+    assert {producers[n.input[0]] for n in graph.node if n.op_type == "Erf"} == {"Div"}  # GELU
     backbone = getattr(task, "backbone", task)
     assert ops.count("LayerNormalization") >= 1 + 2 * backbone.num_layers

@@ -142,3 +142,31 @@ def test_a_layer_norm_pattern_on_4d_stays():
     four_d = model(layer_norm_nodes("x", "y"), rank=4)
     assert ops(fused(four_d)) == ops(four_d)
     assert ops(fused(model(layer_norm_nodes("x", "y")))) == ["LayerNormalization"]  # the control
+
+
+def gelu_nodes(x, out):
+    """TensorFlow's exact GELU, 0.5 x erfc(-x / sqrt(2)), as tf2onnx writes it."""
+    return [
+        helper.make_node("Mul", ["half", x], ["half_x"]),
+        helper.make_node("Neg", [x], ["neg_x"]),
+        helper.make_node("Mul", ["neg_x", "inverse_root_two"], ["scaled"]),
+        helper.make_node("Erf", ["scaled"], ["erf"]),
+        helper.make_node("Sub", ["one", "erf"], ["erfc"]),
+        helper.make_node("Mul", ["half_x", "erfc"], [out]),
+    ]
+
+
+def test_gelu_becomes_the_form_onnx_runtime_fuses(tmp_path):
+    original = model(gelu_nodes("x", "y"))
+    original.graph.initializer.extend([
+        constant("half", np.array(0.5, "float32")), constant("one", np.array(1.0, "float32")),
+        constant("inverse_root_two", np.array(0.5 ** 0.5, "float32")),
+    ])
+    after = fused(original)
+    assert sorted(ops(after)) == ["Add", "Div", "Erf", "Mul", "Mul"]
+    x = RNG.randn(2, 5, H).astype("float32") * 4
+    np.testing.assert_allclose(run(after, x)[0], run(original, x)[0], atol=1e-5, rtol=0)
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(after.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    assert "Gelu" in ops(onnx.load(options.optimized_model_filepath))
