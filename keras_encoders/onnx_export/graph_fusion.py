@@ -308,29 +308,31 @@ def _rewrite_gelu(graph, erf):
                     if getattr(graph.producer.get(i), "op_type", None) == "Neg"), None)
     root = negated and _other_constant(graph, scaled, negated.output[0])
     complement = graph.only_reader(erf.output[0], "Sub")
+    product = complement and graph.only_reader(complement.output[0], "Mul")
     if (
-        root is None or root.size != 1 or abs(float(root.reshape(())) - 0.5 ** 0.5) > 1e-6
+        root is None or root.size != 1 or root.dtype != np.float32
+        or abs(float(root.reshape(())) - 0.5 ** 0.5) > 1e-6
         or graph.only_reader(negated.output[0], "Mul") is None
         or complement is None or complement.input[1] != erf.output[0]
         or graph.constants.get(complement.input[0], np.zeros(0)).tolist() not in (1.0, [1.0])
-        or graph.only_reader(complement.output[0], "Mul") is None
+        or product is None or sorted(product.input).count(complement.output[0]) != 1
     ):
         return
     x = negated.input[0]
-    half_x = graph.producer.get(next(i for i in graph.only_reader(complement.output[0], "Mul").input
-                                     if i != complement.output[0]), None)
-    half = half_x is not None and half_x.op_type == "Mul" and _other_constant(graph, half_x, x)
-    if half is None or half is False or half.size != 1 or float(half.reshape(())) != 0.5:
+    other = [i for i in product.input if i != complement.output[0]][0]
+    half_x = graph.made_by(other, "Mul")
+    half = half_x and _other_constant(graph, half_x, x)
+    if half is None or half.size != 1 or float(half.reshape(())) != 0.5:
         return
     from onnx import helper
 
     root_two = scaled.output[0] + "/sqrt2"
     graph.add_constant(root_two, np.array(2 ** 0.5, np.float32))
-    product = helper.make_node("Div", [x, root_two], list(scaled.output), name=scaled.name)
+    divided = helper.make_node("Div", [x, root_two], list(scaled.output), name=scaled.name)
     one_plus = _copy_node(complement, inputs=[erf.output[0], complement.input[0]],
                           outputs=list(complement.output))
     one_plus.op_type = "Add"
-    graph.replace([negated, scaled], [product], at=scaled)
+    graph.replace([negated, scaled], [divided], at=scaled)
     graph.replace([complement], [one_plus], at=complement)
 
 
