@@ -275,7 +275,8 @@ def _fuse_layer_norm(graph, mean, shapes):
         or _name(graph.only_reader(scaled_x[0].output[0], "Add")) != total.output[0]
         or set(total.input) != {scaled_x[0].output[0], shift.output[0]}
         or not _is_last_axis_vector(gamma) or not _is_last_axis_vector(beta)
-        or not gamma.size == beta.size == dims[-1] or gamma.dtype != np.float32 or beta.dtype != np.float32
+        or not gamma.size == beta.size == dims[-1]
+        or gamma.dtype != np.float32 or beta.dtype != np.float32
     ):
         return
     from onnx import helper

@@ -187,7 +187,8 @@ def tensordot_chains(graph):
 @pytest.mark.parametrize("family,cls", CASES, ids=[c.__name__ for _, c in CASES])
 def test_graph_is_fused(family, cls, exported):
     """Every Dense is one broadcasting MatMul, every LayerNorm one
-    LayerNormalization, every GELU in the form ONNX Runtime fuses (parity: test_parity_in_onnx_runtime, same files)."""
+    LayerNormalization, every GELU in the form ONNX Runtime fuses (parity:
+    test_parity_in_onnx_runtime, same files)."""
     import onnx
 
     task, path = exported[cls.__name__]
