@@ -6,7 +6,8 @@ back, with the shapes computed by Shape, Gather, ReduceProd, Concat and
 Cast nodes), and every LayerNorm as its arithmetic (GlobalAveragePool, Sub,
 Mul, Sqrt, Reciprocal ...), which ONNX Runtime's own fusions do not
 recognize. `fuse` rewrites the two patterns into one broadcasting `MatMul`
-and one `LayerNormalization` (opset 17). Each rewrite checks the whole
+and one `LayerNormalization` (opset 17), and TensorFlow's erfc-form GELU into
+the erf form that ONNX Runtime fuses into one Gelu kernel. Each rewrite checks the whole
 pattern (constants, shapes, that no intermediate tensor has another reader)
 and leaves anything else as it is; the outputs are the same computation.
 """
