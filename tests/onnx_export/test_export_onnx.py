@@ -166,3 +166,37 @@ def test_command_line_exports_a_saved_preset(tmp_path):
     expected = to_numpy(task(x, training=False))
     got = dict(zip(["end_logits", "start_logits"], session.run(None, x)))
     np.testing.assert_allclose(got["start_logits"], expected["start_logits"], atol=0.05)
+
+
+def tensordot_chains(graph):
+    """MatMuls by a constant 2-D weight between a Reshape and a Reshape (tf2onnx's Tensordot)."""
+    constants = {i.name for i in graph.initializer if len(i.dims) == 2}
+    producer = {o: n for n in graph.node for o in n.output}
+    readers = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node.op_type)
+    return [
+        n.name for n in graph.node
+        if n.op_type == "MatMul" and n.input[1] in constants
+        and getattr(producer.get(n.input[0]), "op_type", None) == "Reshape"
+        and readers.get(n.output[0]) == ["Reshape"]
+    ]
+
+
+@pytest.mark.parametrize("family,cls", CASES, ids=[c.__name__ for _, c in CASES])
+def test_graph_is_fused(family, cls, exported):
+    """Every Dense is one broadcasting MatMul, every LayerNorm one
+    LayerNormalization, every GELU in the form ONNX Runtime fuses (parity:
+    test_parity_in_onnx_runtime, same files)."""
+    import onnx
+
+    task, path = exported[cls.__name__]
+    graph = onnx.load(path).graph
+    ops = [n.op_type for n in graph.node]
+    assert tensordot_chains(graph) == []
+    assert "GlobalAveragePool" not in ops  # the decomposed LayerNorm's mean
+    producers = {o: n.op_type for n in graph.node for o in n.output}
+    assert {producers[n.input[0]] for n in graph.node if n.op_type == "Erf"} == {"Div"}  # GELU
+    backbone = getattr(task, "backbone", task)
+    assert ops.count("LayerNormalization") >= 1 + 2 * backbone.num_layers

@@ -1,0 +1,374 @@
+"""Rewrites of the tf2onnx graph into the lean ops ONNX Runtime runs fast.
+
+tf2onnx converts the TensorFlow trace op by op: every Dense on a 3-D input
+arrives as TensorFlow's `Tensordot` (reshape to 2-D, `MatMul`, reshape
+back, with the shapes computed by Shape, Gather, ReduceProd, Concat and
+Cast nodes), and every LayerNorm as its arithmetic (GlobalAveragePool, Sub,
+Mul, Sqrt, Reciprocal ...), which ONNX Runtime's own fusions do not
+recognize. `fuse` rewrites the two patterns into one broadcasting `MatMul`
+and one `LayerNormalization` (opset 17), and TensorFlow's erfc-form GELU into
+the erf form that ONNX Runtime fuses into one Gelu kernel. Each rewrite checks the whole
+pattern (constants, shapes, that no intermediate tensor has another reader)
+and leaves anything else as it is; the outputs are the same computation.
+"""
+
+import numpy as np
+
+# LayerNormalization entered the default ONNX domain in opset 17.
+LAYER_NORMALIZATION_OPSET = 17
+
+
+def fuse(model):
+    """Rewrite `model` (an `onnx.ModelProto`) in place; returns it."""
+    import onnx
+
+    shapes = _shapes(onnx.shape_inference.infer_shapes(model))
+    graph = _Graph(model.graph)
+    # Nodes are looked up again by their (unique) first output: an edit
+    # rebuilds the node list.
+    for node in _of_type(model.graph, "MatMul"):
+        if node.output[0] in graph.producer:
+            _fuse_tensordot(graph, graph.producer[node.output[0]], shapes)
+    for node in _of_type(model.graph, "Erf"):
+        if node.output[0] in graph.producer:
+            _rewrite_gelu(graph, graph.producer[node.output[0]])
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset >= LAYER_NORMALIZATION_OPSET:
+        # Shapes again: a broadcasting MatMul's output has the static width
+        # the Tensordot's computed reshape hid (a LayerNorm's input, often).
+        shapes = _shapes(onnx.shape_inference.infer_shapes(model))
+        for node in _of_type(model.graph, "GlobalAveragePool"):
+            if node.output[0] in graph.producer:
+                _fuse_layer_norm(graph, graph.producer[node.output[0]], shapes)
+    graph.remove_dead_nodes()
+    return model
+
+
+def _of_type(graph, op_type):
+    return [n for n in graph.node if n.op_type == op_type]
+
+
+def _shapes(model):
+    """`{tensor name: dims}` of the tensors shape inference could rank; a dim
+    is its size, or None where it is dynamic."""
+    shapes = {}
+    graph = model.graph
+    for info in list(graph.value_info) + list(graph.input) + list(graph.output):
+        tensor_type = info.type.tensor_type
+        if tensor_type.HasField("shape"):
+            shapes[info.name] = [
+                d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim
+            ]
+    return shapes
+
+
+class _Graph:
+    """Producers, readers and constants of a `GraphProto`, kept in step with edits."""
+
+    def __init__(self, graph):
+        from onnx import numpy_helper
+
+        self.graph = graph
+        self.constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        self.outputs = {o.name for o in graph.output}
+        self.reindex()
+
+    def reindex(self):
+        self.producer = {}
+        self.readers = {}
+        for node in self.graph.node:
+            for name in node.output:
+                self.producer[name] = node
+            for name in dict.fromkeys(node.input):  # a node reading x twice reads it once
+                self.readers.setdefault(name, []).append(node)
+
+    def only_reader(self, name, op_type):
+        """The single node reading `name` if it is an `op_type` and `name` is
+        not a graph output; else None."""
+        readers = self.readers.get(name, [])
+        if name in self.outputs or len(readers) != 1 or readers[0].op_type != op_type:
+            return None
+        return readers[0]
+
+    def made_by(self, name, op_type, skip_casts=False):
+        node = self.producer.get(name)
+        while skip_casts and node is not None and node.op_type == "Cast":
+            node = self.producer.get(node.input[0])
+        return node if node is not None and node.op_type == op_type else None
+
+    def add_constant(self, name, value):
+        from onnx import numpy_helper
+
+        self.graph.initializer.append(numpy_helper.from_array(value, name))
+        self.constants[name] = value
+
+    def replace(self, removed, added, at):
+        """Swap the nodes `removed` for `added`, placed where `at` was."""
+        removed = {n.output[0] for n in removed}
+        nodes = list(self.graph.node)
+        index = [n.output[0] for n in nodes].index(at.output[0])
+        kept = [n for n in nodes[:index] if n.output[0] not in removed]
+        kept += list(added) + [n for n in nodes[index:] if n.output[0] not in removed]
+        del self.graph.node[:]
+        self.graph.node.extend(kept)
+        self.reindex()
+
+    def remove_dead_nodes(self):
+        """Drop nodes none of whose outputs is read (the shape arithmetic
+        the rewrites left behind), then the constants nothing reads."""
+        while True:
+            kept = [
+                n for n in self.graph.node
+                if any(o in self.outputs or self.readers.get(o) for o in n.output)
+            ]
+            if len(kept) == len(self.graph.node):
+                break
+            del self.graph.node[:]
+            self.graph.node.extend(kept)
+            self.reindex()
+        unread = [i for i in self.graph.initializer if i.name not in self.readers]
+        for initializer in unread:
+            self.graph.initializer.remove(initializer)
+            del self.constants[initializer.name]
+
+
+def _fuse_tensordot(graph, matmul, shapes):
+    """`Reshape(x, [N, H]) -> MatMul(W) -> Reshape(s)` with a 2-D constant `W`
+    (H, O) and x of static width H (or a reshape that Tensordot's shape
+    arithmetic shows is x's leading axes flattened) as `MatMul(x, W) -> Reshape(s)`, and as
+    `MatMul(x, W)` alone where `s` is `Shape(x)[:-1]` joined with `[O]`.
+
+    A 2-D reshape of x to width H, x's own width, can only be x with its
+    leading axes flattened, row-major: the MatMul broadcasting over them
+    gives the same numbers in the same order, and the reshape back gets them
+    whatever shape it makes (tf2onnx sometimes merges Tensordot's own
+    reshape back into the layer's next one).
+    """
+    # A computed 2-D W (NEZHA's relative position tables) broadcasts the same.
+    weight = graph.constants.get(matmul.input[1])
+    weight_shape = weight.shape if weight is not None else shapes.get(matmul.input[1])
+    flatten = graph.made_by(matmul.input[0], "Reshape")
+    if weight_shape is None or len(weight_shape) != 2 or flatten is None:
+        return
+    x = flatten.input[0]
+    dims = shapes.get(x)
+    reshape = graph.only_reader(matmul.output[0], "Reshape")
+    if (
+        reshape is None
+        or reshape.input[0] != matmul.output[0]
+        or len(shapes.get(flatten.output[0], ())) != 2
+        or dims is None or len(dims) < 3
+        or (weight is None or dims[-1] != weight_shape[0])
+        and not _is_flattening(graph, flatten.input[1], x, len(dims))
+    ):
+        return
+    if weight is not None and _is_leading_shape_and(
+        graph, reshape.input[1], x, len(dims), weight_shape[1]
+    ):
+        fused = _copy_node(matmul, inputs=[x, matmul.input[1]], outputs=[reshape.output[0]])
+        removed = [matmul, reshape]
+    else:
+        fused = _copy_node(matmul, inputs=[x, matmul.input[1]], outputs=list(matmul.output))
+        removed = [matmul]
+    # The flattening goes with its last reader (tf2onnx shares one between
+    # two Dense layers on the same input): remove_dead_nodes.
+    graph.replace(removed, [fused], at=matmul)
+
+
+def _is_flattening(graph, name, x, rank):
+    """Whether `name` computes `[prod(Shape(x)[:rank - 1]), Shape(x)[rank - 1]]`."""
+    concat = graph.made_by(name, "Concat", skip_casts=True)
+    if concat is None or _attribute(concat, "axis") != 0 or len(concat.input) != 2:
+        return False
+    return all(
+        _is_product_of_axes(graph, part, x, axes)
+        for part, axes in zip(concat.input, (list(range(rank - 1)), [rank - 1]))
+    )
+
+
+def _is_product_of_axes(graph, name, x, axes):
+    """Whether `name` is `[prod(Shape(x)[axes])]` (Unsqueeze of a ReduceProd of a Gather)."""
+    unsqueeze = graph.made_by(name, "Unsqueeze")
+    product = unsqueeze and graph.made_by(unsqueeze.input[0], "ReduceProd")
+    if product is None or len(unsqueeze.input) != 2 or len(product.input) != 1:
+        return False
+    if graph.constants.get(unsqueeze.input[1], np.zeros(0)).tolist() != [0]:
+        return False
+    if _attribute(product, "keepdims", 1) != 0 or _attribute(product, "axes", [0]) != [0]:
+        return False
+    return _is_axes_of_shape(graph, product.input[0], x, axes)
+
+
+def _is_axes_of_shape(graph, name, x, axes):
+    """Whether `name` is `Shape(x)[axes]` (a Gather of the whole shape)."""
+    gather = graph.made_by(name, "Gather")
+    if gather is None or _attribute(gather, "axis", 0) != 0:
+        return False
+    indices = graph.constants.get(gather.input[1])
+    shape = graph.made_by(gather.input[0], "Shape", skip_casts=True)
+    return (
+        indices is not None and indices.tolist() == axes
+        and shape is not None and shape.input[0] == x
+        and not shape.attribute  # no start / end: the whole shape
+    )
+
+
+def _is_leading_shape_and(graph, name, x, rank, last):
+    """Whether `name` computes `concat(Shape(x)[:rank - 1], [last])`."""
+    concat = graph.made_by(name, "Concat", skip_casts=True)
+    if concat is None or _attribute(concat, "axis") != 0 or len(concat.input) != 2:
+        return False
+    tail = graph.constants.get(concat.input[1])
+    return (
+        tail is not None and tail.tolist() == [last]
+        and _is_axes_of_shape(graph, concat.input[0], x, list(range(rank - 1)))
+    )
+
+
+def _fuse_layer_norm(graph, mean, shapes):
+    """TensorFlow's LayerNorm over the last axis of a 3-D `x`, as tf2onnx writes it:
+
+        mean = GlobalAveragePool(x); variance = GlobalAveragePool((x - mean)^2)
+        scale = Reciprocal(Sqrt(variance + epsilon)) * gamma
+        y = x * scale + (-mean * scale + beta)
+
+    as `LayerNormalization(x, gamma, beta, axis=-1, epsilon)`.
+    """
+    x = mean.input[0]
+    dims = shapes.get(x)
+    # On rank 3, GlobalAveragePool averages the last axis only.
+    if dims is None or len(dims) != 3 or dims[-1] is None:
+        return
+    readers = {n.op_type: n for n in graph.readers.get(mean.output[0], [])}
+    if len(graph.readers.get(mean.output[0], [])) != 2 or set(readers) != {"Neg", "Sub"}:
+        return
+    negated, centered = readers["Neg"], readers["Sub"]
+    if list(centered.input) != [x, mean.output[0]]:
+        return
+    square = graph.only_reader(centered.output[0], "Mul")
+    if square is None or list(square.input) != [centered.output[0]] * 2:
+        return
+    variance = graph.only_reader(square.output[0], "GlobalAveragePool")
+    shifted = variance and graph.only_reader(variance.output[0], "Add")
+    epsilon = shifted and _other_constant(graph, shifted, variance.output[0])
+    root = shifted and graph.only_reader(shifted.output[0], "Sqrt")
+    inverse = root and graph.only_reader(root.output[0], "Reciprocal")
+    scale = inverse and graph.only_reader(inverse.output[0], "Mul")
+    gamma = scale and _other_constant(graph, scale, inverse.output[0])
+    if epsilon is None or gamma is None or epsilon.size != 1:
+        return
+    scaled = graph.readers.get(scale.output[0], [])
+    scaled_x = [n for n in scaled if n.op_type == "Mul" and set(n.input) == {x, scale.output[0]}]
+    scaled_mean = graph.only_reader(negated.output[0], "Mul")
+    if (
+        len(scaled) != 2 or len(scaled_x) != 1 or scaled_mean is None
+        or set(scaled_mean.input) != {negated.output[0], scale.output[0]}
+    ):
+        return
+    shift = graph.only_reader(scaled_mean.output[0], "Add")
+    beta = shift and _other_constant(graph, shift, scaled_mean.output[0])
+    total = shift and graph.only_reader(shift.output[0], "Add")
+    if shift is not None and beta is None:
+        # tf2onnx drops the `+ beta` of an all-zero beta (a fresh LayerNorm).
+        shift, total, beta = scaled_mean, shift, np.zeros_like(gamma)
+    if (
+        beta is None or total is None
+        or _name(graph.only_reader(scaled_x[0].output[0], "Add")) != total.output[0]
+        or set(total.input) != {scaled_x[0].output[0], shift.output[0]}
+        or not _is_last_axis_vector(gamma) or not _is_last_axis_vector(beta)
+        or not gamma.size == beta.size == dims[-1]
+        or gamma.dtype != np.float32 or beta.dtype != np.float32
+    ):
+        return
+    from onnx import helper
+
+    name = total.output[0]
+    graph.add_constant(name + "/gamma", gamma.reshape(-1))
+    graph.add_constant(name + "/beta", beta.reshape(-1))
+    fused = helper.make_node(
+        "LayerNormalization", [x, name + "/gamma", name + "/beta"], [name],
+        name=total.name + "/LayerNormalization", axis=-1, epsilon=float(epsilon.reshape(())),
+    )
+    removed = [mean, negated, centered, square, variance, shifted, root, inverse, scale,
+               scaled_x[0], scaled_mean, shift, total]  # shift is scaled_mean if beta is 0
+    graph.replace(removed, [fused], at=total)
+
+
+def _rewrite_gelu(graph, erf):
+    """TensorFlow's exact GELU, `0.5 x erfc(-x / sqrt(2))`, as tf2onnx writes it
+
+        0.5 * x * (1 - Erf(Neg(x) * 0.7071))
+
+    as `0.5 * x * (1 + Erf(x / sqrt(2)))`, the form ONNX Runtime fuses into
+    one Gelu kernel (with the Div: it does not fuse a Mul by 0.7071); the
+    ops stay standard, for other runtimes.
+    """
+    scaled = graph.made_by(erf.input[0], "Mul")
+    if scaled is None or graph.only_reader(scaled.output[0], "Erf") is None:
+        return
+    negated = next((graph.producer.get(i) for i in scaled.input
+                    if getattr(graph.producer.get(i), "op_type", None) == "Neg"), None)
+    root = negated and _other_constant(graph, scaled, negated.output[0])
+    complement = graph.only_reader(erf.output[0], "Sub")
+    product = complement and graph.only_reader(complement.output[0], "Mul")
+    if (
+        root is None or root.size != 1 or root.dtype != np.float32
+        or abs(float(root.reshape(())) - 0.5 ** 0.5) > 1e-6
+        or graph.only_reader(negated.output[0], "Mul") is None
+        or complement is None or complement.input[1] != erf.output[0]
+        or graph.constants.get(complement.input[0], np.zeros(0)).tolist() not in (1.0, [1.0])
+        or product is None or sorted(product.input).count(complement.output[0]) != 1
+    ):
+        return
+    x = negated.input[0]
+    other = [i for i in product.input if i != complement.output[0]][0]
+    half_x = graph.made_by(other, "Mul")
+    half = half_x and _other_constant(graph, half_x, x)
+    if half is None or half.size != 1 or float(half.reshape(())) != 0.5:
+        return
+    from onnx import helper
+
+    root_two = scaled.output[0] + "/sqrt2"
+    graph.add_constant(root_two, np.array(2 ** 0.5, np.float32))
+    divided = helper.make_node("Div", [x, root_two], list(scaled.output), name=scaled.name)
+    one_plus = _copy_node(complement, inputs=[erf.output[0], complement.input[0]],
+                          outputs=list(complement.output))
+    one_plus.op_type = "Add"
+    graph.replace([negated, scaled], [divided], at=scaled)
+    graph.replace([complement], [one_plus], at=complement)
+
+
+def _other_constant(graph, node, name):
+    """The constant operand of the binary `node` whose other operand is `name`."""
+    if len(node.input) != 2 or name not in node.input:
+        return None
+    other = node.input[1] if node.input[0] == name else node.input[0]
+    return graph.constants.get(other)
+
+
+def _is_last_axis_vector(value):
+    """A per-feature vector: (H,) or (1, ..., 1, H)."""
+    return value.ndim >= 1 and value.size == value.shape[-1]
+
+
+def _name(node):
+    return None if node is None else node.output[0]
+
+
+def _attribute(node, name, default=None):
+    from onnx import helper
+
+    for attribute in node.attribute:
+        if attribute.name == name:
+            return helper.get_attribute_value(attribute)
+    return default
+
+
+def _copy_node(node, inputs, outputs):
+    from onnx import NodeProto
+
+    copy = NodeProto()
+    copy.CopyFrom(node)
+    copy.input[:] = inputs
+    copy.output[:] = outputs
+    return copy
