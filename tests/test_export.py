@@ -64,7 +64,7 @@ ALLOWED_OPS = frozenset(
     BitwiseAnd BroadcastArgs BroadcastTo Cast ConcatV2 Const Cumsum
     DenseBincount DisableCopyOnRead DynamicStitch Einsum Equal Erf Erfc
     ExpandDims Fill FloorDiv FloorMod GatherV2 Greater GreaterEqual
-    HashTableV2 Identity IdentityN If InvertPermutation Less LessEqual LogicalAnd LogicalNot
+    HashTableV2 Identity IdentityN If InvertPermutation Less LessEqual Log LogicalAnd LogicalNot
     LogicalOr LookupTableFindV2 LookupTableImportV2 LowerBound MatMul Max
     Maximum Mean MergeV2Checkpoints Min Minimum Mul Neg NoOp NotEqual
     OnesLike Pack Pad PadV2 PartitionedCall Placeholder Prod RaggedGather Rank
