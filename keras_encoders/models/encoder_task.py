@@ -260,12 +260,17 @@ class EncoderTask(GuardsPresetFolder):
         are only built when called on strings, which model inputs (e.g.
         `extract()`'s windows) never are.
         """
+        # This runs on every one-batch predict: below the preprocessor, only
+        # the layers just built are searched (a built layer's sublayers were
+        # built with it), so a tokenizer's vocabulary list is walked once.
         pending, seen = [self.preprocessor], set()
         while pending:
             layer = pending.pop()
             if not isinstance(layer, keras.layers.Layer) or id(layer) in seen:
                 continue
             seen.add(id(layer))
+            if layer.built and layer is not self.preprocessor:
+                continue
             if not layer.built:
                 layer.build(None)  # may create sublayers (a preprocessor's packer)
             for value in vars(layer).values():
