@@ -231,18 +231,27 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     # NEZHA's relative terms, without gathers. Column pair t of table row p
     # is (sin, cos) of p * f_t, and inside the band |j - i| <= K the row is
-    # p = (j + K) - i, so by angle addition
-    #     q_i . T[j - i + K] = rot_i(q_i) . s_{j+K}
-    #     sum_j P_ij T[j - i + K] = rot_i^T (sum_j P_ij s_{j+K})
-    # with s_p the sinusoid of position p and rot_i the rotation of every
-    # pair by i * f_t: one QK-shaped and one PV-shaped matrix product. Keys
-    # farther than K away get table rows 0 and 2K (a select on the key side,
-    # two masked sums on the value side). Gathering from `q @ T^T` and
-    # bucketing the probabilities per distance cost 2 to 4 times more on
-    # every backend (they are memory-bound passes over (B, h, L, L) arrays).
+    # p = (j + K) - i. With a = (j + K) * f_t and b = i * f_t, angle
+    # subtraction splits every pair into a query-position factor and a
+    # key-position factor:
+    #     (sin(a - b), cos(a - b)) = cos b * (sin a, cos a) + sin b * (-cos a, sin a)
+    # so, with C_i and S_i the cos and sin of i * f_t repeated over each
+    # pair, and s_p = (sin a, cos a), u_p = (-cos a, sin a) per pair:
+    #     q_i . T[j - i + K]       = (q_i * C_i) . s_{j+K} + (q_i * S_i) . u_{j+K}
+    #     sum_j P_ij T[j - i + K] = C_i * (sum_j P_ij s_{j+K}) + S_i * (sum_j P_ij u_{j+K})
+    # i.e. one QK-shaped product over 2d and one PV-shaped product into 2d,
+    # with only elementwise products by (L, d) tables around them. (Rotating
+    # q pair by pair instead needs strided even/odd slices, the costliest
+    # nodes of the ONNX graph.) Keys farther than K away get table rows 0
+    # and 2K (a select on the key side, two masked sums on the value side).
+    # Gathering from `q @ T^T` and bucketing the probabilities per distance
+    # cost 2 to 4 times more on every backend (memory-bound passes over
+    # (B, h, L, L) arrays).
 
     def _relative_positions(self, length, dtype):
-        """`(cos_i, sin_i, s_{j+K}, band, right)` for this length."""
+        """`(factors, key_features, band, right)` for this length:
+        `factors` (L, 2, d) holds C_i and S_i, `key_features` (L, 2d) holds
+        s_{j+K} and u_{j+K}."""
         k = self.max_relative_position
         if isinstance(length, int) and length + k > ROTATION_BASE**2:
             raise ValueError(
@@ -255,40 +264,48 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         cos = high[..., 0] * low[..., 0] - high[..., 1] * low[..., 1]
         sin = high[..., 1] * low[..., 0] + high[..., 0] * low[..., 1]
         cos, sin = ops.cast(cos, dtype), ops.cast(sin, dtype)
-        # s_p interleaves (sin, cos) like the table's columns.
-        keys = ops.reshape(ops.stack([sin[k:], cos[k:]], axis=-1), (length, self.head_dim))
+
+        def pairs(even, odd):  # (n, d/2) twice -> (n, d), interleaved
+            return ops.reshape(ops.stack([even, odd], axis=-1), (-1, self.head_dim))
+
+        factors = ops.stack(
+            [pairs(cos[:length], cos[:length]), pairs(sin[:length], sin[:length])], axis=1
+        )
+        key_features = ops.concatenate(
+            [pairs(sin[k:], cos[k:]), pairs(-cos[k:], sin[k:])], axis=-1
+        )
         pos = ops.arange(length, dtype="int32")
         dist = pos[None, :] - pos[:, None]
         band = ops.abs(dist) <= k
-        return cos[:length], sin[:length], keys, band, dist > 0
-
-    def _rotate(self, x, cos, sin, sign):
-        """Rotate every (even, odd) pair of x by `sign * i * f_t` at row i."""
-        shape = ops.shape(x)
-        pairs = ops.reshape(x, (shape[0], shape[1], shape[2], self.head_dim // 2, 2))
-        even, odd = pairs[..., 0], pairs[..., 1]
-        sin = sin * sign
-        rotated = ops.stack([even * cos + odd * sin, odd * cos - even * sin], axis=-1)
-        return ops.reshape(rotated, shape)
+        return factors, key_features, band, dist > 0
 
     def _key_term(self, q, relative):
-        cos, sin, keys, band, right = relative
-        inside = ops.matmul(self._rotate(q, cos, sin, 1.0), ops.transpose(keys))
+        factors, key_features, band, right = relative
+        shape = ops.shape(q)
+        # (B, h, L, 2, d) -> (B, h, L, 2d): [q * C_i, q * S_i].
+        paired = ops.reshape(
+            q[..., None, :] * factors, (shape[0], shape[1], shape[2], 2 * self.head_dim)
+        )
+        inside = ops.matmul(paired, ops.transpose(key_features))
         edges = ops.matmul(q, ops.cast(self.relative_edges, q.dtype))  # (B, h, L, 2)
         outside = ops.where(right, edges[..., 1:], edges[..., :1])
         return ops.where(band, inside, outside)
 
     def _value_term(self, probs, relative):
-        cos, sin, keys, band, right = relative
-        inside = ops.matmul(ops.where(band, probs, 0.0), keys)
+        factors, key_features, band, right = relative
+        shape = ops.shape(probs)
+        # A product, not a select: the same numbers (probabilities are finite),
+        # and one pass where tf2onnx writes a select as three.
+        banded = probs * ops.cast(band, probs.dtype)
+        sums = ops.matmul(banded, key_features)  # (B, h, L, 2d)
+        sums = ops.reshape(sums, (shape[0], shape[1], shape[2], 2, self.head_dim))
+        inside = ops.sum(sums * factors, axis=-2)
         outside = ops.cast(
             ops.stack([~(band | right), ~band & right], axis=-1), probs.dtype
         )  # (L, L, 2): farther than K to the left, to the right
         far = ops.einsum("bhij,ijc->bhic", probs, outside)
         edges = ops.cast(self.relative_edges, probs.dtype)
-        return self._rotate(inside, cos, sin, -1.0) + ops.matmul(
-            far, ops.transpose(edges)
-        )
+        return inside + ops.matmul(far, ops.transpose(edges))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,)
