@@ -161,6 +161,13 @@ def worker_prepare(model, directory, quick):
     config.vocab_size = len(tokenizer)
     torch.manual_seed(0)
     net = _hf_class(model)(config).eval()
+    with torch.no_grad():
+        # Non-zero biases and LayerNorm shifts, as a trained model has:
+        # transformers initializes them to 0, and tf2onnx drops an add of
+        # a zero constant, which would spare our graph work a real
+        # checkpoint's graph does.
+        for param in net.parameters():
+            param.add_(0.02 * torch.randn_like(param))
     net.save_pretrained(directory)
 
     length = SMOKE_SEQUENCE_LENGTH if quick else SEQUENCE_LENGTH
