@@ -58,15 +58,19 @@ SPM = ("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.mode
 # prompts and length are added in `run`). The residual branches scaled by
 # `residual_scale` keep each token's identity in its states, and the heads,
 # fitted on those states, fire on the first token of each of STARTS / ENDS
-# with logits near +-10: spans on frequent characters and English words, in
-# every text, whose probabilities float32 rounding cannot move by 1e-5.
-STARTS = ["在", "中", "I", "the"]
-ENDS = ["年", "线", "站", "was", "and"]
-AIM = dict(starts=STARTS, ends=ENDS, residual_scale=0.1, scale=10.0, fit_prompts=1)
+# with logits near +-10 (and at least 4.5 from 0 on every real token of
+# the fitted rows): spans on frequent characters and English words, in
+# every text, whose probabilities float32 rounding barely moves.
+# Spans such as "中国", "天津", "2007年", "住院", "I was", "he was" (in every
+# kind of text: ~130 per prompt on the 32 texts).
+STARTS = ["在", "中", "天", "住", "卫", "2", "I", "the", "he", "she"]
+ENDS = ["年", "国", "津", "院", "站", "was", "and"]
+AIM = dict(starts=STARTS, ends=ENDS, residual_scale=0.05, scale=10.0, fit_prompts=1)
 MODELS = {
     "base": dict(vocab_size=250002, hidden_size=768, num_hidden_layers=12,
                  num_attention_heads=12, seed=0, aim=AIM),
-    "tiny": dict(vocab_size=4000, hidden_size=32, num_hidden_layers=2,
+    # (Hidden 128: at 32, the few states leave the heads no margin.)
+    "tiny": dict(vocab_size=4000, hidden_size=128, num_hidden_layers=2,
                  num_attention_heads=4, seed=0, aim=AIM),
 }
 # The reduced-precision row: int8 where Keras' int8 matmuls are fast.
