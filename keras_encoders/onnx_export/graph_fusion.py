@@ -7,7 +7,9 @@ Cast nodes), and every LayerNorm as its arithmetic (GlobalAveragePool, Sub,
 Mul, Sqrt, Reciprocal ...), which ONNX Runtime's own fusions do not
 recognize. `fuse` rewrites the two patterns into one broadcasting `MatMul`
 and one `LayerNormalization` (opset 17), and TensorFlow's erfc-form GELU into
-the erf form that ONNX Runtime fuses into one Gelu kernel. Each rewrite checks the whole
+the erf form that ONNX Runtime fuses into one Gelu kernel; the attention's
+`1/sqrt(d)` on the queries, a power of two, moves into the query Dense's
+weights. Each rewrite checks the whole
 pattern (constants, shapes, that no intermediate tensor has another reader)
 and leaves anything else as it is; the outputs are the same computation.
 """
@@ -32,6 +34,9 @@ def fuse(model):
     for node in _of_type(model.graph, "Erf"):
         if node.output[0] in graph.producer:
             _rewrite_gelu(graph, graph.producer[node.output[0]])
+    for node in _of_type(model.graph, "Mul"):
+        if node.output[0] in graph.producer:
+            _fold_power_of_two_scale(graph, graph.producer[node.output[0]])
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset >= LAYER_NORMALIZATION_OPSET:
         # Shapes again: a broadcasting MatMul's output has the static width
@@ -336,6 +341,69 @@ def _rewrite_gelu(graph, erf):
     one_plus.op_type = "Add"
     graph.replace([negated, scaled], [divided], at=scaled)
     graph.replace([complement], [one_plus], at=complement)
+
+
+def _fold_power_of_two_scale(graph, mul):
+    """`Reshape(MatMul(x, W) + b) * c` as `Reshape(MatMul(x, W * c) + b * c)`
+    for a constant scalar c that is a power of two: the attention scales
+    its queries by `1/sqrt(d)` (1/8 for every published head size) after
+    the query Dense, one pass over the queries per layer that the weights
+    can take once. Multiplying by a power of two is exact, so every product
+    and sum is the same number scaled: bit for bit the same output.
+
+    (A select written by tf2onnx as `Cast(c) * x + Cast(Not(c)) * y` is left
+    as it is: ONNX Runtime's broadcasting `Where` runs about 3x slower than
+    those three ops.)
+    """
+    scale = scaled = None
+    for name in mul.input:
+        value = graph.constants.get(name)
+        if value is not None and value.size == 1 and value.dtype == np.float32:
+            scale, scaled = float(value.reshape(())), [i for i in mul.input if i != name]
+    if scale is None or len(scaled) != 1 or scale == 0 or np.frexp(scale)[0] != 0.5:
+        return
+    reshape = graph.made_by(scaled[0], "Reshape")
+    if reshape is None or graph.only_reader(reshape.output[0], "Mul") is None:
+        return
+    # The Dense before it: MatMul(x, W), then optionally + b.
+    source, folded = reshape.input[0], []
+    add = graph.made_by(source, "Add")
+    if add is not None:
+        if not _read_for_values_only_by(graph, add.output[0], reshape):
+            return
+        products = [i for i, name in enumerate(add.input) if graph.made_by(name, "MatMul")]
+        if len(products) != 1:
+            return
+        folded.append((add, 1 - products[0]))
+        source = add.input[products[0]]
+    matmul = graph.made_by(source, "MatMul")
+    if matmul is None or not _read_for_values_only_by(graph, matmul.output[0], add or reshape):
+        return
+    folded.append((matmul, 1))
+    for node, index in folded:
+        name = node.input[index]
+        if name not in graph.constants or len(graph.readers.get(name, [])) != 1:
+            return
+    replaced = []
+    for node, index in folded:
+        name = node.input[index]
+        graph.add_constant(name + "/scaled", (graph.constants[name] * np.float32(scale)).astype(np.float32))
+        inputs = list(node.input)
+        inputs[index] = name + "/scaled"
+        replaced.append((node, _copy_node(node, inputs=inputs, outputs=list(node.output))))
+    for node, copy in replaced:
+        graph.replace([node], [copy], at=node)
+    unscaled = _copy_node(reshape, inputs=list(reshape.input), outputs=list(mul.output))
+    graph.replace([reshape, mul], [unscaled], at=reshape)
+
+
+def _read_for_values_only_by(graph, name, node):
+    """`node` is the only reader of `name`'s values: the others, if any,
+    are Shape nodes (tf2onnx computes a reshape's target from the shape of
+    the tensor it reshapes), which a rescaling leaves unchanged."""
+    readers = graph.readers.get(name, [])
+    return name not in graph.outputs and node in readers and all(
+        r is node or r.op_type == "Shape" for r in readers)
 
 
 def _other_constant(graph, node, name):

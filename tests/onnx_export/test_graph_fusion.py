@@ -171,3 +171,36 @@ def test_gelu_becomes_the_form_onnx_runtime_fuses(tmp_path):
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     onnxruntime.InferenceSession(after.SerializeToString(), options, providers=["CPUExecutionProvider"])
     assert "Gelu" in ops(onnx.load(options.optimized_model_filepath))
+
+
+def scaled_query_nodes(scale_name):
+    """tf2onnx's query Dense, split into heads, then scaled by `1/sqrt(d)`;
+    a Shape node reads the Dense's output (the reshape's target)."""
+    return [
+        helper.make_node("MatMul", ["x", "w"], ["product"]),
+        helper.make_node("Add", ["product", "bias"], ["dense"]),
+        helper.make_node("Shape", ["dense"], ["dense_shape"]),
+        helper.make_node("Gather", ["dense_shape", "lead_axes"], ["lead"], axis=0),
+        helper.make_node("Concat", ["lead", "heads"], ["split_shape"], axis=0),
+        helper.make_node("Reshape", ["dense", "split_shape"], ["split"]),
+        helper.make_node("Mul", ["split", scale_name], ["y"]),
+    ]
+
+
+@pytest.mark.parametrize("scale, folds", [(0.125, True), (0.3, False)], ids=["power_of_two", "other"])
+def test_a_power_of_two_query_scale_moves_into_the_dense(scale, folds):
+    """`1/sqrt(d)` = 1/8 goes into the query weights, bit for bit the same
+    output; a scale that is not a power of two (inexact) stays."""
+    original = model(scaled_query_nodes("scale"))
+    original.graph.initializer.extend([
+        constant("bias", RNG.randn(O).astype("float32")),
+        constant("heads", np.array([O, 1], "int64")),
+        constant("scale", np.array(scale, "float32")),
+    ])
+    after = fused(original)
+    assert ("Mul" not in ops(after)) == folds
+    x = RNG.randn(2, 5, H).astype("float32")
+    want, got = run(original, x)[0], run(after, x)[0]
+    assert got.shape == want.shape == (2, 5, O, 1)
+    if folds:
+        np.testing.assert_array_equal(got, want)
