@@ -95,6 +95,15 @@ class _Graph:
             return None
         return readers[0]
 
+    def only_value_reader(self, name, node):
+        """Whether `node` is the only reader of `name`'s values: the others,
+        if any, are Shape nodes (tf2onnx computes a reshape's target from
+        the shape of the tensor it reshapes), which a rescaling leaves as
+        they are; `name` is not a graph output."""
+        readers = self.readers.get(name, [])
+        return name not in self.outputs and node in readers and all(
+            r is node or r.op_type == "Shape" for r in readers)
+
     def made_by(self, name, op_type, skip_casts=False):
         node = self.producer.get(name)
         while skip_casts and node is not None and node.op_type == "Cast":
@@ -369,7 +378,7 @@ def _fold_power_of_two_scale(graph, mul):
     source, folded = reshape.input[0], []
     add = graph.made_by(source, "Add")
     if add is not None:
-        if not _read_for_values_only_by(graph, add.output[0], reshape):
+        if not graph.only_value_reader(add.output[0], reshape):
             return
         products = [i for i, name in enumerate(add.input) if graph.made_by(name, "MatMul")]
         if len(products) != 1:
@@ -377,33 +386,22 @@ def _fold_power_of_two_scale(graph, mul):
         folded.append((add, 1 - products[0]))
         source = add.input[products[0]]
     matmul = graph.made_by(source, "MatMul")
-    if matmul is None or not _read_for_values_only_by(graph, matmul.output[0], add or reshape):
+    if matmul is None or not graph.only_value_reader(matmul.output[0], add or reshape):
         return
     folded.append((matmul, 1))
     for node, index in folded:
         name = node.input[index]
         if name not in graph.constants or len(graph.readers.get(name, [])) != 1:
             return
-    replaced = []
-    for node, index in folded:
+    for node, index in folded:  # in place: the nodes are the graph's own
         name = node.input[index]
-        graph.add_constant(name + "/scaled", (graph.constants[name] * np.float32(scale)).astype(np.float32))
-        inputs = list(node.input)
-        inputs[index] = name + "/scaled"
-        replaced.append((node, _copy_node(node, inputs=inputs, outputs=list(node.output))))
-    for node, copy in replaced:
-        graph.replace([node], [copy], at=node)
+        value = graph.constants[name]
+        graph.add_constant(name + "/scaled", (value * scale).astype(value.dtype))
+        node.input[index] = name + "/scaled"
+    # The Reshape writes the Mul's output; the Mul goes (and `replace`
+    # reindexes the readers of the constants switched above).
     unscaled = _copy_node(reshape, inputs=list(reshape.input), outputs=list(mul.output))
     graph.replace([reshape, mul], [unscaled], at=reshape)
-
-
-def _read_for_values_only_by(graph, name, node):
-    """`node` is the only reader of `name`'s values: the others, if any,
-    are Shape nodes (tf2onnx computes a reshape's target from the shape of
-    the tensor it reshapes), which a rescaling leaves unchanged."""
-    readers = graph.readers.get(name, [])
-    return name not in graph.outputs and node in readers and all(
-        r is node or r.op_type == "Shape" for r in readers)
 
 
 def _other_constant(graph, node, name):

@@ -30,8 +30,15 @@ from keras_encoders.uie import evaluation
 
 
 def windows_of(extractor, prompts, texts, max_seq_len, decoding):
-    """`extract()`'s windows of each `(prompt, text)`: the preprocessor's
-    features, with `window_offset` (0 for token windows)."""
+    """The windows of each `(prompt, text)`: the preprocessor's features,
+    with `window_offset` (0 for token windows).
+
+    Character windows are sized from each example's own prompt, as
+    PaddleNLP's fine-tuning reader cuts them (`max_seq_len - len(prompt) - 3`
+    in the Taskflow convention), not from the largest prompt of a group as
+    `uie.window_lengths` does for Taskflow's inference: the two agree for
+    rows that share their prompt, which is how `extract()` asks every
+    schema type."""
     preprocessor = extractor.preprocessor
     if decoding == "tokens":
         features = preprocessor.windows(prompts, texts, sequence_length=max_seq_len)
