@@ -199,18 +199,23 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             self.rotation_high = ops.convert_to_tensor(high)
         self.built = True
 
-    def _split_heads(self, x):
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        x = ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
+    def _split_heads(self, rows, batch, length):
+        x = ops.reshape(rows, (batch, length, self.num_heads, self.head_dim))
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, x, padding_mask=None, training=None):
         length = ops.shape(x)[1]
         if self.max_relative_position is not None:
             relative = self._relative_positions(length, self.compute_dtype)
-        q = self._split_heads(self.query(x))
-        k = self._split_heads(self.key(x))
-        v = self._split_heads(self.value(x))
+        batch = ops.shape(x)[0]
+        # The projections run on the tokens as rows of one 2-D matrix: on
+        # TensorFlow a 2-D MatMul and its BiasAdd fuse into one oneDNN kernel
+        # (a Dense on (B, L, D) is a Tensordot, its bias added after a
+        # reshape); on torch and JAX the reshape is free.
+        rows = ops.reshape(x, (-1, ops.shape(x)[-1]))
+        q = self._split_heads(self.query(rows), batch, length)
+        k = self._split_heads(self.key(rows), batch, length)
+        v = self._split_heads(self.value(rows), batch, length)
         q, divisor = scale_queries(q, self.head_dim, self.compute_dtype)
         scores = ops.einsum("bhid,bhjd->bhij", q, k)
         if self.max_relative_position is not None:
@@ -226,7 +231,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         if self.max_relative_position is not None:
             context = context + self._value_term(probs, relative)
         context = ops.transpose(context, (0, 2, 1, 3))
-        batch = ops.shape(x)[0]
         return ops.reshape(context, (batch, length, self.num_heads * self.head_dim))
 
     # NEZHA's relative terms, without gathers. Column pair t of table row p

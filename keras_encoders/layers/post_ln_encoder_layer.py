@@ -1,8 +1,37 @@
 """The post-LayerNorm transformer block shared by the three encoders."""
 
+import math
+
 import keras
+from keras import ops
 
 from keras_encoders.layers.multi_head_self_attention import MultiHeadSelfAttention
+
+
+def erf_gelu(x):
+    """Exact GELU written as `x/2 * (1 + erf(x/sqrt(2)))`, the form of the
+    reference implementations.
+
+    Why not `keras.activations.gelu`: on TensorFlow that is `tf.nn.gelu`, an
+    `erfc` form that Grappler leaves as five elementwise passes over the
+    (rows, intermediate) tensor. This form, right after a 2-D `MatMul` and
+    its `BiasAdd`, is what Grappler's remapper fuses into one oneDNN
+    `_FusedMatMul` (bias and GELU applied as the product is written); the
+    operand order here is the one its pattern names.
+    """
+    return ops.multiply(
+        ops.multiply(x, 0.5), ops.add(ops.erf(ops.multiply(x, 1 / math.sqrt(2))), 1.0)
+    )
+
+
+def feedforward_activation(activation):
+    """The callable that applies `activation` in the feed-forward block:
+    `erf_gelu` for Keras's exact GELU on TensorFlow (same function, fused
+    there), `activation` itself everywhere else (torch and JAX have their
+    own fused GELU kernels, which five separate ops would slow down)."""
+    if activation is keras.activations.gelu and keras.backend.backend() == "tensorflow":
+        return erf_gelu
+    return activation
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
@@ -64,6 +93,7 @@ class PostLNEncoderLayer(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.activation_dropout = activation_dropout
         self.activation = keras.activations.get(activation)
+        self.feedforward_activation = feedforward_activation(self.activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
@@ -130,10 +160,24 @@ class PostLNEncoderLayer(keras.layers.Layer):
         attended = self.attention_output(attended)
         attended = self.attention_dropout_layer(attended, training=training)
         x = self.attention_layer_norm(x + attended)
-        h = self.activation(self.intermediate(x))
+        return self.output_layer_norm(x + self.feedforward(x, training=training))
+
+    def feedforward(self, x, training=None):
+        """`output(ActDropout(gelu(intermediate(x))))` with Dropout, on the
+        tokens as rows of one 2-D matrix.
+
+        Why rows: Keras runs a Dense on a (B, L, D) input as a Tensordot
+        (reshape, MatMul, reshape) and adds the bias and the activation after
+        the reshape, where TensorFlow's Grappler cannot fuse them into the
+        product. On (B*L, D) rows the product, its bias and the GELU are one
+        fused oneDNN kernel on TensorFlow; on torch and JAX the reshapes are
+        free.
+        """
+        rows = ops.reshape(x, (-1, self.hidden_dim))
+        h = self.feedforward_activation(self.intermediate(rows))
         h = self.activation_dropout_layer(h, training=training)
         h = self.output_dropout(self.output_dense(h), training=training)
-        return self.output_layer_norm(x + h)
+        return ops.reshape(h, ops.shape(x))
 
     def compute_output_shape(self, input_shape):
         return input_shape

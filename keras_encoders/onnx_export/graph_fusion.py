@@ -6,8 +6,9 @@ back, with the shapes computed by Shape, Gather, ReduceProd, Concat and
 Cast nodes), and every LayerNorm as its arithmetic (GlobalAveragePool, Sub,
 Mul, Sqrt, Reciprocal ...), which ONNX Runtime's own fusions do not
 recognize. `fuse` rewrites the two patterns into one broadcasting `MatMul`
-and one `LayerNormalization` (opset 17), and TensorFlow's erfc-form GELU into
-the erf form that ONNX Runtime fuses into one Gelu kernel; the attention's
+and one `LayerNormalization` (opset 17), and an exact GELU (TensorFlow's erfc
+form, or the erf form with a Mul by 1/sqrt(2)) into the erf form with a Div
+that ONNX Runtime fuses into one Gelu kernel; the attention's
 `1/sqrt(d)` on the queries, a power of two, moves into the query Dense's
 weights. Each rewrite checks the whole
 pattern (constants, shapes, that no intermediate tensor has another reader)
@@ -309,9 +310,10 @@ def _fuse_layer_norm(graph, mean, shapes):
 
 
 def _rewrite_gelu(graph, erf):
-    """TensorFlow's exact GELU, `0.5 x erfc(-x / sqrt(2))`, as tf2onnx writes it
+    """An exact GELU in either form TensorFlow traces:
 
-        0.5 * x * (1 - Erf(Neg(x) * 0.7071))
+        0.5 * x * (1 - Erf(Neg(x) * 0.7071))    (tf.nn.gelu: 0.5 x erfc(-x / sqrt(2)))
+        (x * 0.5) * (Erf(x * 0.7071) + 1)       (layers.post_ln_encoder_layer.erf_gelu)
 
     as `0.5 * x * (1 + Erf(x / sqrt(2)))`, the form ONNX Runtime fuses into
     one Gelu kernel (with the Div: it does not fuse a Mul by 0.7071); the
@@ -322,20 +324,25 @@ def _rewrite_gelu(graph, erf):
         return
     negated = next((graph.producer.get(i) for i in scaled.input
                     if getattr(graph.producer.get(i), "op_type", None) == "Neg"), None)
-    root = negated and _other_constant(graph, scaled, negated.output[0])
-    complement = graph.only_reader(erf.output[0], "Sub")
-    product = complement and graph.only_reader(complement.output[0], "Mul")
+    if negated is not None:
+        x, sign, combine = negated.input[0], negated.output[0], "Sub"
+    else:
+        x = next((i for i in scaled.input if i not in graph.constants), None)
+        sign, combine = x, "Add"
+    root = x and _other_constant(graph, scaled, sign)
+    combined = graph.only_reader(erf.output[0], combine)
+    product = combined and graph.only_reader(combined.output[0], "Mul")
+    one = combined and [i for i in combined.input if i != erf.output[0]]
     if (
         root is None or root.size != 1 or root.dtype != np.float32
         or abs(float(root.reshape(())) - 0.5 ** 0.5) > 1e-6
-        or graph.only_reader(negated.output[0], "Mul") is None
-        or complement is None or complement.input[1] != erf.output[0]
-        or graph.constants.get(complement.input[0], np.zeros(0)).tolist() not in (1.0, [1.0])
-        or product is None or sorted(product.input).count(complement.output[0]) != 1
+        or (negated is not None and graph.only_reader(sign, "Mul") is None)
+        or combined is None or erf.output[0] not in combined.input[combine == "Sub":]
+        or len(one) != 1 or graph.constants.get(one[0], np.zeros(0)).tolist() not in (1.0, [1.0])
+        or product is None or sorted(product.input).count(combined.output[0]) != 1
     ):
         return
-    x = negated.input[0]
-    other = [i for i in product.input if i != complement.output[0]][0]
+    other = [i for i in product.input if i != combined.output[0]][0]
     half_x = graph.made_by(other, "Mul")
     half = half_x and _other_constant(graph, half_x, x)
     if half is None or half.size != 1 or float(half.reshape(())) != 0.5:
@@ -345,11 +352,14 @@ def _rewrite_gelu(graph, erf):
     root_two = scaled.output[0] + "/sqrt2"
     graph.add_constant(root_two, np.array(2 ** 0.5, np.float32))
     divided = helper.make_node("Div", [x, root_two], list(scaled.output), name=scaled.name)
-    one_plus = _copy_node(complement, inputs=[erf.output[0], complement.input[0]],
-                          outputs=list(complement.output))
+    if negated is None:
+        graph.replace([scaled], [divided], at=scaled)
+        return
+    one_plus = _copy_node(combined, inputs=[erf.output[0], one[0]],
+                          outputs=list(combined.output))
     one_plus.op_type = "Add"
     graph.replace([negated, scaled], [divided], at=scaled)
-    graph.replace([complement], [one_plus], at=complement)
+    graph.replace([combined], [one_plus], at=combined)
 
 
 def _fold_power_of_two_scale(graph, mul):

@@ -145,8 +145,17 @@ def test_a_layer_norm_pattern_on_4d_stays():
     assert ops(fused(model(layer_norm_nodes("x", "y")))) == ["LayerNormalization"]  # the control
 
 
-def gelu_nodes(x, out):
-    """TensorFlow's exact GELU, 0.5 x erfc(-x / sqrt(2)), as tf2onnx writes it."""
+def gelu_nodes(x, out, form):
+    """An exact GELU as tf2onnx writes it from TensorFlow: `tf.nn.gelu`'s
+    0.5 x erfc(-x / sqrt(2)), or `erf_gelu`'s (x * 0.5) (erf(x * 0.7071) + 1)."""
+    if form == "erf":
+        return [
+            helper.make_node("Mul", [x, "half"], ["half_x"]),
+            helper.make_node("Mul", [x, "inverse_root_two"], ["scaled"]),
+            helper.make_node("Erf", ["scaled"], ["erf"]),
+            helper.make_node("Add", ["erf", "one"], ["one_plus"]),
+            helper.make_node("Mul", ["half_x", "one_plus"], [out]),
+        ]
     return [
         helper.make_node("Mul", ["half", x], ["half_x"]),
         helper.make_node("Neg", [x], ["neg_x"]),
@@ -157,12 +166,18 @@ def gelu_nodes(x, out):
     ]
 
 
-def test_gelu_becomes_the_form_onnx_runtime_fuses(tmp_path):
-    original = model(gelu_nodes("x", "y"))
+def gelu_model(form, root=0.5 ** 0.5):
+    original = model(gelu_nodes("x", "y", form))
     original.graph.initializer.extend([
         constant("half", np.array(0.5, "float32")), constant("one", np.array(1.0, "float32")),
-        constant("inverse_root_two", np.array(0.5 ** 0.5, "float32")),
+        constant("inverse_root_two", np.array(root, "float32")),
     ])
+    return original
+
+
+@pytest.mark.parametrize("form", ["erfc", "erf"])
+def test_gelu_becomes_the_form_onnx_runtime_fuses(tmp_path, form):
+    original = gelu_model(form)
     after = fused(original)
     assert sorted(ops(after)) == ["Add", "Div", "Erf", "Mul", "Mul"]
     x = RNG.randn(2, 5, H).astype("float32") * 4
@@ -171,6 +186,13 @@ def test_gelu_becomes_the_form_onnx_runtime_fuses(tmp_path):
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     onnxruntime.InferenceSession(after.SerializeToString(), options, providers=["CPUExecutionProvider"])
     assert "Gelu" in ops(onnx.load(options.optimized_model_filepath))
+
+
+@pytest.mark.parametrize("form", ["erfc", "erf"])
+def test_a_gelu_with_another_constant_stays(form):
+    """Erf of x times 0.7 is not a GELU: nothing changes."""
+    original = gelu_model(form, root=0.7)
+    assert ops(fused(original)) == ops(original)
 
 
 def scaled_query_nodes(scale_name):
