@@ -157,7 +157,9 @@ class PostLNEncoderLayer(keras.layers.Layer):
 
     def call(self, x, padding_mask=None, training=None):
         attended = self.self_attention(x, padding_mask=padding_mask, training=training)
-        attended = self.attention_output(attended)
+        # On token rows, as in `feedforward` (why: there).
+        rows = ops.reshape(attended, (-1, ops.shape(attended)[-1]))
+        attended = ops.reshape(self.attention_output(rows), ops.shape(x))
         attended = self.attention_dropout_layer(attended, training=training)
         x = self.attention_layer_norm(x + attended)
         return self.output_layer_norm(x + self.feedforward(x, training=training))
