@@ -1,0 +1,72 @@
+"""The encoder block's projections run on token rows so that TensorFlow fuses
+them: a 2-D MatMul, its BiasAdd and an erf-form GELU become one oneDNN
+`_FusedMatMul` (benchmarks/serving/notes.md has the time it saves). The math is
+the reference's GELU on every backend."""
+
+import os
+import platform
+
+import keras
+import numpy as np
+import pytest
+
+from keras_encoders.layers import PostLNEncoderLayer
+from keras_encoders.layers.post_ln_encoder_layer import erf_gelu, feedforward_activation
+
+
+def test_erf_gelu_is_the_exact_gelu():
+    x = np.linspace(-12, 12, 2001).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(erf_gelu(x)),
+        keras.ops.convert_to_numpy(keras.activations.gelu(x, approximate=False)),
+        atol=1e-6, rtol=0,
+    )
+
+
+def test_only_tensorflow_swaps_the_gelu():
+    """torch and JAX keep their own one-kernel GELU; other activations stay."""
+    swapped = feedforward_activation(keras.activations.gelu)
+    assert (swapped is erf_gelu) == (keras.backend.backend() == "tensorflow")
+    assert feedforward_activation(keras.activations.relu) is keras.activations.relu
+
+
+def optimized_nodes(function, *args):
+    """The nodes of `function`'s graph after Grappler, from the run metadata
+    of one call (TensorFlow has no public API for the optimized graph). The
+    metadata also holds one-op graphs of eager ops run earlier in the
+    process: the traced function's graph is the largest."""
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    ctx.enable_run_metadata()
+    try:
+        function(*args)
+        metadata = ctx.export_run_metadata()
+    finally:
+        ctx.disable_run_metadata()
+    graph = max((g.post_optimization_graph for g in metadata.function_graphs),
+                key=lambda g: len(g.node))
+    return list(graph.node)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow"
+    or os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0"
+    or platform.machine() not in ("x86_64", "AMD64"),
+    reason="Grappler's oneDNN fusions: TensorFlow on x86 with oneDNN on",
+)
+@pytest.mark.parametrize("relative", [None, 2], ids=["absolute", "relative"])
+def test_tensorflow_fuses_every_projection_with_its_bias(relative):
+    import tensorflow as tf
+
+    layer = PostLNEncoderLayer(hidden_dim=16, intermediate_dim=32, num_heads=2,
+                               max_relative_position=relative)
+    x = tf.constant(np.random.RandomState(0).randn(2, 5, 16).astype("float32"))
+    mask = tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    layer(x, padding_mask=mask)
+    nodes = optimized_nodes(tf.function(lambda x, m: layer(x, padding_mask=m)), x, mask)
+    fused = [[op.decode() for op in node.attr["fused_ops"].list.s]
+             for node in nodes if "FusedMatMul" in node.op]
+    # query, key, value, attention output, intermediate (with its GELU), output
+    assert sorted(fused) == sorted([["BiasAdd"]] * 5 + [["BiasAdd", "GeluExact"]])
+    assert not {"Erf", "Erfc", "BiasAdd"} & {node.op for node in nodes}
