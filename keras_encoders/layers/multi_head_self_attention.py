@@ -218,8 +218,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         v = self._split_heads(self.value(rows), batch, length)
         q, divisor = scale_queries(q, self.head_dim, self.compute_dtype)
         # Products as matmuls, not einsums: on TensorFlow the key transpose
-        # folds into the BatchMatMul and the mask's add fuses after it
-        # (0.40 against 0.53 ms per layer at 1x128, the same numbers).
+        # folds into one BatchMatMul, and QK, mask, softmax and PV took 0.40
+        # ms per layer at 1x128 against 0.53 as einsums (the same numbers).
         scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
         if self.max_relative_position is not None:
             scores = scores + self._key_term(q, relative)

@@ -169,8 +169,12 @@ def test_command_line_exports_a_saved_preset(tmp_path):
 
 
 def tensordot_chains(graph):
-    """MatMuls by a constant 2-D weight between a Reshape and a Reshape (tf2onnx's Tensordot)."""
+    """MatMuls by a constant 2-D weight between a Reshape to a computed shape
+    and a Reshape (tf2onnx's Tensordot). A Dense on token rows reshapes to
+    the constant (-1, width) on purpose: a 2-D MatMul, which TensorFlow fuses
+    with its bias (layers/post_ln_encoder_layer.py)."""
     constants = {i.name for i in graph.initializer if len(i.dims) == 2}
+    fixed = {i.name for i in graph.initializer}
     producer = {o: n for n in graph.node for o in n.output}
     readers = {}
     for node in graph.node:
@@ -180,6 +184,7 @@ def tensordot_chains(graph):
         n.name for n in graph.node
         if n.op_type == "MatMul" and n.input[1] in constants
         and getattr(producer.get(n.input[0]), "op_type", None) == "Reshape"
+        and producer[n.input[0]].input[1] not in fixed
         and readers.get(n.output[0]) == ["Reshape"]
     ]
 
