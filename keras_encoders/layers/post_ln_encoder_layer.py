@@ -93,7 +93,6 @@ class PostLNEncoderLayer(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.activation_dropout = activation_dropout
         self.activation = keras.activations.get(activation)
-        self.feedforward_activation = feedforward_activation(self.activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
@@ -176,7 +175,7 @@ class PostLNEncoderLayer(keras.layers.Layer):
         free.
         """
         rows = ops.reshape(x, (-1, self.hidden_dim))
-        h = self.feedforward_activation(self.intermediate(rows))
+        h = feedforward_activation(self.activation)(self.intermediate(rows))
         h = self.activation_dropout_layer(h, training=training)
         h = self.output_dropout(self.output_dense(h), training=training)
         return ops.reshape(h, ops.shape(x))

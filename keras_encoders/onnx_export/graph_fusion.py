@@ -337,7 +337,7 @@ def _rewrite_gelu(graph, erf):
         root is None or root.size != 1 or root.dtype != np.float32
         or abs(float(root.reshape(())) - 0.5 ** 0.5) > 1e-6
         or (negated is not None and graph.only_reader(sign, "Mul") is None)
-        or combined is None or erf.output[0] not in combined.input[combine == "Sub":]
+        or combined is None or (combine == "Sub" and combined.input[1] != erf.output[0])
         or len(one) != 1 or graph.constants.get(one[0], np.zeros(0)).tolist() not in (1.0, [1.0])
         or product is None or sorted(product.input).count(combined.output[0]) != 1
     ):
