@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_encoders.layers.multi_head_self_attention import MASK_VALUE
-from keras_encoders.layers.multi_head_self_attention import scale_queries
+from keras_encoders.layers.multi_head_self_attention import scale_queries, sequence_shape
 
 
 def mixed_attention_dims(hidden_dim, num_heads, head_ratio):
@@ -149,20 +149,19 @@ class MixedAttention(keras.layers.Layer):
         self.conv_kernel.build(tuple(input_shape[:-1]) + (width,))
         self.built = True
 
-    def _split_heads(self, x):
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+    def _split_heads(self, x, batch, length):
         x = ops.reshape(x, (batch, length, self.attention_heads, self.head_dim))
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, x, padding_mask=None, training=None):
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        batch, length = sequence_shape(x, padding_mask)
         heads, head_dim, k = self.attention_heads, self.head_dim, self.conv_kernel_size
         query = self.query(x)
 
         # --- Self-attention heads (masked) ---
-        q = self._split_heads(query)
-        key = self._split_heads(self.key(x))
-        value = self._split_heads(self.value(x))
+        q = self._split_heads(query, batch, length)
+        key = self._split_heads(self.key(x), batch, length)
+        value = self._split_heads(self.value(x), batch, length)
         q, divisor = scale_queries(q, head_dim, self.compute_dtype)
         scores = ops.einsum("bhid,bhjd->bhij", q, key)
         scores = ops.cast(scores, "float32")

@@ -1,5 +1,6 @@
 """Multi-head self-attention, optionally with NEZHA's relative positions."""
 
+import contextlib
 import math
 
 import keras
@@ -35,6 +36,17 @@ def key_bias(padding_mask):
     """
     counts = ops.cast(padding_mask, "float32")[:, None, None, :]
     return ops.where(counts > 0, ops.log(ops.maximum(counts, 1.0)), KEY_MASK_BIAS)
+
+
+def sequence_shape(x, padding_mask=None):
+    """`(batch, length)` of `x` (B, L, ...), read from `padding_mask` (B, L)
+    when there is one. Every layer of an encoder gets the same mask tensor,
+    so in a traced graph the shapes, and what is derived from them (NEZHA's
+    relative-position tables), are one computation that graph optimizers
+    (Grappler, tf2onnx, ONNX Runtime) share between the layers, instead of
+    one chain of small nodes per layer read from each layer's input."""
+    shape = ops.shape(x if padding_mask is None else padding_mask)
+    return shape[0], shape[1]
 
 
 def scale_queries(q, head_dim, compute_dtype):
@@ -99,6 +111,44 @@ def rotation_tables(depth):
         return np.stack([np.cos(angle), np.sin(angle)], axis=-1).astype(np.float32)
 
     return table(steps * freq), table(steps * ROTATION_BASE * freq)
+
+
+# One set of backend tensors per backend and size, shared by every layer.
+_RELATIVE_CONSTANTS = {}
+
+
+def relative_constants(max_relative_position, depth):
+    """`(edges, low, high)` backend tensors: the table's rows 0 and 2K as
+    (depth, 2) columns (what every key farther than K away gets), and the
+    two `rotation_tables`.
+
+    Why shared: in a traced graph (a SavedModel, the ONNX export) every
+    layer then reads the same constants and, from the shared sequence
+    length (`sequence_shape`), computes the same position tables, which
+    Grappler, tf2onnx and ONNX Runtime compute once for all layers instead
+    of once per layer. Made outside any trace, so that a tensor cached
+    here never belongs to one traced graph.
+    """
+    with eager_scope():
+        # The device new tensors go to now (torch: Keras' device scope).
+        device = str(getattr(ops.convert_to_tensor(0.0), "device", ""))
+        key = (keras.backend.backend(), device, max_relative_position, depth)
+        if key not in _RELATIVE_CONSTANTS:
+            k = max_relative_position
+            table = sinusoid_relative_table(k, depth)
+            arrays = (table[[0, 2 * k]].T, *rotation_tables(depth))
+            _RELATIVE_CONSTANTS[key] = tuple(ops.convert_to_tensor(a) for a in arrays)
+    return _RELATIVE_CONSTANTS[key]
+
+
+def eager_scope():
+    """TensorFlow's `init_scope` (out of a `tf.function` being traced);
+    nothing on the other backends, whose constants are never traced values."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.init_scope()
+    return contextlib.nullcontext()
 
 
 @keras.saving.register_keras_serializable(package="keras_encoders")
@@ -188,15 +238,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         for layer in (self.query, self.key, self.value):
             layer.build(input_shape)
         if self.max_relative_position is not None:
-            # Backend tensors made once: a NumPy array converted inside
-            # `call` broke torch.compile's graph in every layer.
-            k = self.max_relative_position
-            table = sinusoid_relative_table(k, self.head_dim)
-            # Rows 0 and 2K: what every key farther than K away gets.
-            self.relative_edges = ops.convert_to_tensor(table[[0, 2 * k]].T)
-            low, high = rotation_tables(self.head_dim)
-            self.rotation_low = ops.convert_to_tensor(low)
-            self.rotation_high = ops.convert_to_tensor(high)
+            # Backend tensors made once (and shared by the layers): a NumPy
+            # array converted inside `call` broke torch.compile's graph in
+            # every layer.
+            self.relative_edges, self.rotation_low, self.rotation_high = relative_constants(
+                self.max_relative_position, self.head_dim
+            )
         self.built = True
 
     def _split_heads(self, rows, batch, length):
@@ -204,10 +251,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, x, padding_mask=None, training=None):
-        length = ops.shape(x)[1]
+        batch, length = sequence_shape(x, padding_mask)
         if self.max_relative_position is not None:
             relative = self._relative_positions(length, self.compute_dtype)
-        batch = ops.shape(x)[0]
         # The projections run on the tokens as rows of one 2-D matrix: on
         # TensorFlow a 2-D MatMul and its BiasAdd fuse into one oneDNN kernel
         # (a Dense on (B, L, D) is a Tensordot, its bias added after a
@@ -222,7 +268,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # ms per layer at 1x128 against 0.53 as einsums (the same numbers).
         scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
         if self.max_relative_position is not None:
-            scores = scores + self._key_term(q, relative)
+            scores = scores + self._key_term(q, relative, batch, length)
         scores = ops.cast(scores, "float32")
         if divisor is not None:
             scores = scores / divisor
@@ -232,7 +278,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         probs = self.probs_dropout(probs, training=training)
         context = ops.matmul(probs, v)
         if self.max_relative_position is not None:
-            context = context + self._value_term(probs, relative)
+            context = context + self._value_term(probs, relative, batch, length)
         context = ops.transpose(context, (0, 2, 1, 3))
         return ops.reshape(context, (batch, length, self.num_heads * self.head_dim))
 
@@ -286,33 +332,41 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         band = ops.abs(dist) <= k
         return factors, key_features, band, dist > 0
 
-    def _key_term(self, q, relative):
+    def _per_head(self, x, weights, batch, length):
+        """`x @ weights` for `x` (B, h, L, n) and `weights` (n, m), as one 2-D
+        product on rows, back to (B, h, L, m). (`ops.matmul` of a 4-D by a
+        2-D operand is a Tensordot on TensorFlow, which computes its shapes
+        from `x` in every layer; these come from the shared `batch` and
+        `length`, and from `weights`, also the same in every layer.)"""
+        width, units = ops.shape(weights)
+        rows = ops.matmul(ops.reshape(x, (-1, width)), weights)
+        return ops.reshape(rows, (batch, self.num_heads, length, units))
+
+    def _key_term(self, q, relative, batch, length):
         factors, key_features, band, right = relative
-        shape = ops.shape(q)
         # (B, h, L, 2, d) -> (B, h, L, 2d): [q * C_i, q * S_i].
         paired = ops.reshape(
-            q[..., None, :] * factors, (shape[0], shape[1], shape[2], 2 * self.head_dim)
+            q[..., None, :] * factors, (batch, self.num_heads, length, 2 * self.head_dim)
         )
-        inside = ops.matmul(paired, ops.transpose(key_features))
-        edges = ops.matmul(q, ops.cast(self.relative_edges, q.dtype))  # (B, h, L, 2)
-        outside = ops.where(right, edges[..., 1:], edges[..., :1])
+        inside = self._per_head(paired, ops.transpose(key_features), batch, length)
+        edges = self._per_head(q, ops.cast(self.relative_edges, q.dtype), batch, length)
+        outside = ops.where(right, edges[..., 1:], edges[..., :1])  # edges: (B, h, L, 2)
         return ops.where(band, inside, outside)
 
-    def _value_term(self, probs, relative):
+    def _value_term(self, probs, relative, batch, length):
         factors, key_features, band, right = relative
-        shape = ops.shape(probs)
         # A product, not a select: the same numbers (probabilities are finite),
         # and one pass where tf2onnx writes a select as three.
         banded = probs * ops.cast(band, probs.dtype)
-        sums = ops.matmul(banded, key_features)  # (B, h, L, 2d)
-        sums = ops.reshape(sums, (shape[0], shape[1], shape[2], 2, self.head_dim))
+        sums = self._per_head(banded, key_features, batch, length)  # (B, h, L, 2d)
+        sums = ops.reshape(sums, (batch, self.num_heads, length, 2, self.head_dim))
         inside = ops.sum(sums * factors, axis=-2)
         outside = ops.cast(
             ops.stack([~(band | right), ~band & right], axis=-1), probs.dtype
         )  # (L, L, 2): farther than K to the left, to the right
         far = ops.einsum("bhij,ijc->bhic", probs, outside)
         edges = ops.cast(self.relative_edges, probs.dtype)
-        return inside + ops.matmul(far, ops.transpose(edges))
+        return inside + self._per_head(far, ops.transpose(edges), batch, length)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,)

@@ -5,7 +5,10 @@ import math
 import keras
 from keras import ops
 
-from keras_encoders.layers.multi_head_self_attention import MultiHeadSelfAttention
+from keras_encoders.layers.multi_head_self_attention import (
+    MultiHeadSelfAttention,
+    sequence_shape,
+)
 
 
 def erf_gelu(x):
@@ -155,17 +158,19 @@ class PostLNEncoderLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, x, padding_mask=None, training=None):
+        batch, length = sequence_shape(x, padding_mask)
         attended = self.self_attention(x, padding_mask=padding_mask, training=training)
-        # On token rows, as in `feedforward` (why: there).
-        rows = ops.reshape(attended, (-1, ops.shape(attended)[-1]))
-        attended = ops.reshape(self.attention_output(rows), ops.shape(x))
+        # After the attention, the block runs on token rows (why: `feedforward`),
+        # back to (B, L, D) once at the end.
+        attended = self.attention_output(ops.reshape(attended, (-1, attended.shape[-1])))
         attended = self.attention_dropout_layer(attended, training=training)
-        x = self.attention_layer_norm(x + attended)
-        return self.output_layer_norm(x + self.feedforward(x, training=training))
+        rows = self.attention_layer_norm(ops.reshape(x, (-1, self.hidden_dim)) + attended)
+        rows = self.output_layer_norm(rows + self.feedforward(rows, training=training))
+        return ops.reshape(rows, (batch, length, self.hidden_dim))
 
-    def feedforward(self, x, training=None):
-        """`output(ActDropout(gelu(intermediate(x))))` with Dropout, on the
-        tokens as rows of one 2-D matrix.
+    def feedforward(self, rows, training=None):
+        """`output(ActDropout(gelu(intermediate(rows))))` with Dropout, on
+        the tokens as rows (B*L, D) of one 2-D matrix.
 
         Why rows: Keras runs a Dense on a (B, L, D) input as a Tensordot
         (reshape, MatMul, reshape) and adds the bias and the activation after
@@ -174,11 +179,9 @@ class PostLNEncoderLayer(keras.layers.Layer):
         fused oneDNN kernel on TensorFlow; on torch and JAX the reshapes are
         free.
         """
-        rows = ops.reshape(x, (-1, self.hidden_dim))
         h = feedforward_activation(self.activation)(self.intermediate(rows))
         h = self.activation_dropout_layer(h, training=training)
-        h = self.output_dropout(self.output_dense(h), training=training)
-        return ops.reshape(h, ops.shape(x))
+        return self.output_dropout(self.output_dense(h), training=training)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -3,14 +3,17 @@
 tf2onnx converts the TensorFlow trace op by op: every Dense on a 3-D input
 arrives as TensorFlow's `Tensordot` (reshape to 2-D, `MatMul`, reshape
 back, with the shapes computed by Shape, Gather, ReduceProd, Concat and
-Cast nodes), and every LayerNorm as its arithmetic (GlobalAveragePool, Sub,
-Mul, Sqrt, Reciprocal ...), which ONNX Runtime's own fusions do not
-recognize. `fuse` rewrites the two patterns into one broadcasting `MatMul`
-and one `LayerNormalization` (opset 17), and an exact GELU (TensorFlow's erfc
-form, or the erf form with a Mul by 1/sqrt(2)) into the erf form with a Div
-that ONNX Runtime fuses into one Gelu kernel; the attention's
-`1/sqrt(d)` on the queries, a power of two, moves into the query Dense's
-weights. Each rewrite checks the whole
+Cast nodes), and every LayerNorm as its arithmetic (GlobalAveragePool or
+ReduceMean, Sub, Mul, Sqrt, Reciprocal ...), which ONNX Runtime's own
+fusions do not recognize. `fuse` rewrites the two patterns into one
+broadcasting `MatMul` and one `LayerNormalization` (opset 17), and an exact
+GELU (TensorFlow's erfc form, or the erf form with a Mul by 1/sqrt(2)) into
+the erf form with a Div that ONNX Runtime fuses into one Gelu kernel; the
+attention's `1/sqrt(d)` on the queries, a power of two, moves into the query
+Dense's weights. Two rewrites steer ONNX Runtime away from its slower
+kernels: a Dense on 2-D token rows keeps its MatMul apart from its bias
+(not a Gemm), and NEZHA's per-row Einsum becomes a broadcast product and
+sum. Each rewrite checks the whole
 pattern (constants, shapes, that no intermediate tensor has another reader)
 and leaves anything else as it is; the outputs are the same computation.
 """
@@ -19,6 +22,8 @@ import numpy as np
 
 # LayerNormalization entered the default ONNX domain in opset 17.
 LAYER_NORMALIZATION_OPSET = 17
+# Squeeze, Unsqueeze and ReduceSum take their axes as an input from opset 13.
+AXES_AS_INPUT_OPSET = 13
 
 
 def fuse(model):
@@ -43,9 +48,17 @@ def fuse(model):
         # Shapes again: a broadcasting MatMul's output has the static width
         # the Tensordot's computed reshape hid (a LayerNorm's input, often).
         shapes = _shapes(onnx.shape_inference.infer_shapes(model))
-        for node in _of_type(model.graph, "GlobalAveragePool"):
+        for node in _of_type(model.graph, "GlobalAveragePool") + _of_type(model.graph, "ReduceMean"):
             if node.output[0] in graph.producer:
                 _fuse_layer_norm(graph, graph.producer[node.output[0]], shapes)
+    if opset >= AXES_AS_INPUT_OPSET:
+        for node in _of_type(model.graph, "Einsum"):
+            if node.output[0] in graph.producer:
+                _rewrite_per_row_einsum(graph, graph.producer[node.output[0]])
+        shapes = _shapes(onnx.shape_inference.infer_shapes(model))
+        for node in _of_type(model.graph, "MatMul"):
+            if node.output[0] in graph.producer:
+                _keep_out_of_gemm(graph, graph.producer[node.output[0]], shapes)
     graph.remove_dead_nodes()
     return model
 
@@ -240,10 +253,26 @@ def _is_leading_shape_and(graph, name, x, rank, last):
     )
 
 
-def _fuse_layer_norm(graph, mean, shapes):
-    """TensorFlow's LayerNorm over the last axis of a 3-D `x`, as tf2onnx writes it:
+def _averages_last_axis(node, dims):
+    """Whether `node` is a mean over the last axis of an input of `dims`,
+    keeping it: tf2onnx writes TensorFlow's `reduce_mean(x, -1, keepdims)`
+    as GlobalAveragePool on rank 3 (which averages the last axis only there)
+    and as ReduceMean on rank 2 (token rows)."""
+    if node is None or dims is None:
+        return False
+    if node.op_type == "GlobalAveragePool":
+        return len(dims) == 3
+    if node.op_type == "ReduceMean" and len(node.input) == 1:  # axes as an attribute
+        axes = [a % len(dims) for a in _attribute(node, "axes", [])]
+        return _attribute(node, "keepdims", 1) == 1 and axes == [len(dims) - 1]
+    return False
 
-        mean = GlobalAveragePool(x); variance = GlobalAveragePool((x - mean)^2)
+
+def _fuse_layer_norm(graph, mean, shapes):
+    """TensorFlow's LayerNorm over the last axis of a 2-D or 3-D `x`, as
+    tf2onnx writes it (`Mean` a last-axis mean, see `_averages_last_axis`):
+
+        mean = Mean(x); variance = Mean((x - mean)^2)
         scale = Reciprocal(Sqrt(variance + epsilon)) * gamma
         y = x * scale + (-mean * scale + beta)
 
@@ -251,8 +280,7 @@ def _fuse_layer_norm(graph, mean, shapes):
     """
     x = mean.input[0]
     dims = shapes.get(x)
-    # On rank 3, GlobalAveragePool averages the last axis only.
-    if dims is None or len(dims) != 3 or dims[-1] is None:
+    if not _averages_last_axis(mean, dims) or dims[-1] is None:
         return
     readers = {n.op_type: n for n in graph.readers.get(mean.output[0], [])}
     if len(graph.readers.get(mean.output[0], [])) != 2 or set(readers) != {"Neg", "Sub"}:
@@ -263,8 +291,10 @@ def _fuse_layer_norm(graph, mean, shapes):
     square = graph.only_reader(centered.output[0], "Mul")
     if square is None or list(square.input) != [centered.output[0]] * 2:
         return
-    variance = graph.only_reader(square.output[0], "GlobalAveragePool")
-    shifted = variance and graph.only_reader(variance.output[0], "Add")
+    variance = graph.only_reader(square.output[0], mean.op_type)
+    if not _averages_last_axis(variance, dims):
+        return
+    shifted = graph.only_reader(variance.output[0], "Add")
     epsilon = shifted and _other_constant(graph, shifted, variance.output[0])
     root = shifted and graph.only_reader(shifted.output[0], "Sqrt")
     inverse = root and graph.only_reader(root.output[0], "Reciprocal")
@@ -412,6 +442,95 @@ def _fold_power_of_two_scale(graph, mul):
     # reindexes the readers of the constants switched above).
     unscaled = _copy_node(reshape, inputs=list(reshape.input), outputs=list(mul.output))
     graph.replace([reshape, mul], [unscaled], at=reshape)
+
+
+def _keep_out_of_gemm(graph, matmul, shapes):
+    """`MatMul(x, W) + b` on a 2-D `x` (a Dense on token rows) as
+    `Squeeze(MatMul(Unsqueeze(x), W)) + b`, with a unit axis 0 added and
+    taken away: the same products, in the same order.
+
+    Why: ONNX Runtime's CPU optimizer fuses a 2-D MatMul and the Add of a
+    constant bias into one Gemm, which ran 5-10% slower than MatMul and Add
+    (base-size products, ONNX Runtime 1.32, benchmarks/serving/notes.md);
+    it leaves a MatMul on a 3-D input as it is, as in transformers' own
+    export. The Add stays next to what reads it, so that ONNX Runtime still
+    fuses it with a following GELU (BiasGelu). Squeeze and Unsqueeze only
+    relabel the tensor's shape.
+    """
+    x, weights = matmul.input
+    add = graph.only_reader(matmul.output[0], "Add")
+    if (
+        len(shapes.get(x) or ()) != 2 or weights not in graph.constants
+        or graph.constants[weights].ndim != 2 or add is None
+    ):
+        return
+    bias = _other_constant(graph, add, matmul.output[0])
+    if bias is None or not _is_last_axis_vector(bias):
+        return
+    from onnx import helper
+
+    name = matmul.output[0]
+    graph.add_constant(name + "/axis0", np.array([0], np.int64))
+    added = [
+        helper.make_node("Unsqueeze", [x, name + "/axis0"], [name + "/x"],
+                         name=matmul.name + "/Unsqueeze"),
+        _copy_node(matmul, inputs=[name + "/x", weights], outputs=[name + "/product"]),
+        helper.make_node("Squeeze", [name + "/product", name + "/axis0"], [name],
+                         name=matmul.name + "/Squeeze"),
+    ]
+    graph.replace([matmul], added, at=matmul)
+
+
+def _per_row_einsum_axes(equation):
+    """For an equation `..ij,ijc->..ic` (each row i of the first operand
+    contracted with its own (j, c) slice of the second), the number of
+    leading axes; else None."""
+    inputs, _, output = equation.replace(" ", "").partition("->")
+    first, _, second = inputs.partition(",")
+    lead = len(first) - 2
+    if (
+        lead < 0 or len(second) != 3 or len(set(first + second)) != lead + 3
+        or first[lead:] != second[:2] or output != first[:lead + 1] + second[2]
+    ):
+        return None
+    return lead
+
+
+def _rewrite_per_row_einsum(graph, einsum):
+    """`Einsum('..ij,ijc->..ic', p, m)` as
+    `ReduceSum(Unsqueeze(p, -2) * Transpose(m, (0, 2, 1)), axes=-1)`.
+
+    NEZHA's attention sums each row's probabilities over the keys farther
+    than K on either side this way (`MultiHeadSelfAttention._value_term`).
+    ONNX Runtime's Einsum transposes `p` for a batched product and took 1.8
+    ms per layer at 8x128, the costliest op of the attention; the broadcast
+    product and sum took a fifth of its time at 1x128 (benchmarks/serving/
+    notes.md). TensorFlow runs the einsum faster than that form, so the
+    layer keeps it and the ONNX graph is rewritten. The sum is over the same
+    terms (the order of additions may differ: float32 rounding).
+    """
+    equation = _attribute(einsum, "equation", b"")
+    equation = equation.decode() if isinstance(equation, bytes) else equation
+    lead = _per_row_einsum_axes(equation)
+    if lead is None or len(einsum.input) != 2:
+        return
+    from onnx import helper
+
+    rows, table = einsum.input
+    name = einsum.output[0]
+    graph.add_constant(name + "/row_axis", np.array([lead + 1], np.int64))
+    graph.add_constant(name + "/last_axis", np.array([-1], np.int64))
+    added = [
+        helper.make_node("Unsqueeze", [rows, name + "/row_axis"], [name + "/rows"],
+                         name=einsum.name + "/Unsqueeze"),
+        helper.make_node("Transpose", [table], [name + "/table"], perm=[0, 2, 1],
+                         name=einsum.name + "/Transpose"),
+        helper.make_node("Mul", [name + "/rows", name + "/table"], [name + "/terms"],
+                         name=einsum.name + "/Mul"),
+        helper.make_node("ReduceSum", [name + "/terms", name + "/last_axis"], [name],
+                         name=einsum.name + "/ReduceSum", keepdims=0),
+    ]
+    graph.replace([einsum], added, at=einsum)
 
 
 def _other_constant(graph, node, name):

@@ -201,7 +201,32 @@ def test_graph_is_fused(family, cls, exported):
     ops = [n.op_type for n in graph.node]
     assert tensordot_chains(graph) == []
     assert "GlobalAveragePool" not in ops  # the decomposed LayerNorm's mean
+    assert "ReduceMean" not in ops  # the same on token rows
     producers = {o: n.op_type for n in graph.node for o in n.output}
     assert {producers[n.input[0]] for n in graph.node if n.op_type == "Erf"} == {"Div"}  # GELU
     backbone = getattr(task, "backbone", task)
     assert ops.count("LayerNormalization") >= 1 + 2 * backbone.num_layers
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="exports trace under TensorFlow")
+@pytest.mark.parametrize("family", ["ernie_m", "nezha"])
+def test_layers_share_shapes_and_position_tables(family, tmp_path):
+    """The layers read the sequence's shape from the same padding mask (and
+    NEZHA's from the same constant tables): with three layers instead of
+    one, the graph has no more Shape, Concat, Cast or Range nodes (shape
+    arithmetic and position tables are computed once, not once per layer).
+    Each of these small nodes costs a fixed few microseconds per call.
+    (ConvBERT's mixed attention runs its Denses on (B, L, D), as Tensordots
+    that compute their shapes in every layer.)"""
+    import collections
+
+    import onnx
+
+    counts = []
+    for layers in (1, 3):
+        path = str(tmp_path / f"{layers}.onnx")
+        keras_encoders.export_onnx(tiny_backbone(family, num_layers=layers), path)
+        counts.append(collections.Counter(n.op_type for n in onnx.load(path).graph.node))
+    shared = ["Shape", "Concat", "Cast", "Range"]
+    assert {op: counts[1][op] for op in shared} == {op: counts[0][op] for op in shared}
+    assert counts[1]["MatMul"] > counts[0]["MatMul"]  # the layers are there

@@ -226,3 +226,102 @@ def test_a_power_of_two_query_scale_moves_into_the_dense(scale, folds):
     assert got.shape == want.shape == (2, 5, O, 1)
     if folds:
         np.testing.assert_array_equal(got, want)
+
+
+def rows_layer_norm_nodes(x, out, axes):
+    """TensorFlow's LayerNorm of a 2-D x (token rows): tf2onnx writes the
+    means as ReduceMean, not GlobalAveragePool."""
+    nodes = layer_norm_nodes(x, out)
+    for node in nodes:
+        if node.op_type == "GlobalAveragePool":
+            node.CopyFrom(helper.make_node("ReduceMean", list(node.input), list(node.output),
+                                           axes=axes, keepdims=1))
+    return nodes
+
+
+@pytest.mark.parametrize("axes, fuses", [([1], True), ([-1], True), ([0], False)],
+                         ids=["axis1", "axis-1", "axis0"])
+def test_a_layer_norm_on_rows_fuses(axes, fuses):
+    """Over the last axis of rows it is a LayerNorm; over the rows (axis 0) it is not."""
+    original = model(rows_layer_norm_nodes("x", "y", axes), rank=2)
+    for name in ("gamma", "beta"):
+        initializer = next(i for i in original.graph.initializer if i.name == name)
+        initializer.CopyFrom(constant(name, numpy_helper.to_array(initializer).reshape(H)))
+    after = fused(original)
+    assert (ops(after) == ["LayerNormalization"]) == fuses
+    if not fuses:
+        assert ops(after) == ops(original)
+    x = RNG.randn(6, H).astype("float32")
+    np.testing.assert_allclose(run(after, x)[0], run(original, x)[0], atol=1e-5, rtol=0)
+
+
+def optimized_ops(tmp_path, proto):
+    """The op types of `proto` after ONNX Runtime's own CPU optimizations."""
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ops(onnx.load(options.optimized_model_filepath))
+
+
+def test_a_dense_on_rows_stays_out_of_gemm(tmp_path):
+    """A Dense on 2-D rows, `MatMul + bias`, gets a unit leading axis around
+    its MatMul, so ONNX Runtime keeps MatMul and Add (and fuses the Add with
+    a following GELU) instead of making a Gemm, which ran slower; the
+    products are the same."""
+    original = model([
+        helper.make_node("MatMul", ["x", "w"], ["product"]),
+        helper.make_node("Add", ["product", "bias"], ["dense"]),
+        helper.make_node("Relu", ["dense"], ["y"]),
+    ], rank=2)
+    original.graph.initializer.append(constant("bias", RNG.randn(O).astype("float32")))
+    after = fused(original)
+    assert ops(after) == ["Unsqueeze", "MatMul", "Squeeze", "Add", "Relu"]
+    x = RNG.randn(6, H).astype("float32")
+    np.testing.assert_array_equal(run(after, x)[0], run(original, x)[0])
+    def gemms(proto):  # Gemm, or FusedGemm (with the Relu)
+        return [op for op in optimized_ops(tmp_path, proto) if "Gemm" in op]
+
+    assert gemms(original)  # why the rewrite
+    assert not gemms(after)
+    # On 3-D input ONNX Runtime makes no Gemm: nothing changes.
+    three_d = model(list(original.graph.node))
+    three_d.graph.initializer.append(constant("bias", RNG.randn(O).astype("float32")))
+    assert ops(fused(three_d)) == ops(three_d)
+
+
+def einsum_model(equation):
+    graph = helper.make_graph(
+        [helper.make_node("Einsum", ["p", "m"], ["y"], equation=equation)], "g",
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["b", 3, 5, 5]),
+         helper.make_tensor_value_info("m", TensorProto.FLOAT, [5, 5, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_per_row_einsum_becomes_a_broadcast_sum():
+    """NEZHA's far-key sums, `bhij,ijc->bhic`: the same sums without Einsum."""
+    original = einsum_model("abcd,cde->abce")
+    after = fused(original)
+    assert "Einsum" not in ops(after)
+    feed = {"p": RNG.rand(2, 3, 5, 5).astype("float32"),
+            "m": (RNG.rand(5, 5, 2) > 0.5).astype("float32")}
+
+    def run_feed(proto):
+        session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        return session.run(None, feed)[0]
+
+    np.testing.assert_allclose(run_feed(after), np.einsum("bhij,ijc->bhic", feed["p"], feed["m"]),
+                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(run_feed(after), run_feed(original), atol=1e-6, rtol=0)
+    # Another contraction (over i with j's slice) stays an Einsum.
+    assert ops(fused(einsum_model("abcd,dce->abce"))) == ["Einsum"]
+
+
+@pytest.mark.parametrize("equation, lead", [
+    ("abcd,cde->abce", 2), ("bhij,ijc->bhic", 2), ("ij,ijc->ic", 0), ("abcd,cde->abcd", None),
+    ("abcd,dce->abce", None), ("abcd,cdb->abcb", None),
+])
+def test_which_einsums_are_per_row(equation, lead):
+    assert graph_fusion._per_row_einsum_axes(equation) == lead
