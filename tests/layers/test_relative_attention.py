@@ -25,7 +25,8 @@ def test_table_is_the_reference_table():
     np.testing.assert_allclose(sinusoid_relative_table(4, 16), want, rtol=0, atol=1.2e-7)
 
 
-@pytest.mark.parametrize("length, k", [(9, 3), (300, 64)])
+# (4, 3): no key farther than K (L = K + 1); (5, 3): one each side.
+@pytest.mark.parametrize("length, k", [(4, 3), (5, 3), (9, 3), (300, 64)])
 def test_matches_reference_self_attention(length, k):
     config = NezhaConfig(
         hidden_size=32, num_attention_heads=4, max_relative_position=k,
