@@ -32,39 +32,22 @@ def fuse(model):
 
     shapes = _shapes(onnx.shape_inference.infer_shapes(model))
     graph = _Graph(model.graph)
-    # Nodes are looked up again by their (unique) first output: an edit
-    # rebuilds the node list.
-    for node in _of_type(model.graph, "MatMul"):
-        if node.output[0] in graph.producer:
-            _fuse_tensordot(graph, graph.producer[node.output[0]], shapes)
-    for node in _of_type(model.graph, "Erf"):
-        if node.output[0] in graph.producer:
-            _rewrite_gelu(graph, graph.producer[node.output[0]])
-    for node in _of_type(model.graph, "Mul"):
-        if node.output[0] in graph.producer:
-            _fold_power_of_two_scale(graph, graph.producer[node.output[0]])
+    graph.rewrite_each(["MatMul"], _fuse_tensordot, shapes)
+    graph.rewrite_each(["Erf"], _rewrite_gelu)
+    graph.rewrite_each(["Mul"], _fold_power_of_two_scale)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset >= LAYER_NORMALIZATION_OPSET:
         # Shapes again: a broadcasting MatMul's output has the static width
         # the Tensordot's computed reshape hid (a LayerNorm's input, often).
         shapes = _shapes(onnx.shape_inference.infer_shapes(model))
-        for node in _of_type(model.graph, "GlobalAveragePool") + _of_type(model.graph, "ReduceMean"):
-            if node.output[0] in graph.producer:
-                _fuse_layer_norm(graph, graph.producer[node.output[0]], shapes)
+        graph.rewrite_each(["GlobalAveragePool", "ReduceMean"], _fuse_layer_norm, shapes)
     if opset >= AXES_AS_INPUT_OPSET:
-        for node in _of_type(model.graph, "Einsum"):
-            if node.output[0] in graph.producer:
-                _rewrite_per_row_einsum(graph, graph.producer[node.output[0]])
-        shapes = _shapes(onnx.shape_inference.infer_shapes(model))
-        for node in _of_type(model.graph, "MatMul"):
-            if node.output[0] in graph.producer:
-                _keep_out_of_gemm(graph, graph.producer[node.output[0]], shapes)
+        graph.rewrite_each(["Einsum"], _rewrite_per_row_einsum)
+        # The ranks these read are still right: every rewrite keeps the
+        # names and ranks of the tensors it leaves.
+        graph.rewrite_each(["MatMul"], _keep_out_of_gemm, shapes)
     graph.remove_dead_nodes()
     return model
-
-
-def _of_type(graph, op_type):
-    return [n for n in graph.node if n.op_type == op_type]
 
 
 def _shapes(model):
@@ -123,6 +106,23 @@ class _Graph:
         while skip_casts and node is not None and node.op_type == "Cast":
             node = self.producer.get(node.input[0])
         return node if node is not None and node.op_type == op_type else None
+
+    def rewrite_each(self, op_types, rewrite, *args):
+        """`rewrite(self, node, *args)` for each node of `op_types`, each
+        looked up again by its (unique) first output, as an edit rebuilds
+        the node list (and may have removed it)."""
+        for node in [n for n in self.graph.node if n.op_type in op_types]:
+            if node.output[0] in self.producer:
+                rewrite(self, self.producer[node.output[0]], *args)
+
+    def axes(self, *values):
+        """The name of an int64 constant holding `values` (Squeeze,
+        Unsqueeze and ReduceSum axes), one initializer for every rewrite
+        that needs it."""
+        name = "graph_fusion/axes" + "".join(f"_{v}" for v in values)
+        if name not in self.constants:
+            self.add_constant(name, np.array(values, np.int64))
+        return name
 
     def add_constant(self, name, value):
         from onnx import numpy_helper
@@ -469,14 +469,11 @@ def _keep_out_of_gemm(graph, matmul, shapes):
         return
     from onnx import helper
 
-    name = matmul.output[0]
-    graph.add_constant(name + "/axis0", np.array([0], np.int64))
+    name, axis0 = matmul.output[0], graph.axes(0)
     added = [
-        helper.make_node("Unsqueeze", [x, name + "/axis0"], [name + "/x"],
-                         name=matmul.name + "/Unsqueeze"),
+        helper.make_node("Unsqueeze", [x, axis0], [name + "/x"], name=matmul.name + "/Unsqueeze"),
         _copy_node(matmul, inputs=[name + "/x", weights], outputs=[name + "/product"]),
-        helper.make_node("Squeeze", [name + "/product", name + "/axis0"], [name],
-                         name=matmul.name + "/Squeeze"),
+        helper.make_node("Squeeze", [name + "/product", axis0], [name], name=matmul.name + "/Squeeze"),
     ]
     graph.replace([matmul], added, at=matmul)
 
@@ -518,16 +515,14 @@ def _rewrite_per_row_einsum(graph, einsum):
 
     rows, table = einsum.input
     name = einsum.output[0]
-    graph.add_constant(name + "/row_axis", np.array([lead + 1], np.int64))
-    graph.add_constant(name + "/last_axis", np.array([-1], np.int64))
     added = [
-        helper.make_node("Unsqueeze", [rows, name + "/row_axis"], [name + "/rows"],
+        helper.make_node("Unsqueeze", [rows, graph.axes(lead + 1)], [name + "/rows"],
                          name=einsum.name + "/Unsqueeze"),
         helper.make_node("Transpose", [table], [name + "/table"], perm=[0, 2, 1],
                          name=einsum.name + "/Transpose"),
         helper.make_node("Mul", [name + "/rows", name + "/table"], [name + "/terms"],
                          name=einsum.name + "/Mul"),
-        helper.make_node("ReduceSum", [name + "/terms", name + "/last_axis"], [name],
+        helper.make_node("ReduceSum", [name + "/terms", graph.axes(-1)], [name],
                          name=einsum.name + "/ReduceSum", keepdims=0),
     ]
     graph.replace([einsum], added, at=einsum)

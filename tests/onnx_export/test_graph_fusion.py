@@ -77,8 +77,9 @@ def model(nodes, rank=3, width=H, extra_outputs=()):
 
 
 def run(proto, x):
+    """The outputs for input `x`, or for the feed `x` when it is a dict."""
     session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {"x": x})
+    return session.run(None, x if isinstance(x, dict) else {"x": x})
 
 
 def ops(proto):
@@ -278,6 +279,7 @@ def test_a_dense_on_rows_stays_out_of_gemm(tmp_path):
     assert ops(after) == ["Unsqueeze", "MatMul", "Squeeze", "Add", "Relu"]
     x = RNG.randn(6, H).astype("float32")
     np.testing.assert_array_equal(run(after, x)[0], run(original, x)[0])
+
     def gemms(proto):  # Gemm, or FusedGemm (with the Relu)
         return [op for op in optimized_ops(tmp_path, proto) if "Gemm" in op]
 
@@ -306,15 +308,9 @@ def test_a_per_row_einsum_becomes_a_broadcast_sum():
     assert "Einsum" not in ops(after)
     feed = {"p": RNG.rand(2, 3, 5, 5).astype("float32"),
             "m": (RNG.rand(5, 5, 2) > 0.5).astype("float32")}
-
-    def run_feed(proto):
-        session = onnxruntime.InferenceSession(proto.SerializeToString(),
-                                               providers=["CPUExecutionProvider"])
-        return session.run(None, feed)[0]
-
-    np.testing.assert_allclose(run_feed(after), np.einsum("bhij,ijc->bhic", feed["p"], feed["m"]),
+    np.testing.assert_allclose(run(after, feed)[0], np.einsum("bhij,ijc->bhic", feed["p"], feed["m"]),
                                atol=1e-6, rtol=0)
-    np.testing.assert_allclose(run_feed(after), run_feed(original), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(run(after, feed)[0], run(original, feed)[0], atol=1e-6, rtol=0)
     # Another contraction (over i with j's slice) stays an Einsum.
     assert ops(fused(einsum_model("abcd,dce->abce"))) == ["Einsum"]
 
