@@ -2,8 +2,10 @@
 
 `run(quick, models, threads)` returns JSON-able results and
 `to_markdown(results)` renders them; `tools/benchmark.py` calls both as its
-"serving" section. Every measurement runs in a fresh subprocess
-(`python bench_serving.py --worker NAME ...`) with the same threads.
+"serving" section. Preparing and exporting run in fresh subprocesses
+(`python bench_serving.py --worker NAME ...`); then each engine is loaded
+in a process of its own, with the same threads, and the engines are
+called in turn, round after round (`interleaved`).
 
 One task per model, base size with random weights, saved by transformers
 as a Hugging Face folder (tokenizer files from the real vocabularies in
@@ -47,7 +49,7 @@ SMOKE_COUNTS = (1, 2)
 SEQUENCE_LENGTH = 128
 SMOKE_SEQUENCE_LENGTH = 24
 # Timed calls per count after the warm-up call.
-REPEATS = {1: 7, 8: 3, 32: 2}
+REPEATS = {1: 9, 8: 5, 32: 3}
 TASKS = {"nezha": "text classifier", "convbert": "token classifier", "ernie_m": "UIE-M"}
 ENGINES = ("saved_model", "transformers", "ort-ours", "ort-transformers")
 TOKEN_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
@@ -225,17 +227,9 @@ def _texts(directory, n):
     return data["prompts"][:n], data["texts"][:n]
 
 
-def _measure(call, directory, model, counts, repeats, contention):
-    tool = _tool()
-    result = {}
-    for n in counts:
-        prompts, texts = _texts(directory, n)
-        result[str(n)] = tool.measure(lambda: call(prompts, texts), repeats[str(n)], contention)
-    result["peak_rss_mib"] = tool.peak_rss_mib()
-    return result
-
-
-def worker_saved_model(model, directory, counts, repeats, contention, threads, kernels):
+def engine_saved_model(model, directory, threads, kernels):
+    """The serving call of the SavedModel, in a process that may not import
+    Keras (TF-Serving has none of it); `finish` checks that it did not."""
     # Nothing of Keras may be needed to serve: block it outright.
     for name in BLOCKED:
         sys.modules[name] = None
@@ -258,16 +252,17 @@ def worker_saved_model(model, directory, counts, repeats, contention, threads, k
             out = serve(text=tf.constant(texts))
         return {k: v.numpy() for k, v in out.items()}
 
-    result = _measure(call, directory, model, counts, repeats, contention)
-    loaded = sorted({m.split(".")[0] for m, module in sys.modules.items()
-                     if module is not None and m.split(".")[0] in BLOCKED})
-    if loaded:
-        raise RuntimeError(f"the serving process imported {loaded}")
-    result["modules"] = loaded
-    return result
+    def finish():
+        loaded = sorted({m.split(".")[0] for m, module in sys.modules.items()
+                         if module is not None and m.split(".")[0] in BLOCKED})
+        if loaded:
+            raise RuntimeError(f"the serving process imported {loaded}")
+        return {"modules": loaded}
+
+    return call, finish
 
 
-def worker_transformers(model, directory, counts, repeats, contention, threads):
+def engine_transformers(model, directory, threads):
     import torch
     import transformers
 
@@ -288,15 +283,16 @@ def worker_transformers(model, directory, counts, repeats, contention, threads):
         def call(prompts, texts):
             return pipe(texts, batch_size=len(texts))
 
-    return _measure(call, directory, model, counts, repeats, contention)
+    return call, dict
 
 
-def worker_onnxruntime(model, directory, counts, repeats, contention, threads, graph):
+def engine_onnxruntime(model, directory, threads, graph):
+    """ONNX Runtime on one of the two exports; `finish` returns the outputs
+    on two texts, which the driver compares between the graphs."""
     import numpy as np
 
-    tool = _tool()
     tokenizer = hf_tokenizer(model, directory)
-    session = tool.onnx_session(os.path.join(directory, f"{graph}.onnx"), threads)
+    session = _tool().onnx_session(os.path.join(directory, f"{graph}.onnx"), threads)
     names = {i.name for i in session.get_inputs()}
 
     def call(prompts, texts):
@@ -311,11 +307,36 @@ def worker_onnxruntime(model, directory, counts, repeats, contention, threads, g
             feed = {k: np.asarray(v, "int64") for k, v in x.items() if k in names}
         return dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
 
-    result = _measure(call, directory, model, counts, repeats, contention)
-    # The outputs on two texts, by name (the same in both graphs).
-    outputs = call(*_texts(directory, 2))
-    result["sample"] = {k: np.asarray(v, "float64").tolist() for k, v in outputs.items()}
-    return result
+    def finish():
+        # The outputs on two texts, by name (the same in both graphs).
+        outputs = call(*_texts(directory, 2))
+        return {"sample": {k: np.asarray(v, "float64").tolist() for k, v in outputs.items()}}
+
+    return call, finish
+
+
+ENGINE_MAKERS = {"saved_model": engine_saved_model, "transformers": engine_transformers,
+                 "ort-ours": engine_onnxruntime, "ort-transformers": engine_onnxruntime}
+
+
+def worker_engine(engine, model, directory, counts, contention, **options):
+    """One engine kept loaded while the driver interleaves the engines'
+    calls: after a first (warm-up) call per count it prints `BENCH_READY`,
+    then answers each `call N` line from stdin with one timed call on N
+    texts (`BENCH_CALL {json}`) until `end`; it returns the first calls'
+    timings, its peak memory and what the engine's `finish` adds."""
+    tool = _tool()
+    call, finish = ENGINE_MAKERS[engine](model, directory, **options)
+    texts = {n: _texts(directory, n) for n in counts}
+    first = {str(n): tool.timed(lambda n=n: call(*texts[n]), contention) for n in counts}
+    print("BENCH_READY", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "end":
+            break
+        n = int(line.split()[1])
+        print("BENCH_CALL " + json.dumps(tool.timed(lambda: call(*texts[n]), contention)),
+              flush=True)
+    return {"first": first, "peak_rss_mib": tool.peak_rss_mib(), **finish()}
 
 
 def sample_difference(engines):
@@ -333,16 +354,13 @@ def sample_difference(engines):
                for k in shared)
 
 
-WORKERS = {"prepare": worker_prepare, "export": worker_export,
-           "saved_model": worker_saved_model, "transformers": worker_transformers,
-           "onnxruntime": worker_onnxruntime}
+WORKERS = {"prepare": worker_prepare, "export": worker_export, "engine": worker_engine}
 
 
 # === Driver ===
 def _spawn(worker, args, backend="torch", threads=None, timeout=1800):
     tool = _tool()
-    env = tool.thread_env(threads or os.cpu_count(), backend,
-                          reference=worker not in ("export", "saved_model"))
+    env = tool.thread_env(threads or os.cpu_count(), backend, reference=worker != "export")
     return tool.section_worker(os.path.abspath(__file__), worker, args, env, timeout, tail=3)
 
 
@@ -355,8 +373,150 @@ def tf_text_kernels():
     return os.path.join(spec.submodule_search_locations[0], "python", "ops")
 
 
+class EngineFailed(Exception):
+    """An engine process died or went silent: `lines` says why."""
+
+    def __init__(self, lines):
+        super().__init__(lines)
+        self.lines = lines
+
+
+class EngineProcess:
+    """A `worker_engine` process, driven over its stdin and stdout. A thread
+    reads its stdout into a queue, so that a line another library printed
+    there never blocks the reply behind it."""
+
+    def __init__(self, args, env, timeout):
+        import queue
+        import subprocess
+        import threading
+
+        self.timeout = timeout
+        self.log = tempfile.TemporaryFile("w+")
+        command = [sys.executable, os.path.abspath(__file__), "--worker", "engine",
+                   json.dumps(args)]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, env=env)
+        self.output = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.expect("BENCH_READY")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.output.put(line)
+        self.output.put(None)  # the process closed its output
+
+    def _next_line(self):
+        """The next line it printed; None once it closed its output."""
+        import queue
+
+        try:
+            return self.output.get(timeout=self.timeout)
+        except queue.Empty:
+            self.proc.kill()
+            raise EngineFailed([f"silent for {self.timeout} s"]) from None
+
+    def _failed(self):
+        self.proc.wait()
+        self.log.seek(0)
+        return EngineFailed(self.log.read().strip().splitlines()[-3:] or ["failed"])
+
+    def expect(self, prefix):
+        """The rest of the next line that starts with `prefix`."""
+        while (line := self._next_line()) is not None:
+            if line.startswith(prefix):
+                return line[len(prefix):].strip()
+        raise self._failed()
+
+    def send(self, line):
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except OSError:  # it died: the next `expect` says why
+            pass
+
+    def call(self, n):
+        """One timed call on `n` texts."""
+        self.send(f"call {n}")
+        return json.loads(self.expect("BENCH_CALL"))
+
+    def finish(self):
+        """The worker's result (its last line) once it has ended."""
+        self.send("end")
+        last = None
+        while (line := self._next_line()) is not None:
+            last = line
+        if self.proc.wait() != 0 or last is None:
+            raise self._failed()
+        return json.loads(last)
+
+
+def _engine_options():
+    """Each engine's options and Keras backend."""
+    return {"saved_model": ({"kernels": tf_text_kernels()}, "tensorflow"),
+            "transformers": ({}, "torch"),
+            "ort-ours": ({"graph": "ours"}, "torch"),
+            "ort-transformers": ({"graph": "transformers"}, "torch")}
+
+
+def _settle(tool, quiet=0.1, step=0.05, limit=2.0):
+    """Wait until the machine is idle (under `quiet` busy cores over `step`
+    seconds, at most `limit` seconds): the engine called before may still
+    spin its threads (OpenMP, ONNX Runtime and Eigen pools spin a while
+    after their work before they sleep), which would slow the next one."""
+    import time
+
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        before = tool._system_busy_seconds()
+        time.sleep(step)
+        after = tool._system_busy_seconds()
+        if before is None or (after - before) / step < quiet:
+            return
+
+
+def interleaved(job, counts, repeats, threads, timeout):
+    """Every engine's timings on `job`'s model, the engines all loaded at
+    once (each in its own process) and called in turn, in the order A B C D
+    then D C B A, so that a machine that slows down or speeds up during the
+    run weighs on every engine alike. (One process after the other, two
+    runs of the same code once disagreed by 17% on one engine's figure.)"""
+    tool = _tool()
+    engines, live = {}, {}
+    for name, (options, backend) in _engine_options().items():
+        env = tool.thread_env(threads, backend, reference=name != "saved_model")
+        try:
+            live[name] = EngineProcess({**job, "engine": name, "counts": list(counts),
+                                        "threads": threads, **options}, env, timeout)
+        except EngineFailed as failed:
+            engines[name] = {"error": failed.lines}
+    calls = {name: {str(n): [] for n in counts} for name in live}
+    for n in counts:
+        for round_ in range(repeats[str(n)]):
+            order = list(live) if round_ % 2 == 0 else list(live)[::-1]
+            for name in order:
+                _settle(tool)
+                try:
+                    calls[name][str(n)].append(live[name].call(n))
+                except EngineFailed as failed:
+                    engines[name] = {"error": failed.lines}
+                    del live[name]
+    for name, process in live.items():
+        try:
+            final = process.finish()
+        except EngineFailed as failed:
+            engines[name] = {"error": failed.lines}
+            continue
+        first = final.pop("first")
+        engines[name] = {str(n): tool.summarize(first[str(n)], calls[name][str(n)])
+                         for n in counts}
+        engines[name].update(final)
+    return {name: engines[name] for name in ENGINES if name in engines}
+
+
 def run(quick=False, models=tuple(TASKS), threads=None, contention=0.25, timeout=1800):
-    """Every model's task on every engine, each in a fresh subprocess.
+    """Every model's task on every engine: preparing and exporting each in a
+    fresh subprocess, then the engines interleaved (`interleaved`).
 
     `quick=True` measures tiny models on 1 and 2 short texts, one call each
     (a smoke test).
@@ -366,7 +526,7 @@ def run(quick=False, models=tuple(TASKS), threads=None, contention=0.25, timeout
     repeats = {str(n): 1 if quick else REPEATS[n] for n in counts}
     results = {"quick": quick, "threads": threads, "counts": list(counts),
                "sequence_length": SMOKE_SEQUENCE_LENGTH if quick else SEQUENCE_LENGTH,
-               "models": {}}
+               "interleaved": True, "models": {}}
     with tempfile.TemporaryDirectory(prefix="bench_serving_") as root:
         for model in [m for m in models if m in TASKS]:
             print(f"[benchmark] serving {model} ...", file=sys.stderr, flush=True)
@@ -381,14 +541,8 @@ def run(quick=False, models=tuple(TASKS), threads=None, contention=0.25, timeout
             results["models"][model] = entry
             if "error" in entry["prepare"] or "error" in entry["export"]:
                 continue
-            job = {"counts": list(counts), "repeats": repeats, "contention": contention,
-                   "threads": threads}
-            engines = entry["engines"] = {}
-            engines["saved_model"] = spawn("saved_model", {**job, "kernels": tf_text_kernels()},
-                                           backend="tensorflow")
-            engines["transformers"] = spawn("transformers", job)
-            for graph in ("ours", "transformers"):
-                engines[f"ort-{graph}"] = spawn("onnxruntime", {**job, "graph": graph})
+            job = {"model": model, "directory": directory, "contention": contention}
+            engines = entry["engines"] = interleaved(job, counts, repeats, threads, timeout)
             entry["onnx_max_abs_difference"] = sample_difference(engines)
             entry["loadavg_end"] = os.getloadavg()
     return results
