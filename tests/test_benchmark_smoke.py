@@ -105,7 +105,8 @@ def test_serving_section_targets():
 
     def engine(clean, every=None):
         return {str(n): {"median_seconds": clean, "median_all_seconds": every or clean,
-                         "contended_calls": 0 if clean else 1, "first_call_seconds": 1.0}
+                         "contended_calls": 0 if clean else 1, "first_call_seconds": 1.0,
+                         "after_idle_median_seconds": 3.0 * n}
                 for n in (1, 2)}
 
     results = {"threads": 2, "counts": [1, 2], "sequence_length": 24, "models": {"nezha": {
@@ -122,6 +123,8 @@ def test_serving_section_targets():
     # No ratio against a reference without a clean call.
     assert "| nezha | text classifier | 2 | 0.5 | n/a [2] | 2 | 1 |" in table
     assert "**missed**" in table and "nezha 0.1" in table
+    # The calls after idle: their own table, not the targets' figures.
+    assert "| nezha | 2 | 6 | 6 | 6 | 6 |" in table
     assert serving.errors(results) == []
     results["models"]["nezha"]["engines"]["ort-ours"] = {"error": ["boom"]}
     assert serving.errors(results) == ["nezha ort-ours: ['boom']"]

@@ -39,6 +39,7 @@ graphs only.
 
 import json
 import os
+import statistics
 import sys
 import tempfile
 
@@ -322,9 +323,10 @@ ENGINE_MAKERS = {"saved_model": engine_saved_model, "transformers": engine_trans
 def worker_engine(engine, model, directory, counts, contention, **options):
     """One engine kept loaded while the driver interleaves the engines'
     calls: after a first (warm-up) call per count it prints `BENCH_READY`,
-    then answers each `call N` line from stdin with one timed call on N
-    texts (`BENCH_CALL {json}`) until `end`; it returns the first calls'
-    timings, its peak memory and what the engine's `finish` adds."""
+    then answers each `call N` line from stdin with two timed calls on N
+    texts, one after the other (`BENCH_CALL {"after_idle": ..., "steady":
+    ...}`), until `end`; it returns the first calls' timings, its peak
+    memory and what the engine's `finish` adds."""
     tool = _tool()
     call, finish = ENGINE_MAKERS[engine](model, directory, **options)
     texts = {n: _texts(directory, n) for n in counts}
@@ -334,8 +336,9 @@ def worker_engine(engine, model, directory, counts, contention, **options):
         if line.strip() == "end":
             break
         n = int(line.split()[1])
-        print("BENCH_CALL " + json.dumps(tool.timed(lambda: call(*texts[n]), contention)),
-              flush=True)
+        pair = {key: tool.timed(lambda: call(*texts[n]), contention)
+                for key in ("after_idle", "steady")}
+        print("BENCH_CALL " + json.dumps(pair), flush=True)
     return {"first": first, "peak_rss_mib": tool.peak_rss_mib(), **finish()}
 
 
@@ -436,7 +439,7 @@ class EngineProcess:
             pass
 
     def call(self, n):
-        """One timed call on `n` texts."""
+        """Two timed calls on `n` texts (`worker_engine`)."""
         self.send(f"call {n}")
         return json.loads(self.expect("BENCH_CALL"))
 
@@ -480,7 +483,17 @@ def interleaved(job, counts, repeats, threads, timeout):
     once (each in its own process) and called in turn, in the order A B C D
     then D C B A, so that a machine that slows down or speeds up during the
     run weighs on every engine alike. (One process after the other, two
-    runs of the same code once disagreed by 17% on one engine's figure.)"""
+    runs of the same code once disagreed by 17% on one engine's figure.)
+
+    Each turn is two calls. The first comes after the machine has been
+    idle while the other engines ran, and pays for it: threads asleep,
+    caches cold (TensorFlow, which runs a graph of ~2,000 small ops, the
+    most: ERNIE-M's SavedModel took 0.105 s at 1 text after 0.3 s idle
+    against 0.094 s back to back, transformers 0.087 s against 0.084 s).
+    The second is a call in a steady stream, what a busy server answers
+    and what the engines were timed on one after the other: the figures
+    and targets come from these; the first calls' medians are kept as
+    `after_idle_median_seconds`."""
     tool = _tool()
     engines, live = {}, {}
     for name, (options, backend) in _engine_options().items():
@@ -491,13 +504,16 @@ def interleaved(job, counts, repeats, threads, timeout):
         except EngineFailed as failed:
             engines[name] = {"error": failed.lines}
     calls = {name: {str(n): [] for n in counts} for name in live}
+    after_idle = {name: {str(n): [] for n in counts} for name in live}
     for n in counts:
         for round_ in range(repeats[str(n)]):
             order = list(live) if round_ % 2 == 0 else list(live)[::-1]
             for name in order:
                 _settle(tool)
                 try:
-                    calls[name][str(n)].append(live[name].call(n))
+                    pair = live[name].call(n)
+                    calls[name][str(n)].append(pair["steady"])
+                    after_idle[name][str(n)].append(pair["after_idle"]["seconds"])
                 except EngineFailed as failed:
                     engines[name] = {"error": failed.lines}
                     del live[name]
@@ -510,6 +526,9 @@ def interleaved(job, counts, repeats, threads, timeout):
         first = final.pop("first")
         engines[name] = {str(n): tool.summarize(first[str(n)], calls[name][str(n)])
                          for n in counts}
+        for n in counts:
+            engines[name][str(n)]["after_idle_median_seconds"] = statistics.median(
+                after_idle[name][str(n)])
         engines[name].update(final)
     return {name: engines[name] for name in ENGINES if name in engines}
 
@@ -630,6 +649,18 @@ def to_markdown(results):
             reference = None if contended(hf, n) else seconds(hf, n)
             cells = [_cell(engines.get(e), n, reference) for e in ENGINES]
             lines.append(f"| {model} | {entry['task']} | {n} | " + " | ".join(cells) + " |")
+    idle = [(model, n, [((entry["engines"].get(e) or {}).get(str(n)) or {}).get(
+                "after_idle_median_seconds") for e in ENGINES])
+            for model, entry in results.get("models", {}).items() if "engines" in entry
+            for n in results["counts"]]
+    if any(v is not None for *_, row in idle for v in row):
+        lines += ["", "Median seconds of the first call of each turn, after the machine sat "
+                  "idle while the other engines ran (threads asleep, caches cold); the figures "
+                  "above are the calls right after it, as in a steady stream of requests:", "",
+                  "| model | texts | " + " | ".join(ENGINES) + " |",
+                  "|---" * (len(ENGINES) + 2) + "|"]
+        lines += [f"| {model} | {n} | " + " | ".join("" if v is None else f"{v:.4g}" for v in row)
+                  + " |" for model, n, row in idle]
     differences = [f"{model} {entry['onnx_max_abs_difference']:.2g}"
                    for model, entry in results.get("models", {}).items()
                    if entry.get("onnx_max_abs_difference") is not None]
