@@ -322,24 +322,28 @@ ENGINE_MAKERS = {"saved_model": engine_saved_model, "transformers": engine_trans
 
 def worker_engine(engine, model, directory, counts, contention, **options):
     """One engine kept loaded while the driver interleaves the engines'
-    calls: after a first (warm-up) call per count it prints `BENCH_READY`,
-    then answers each `call N` line from stdin with two timed calls on N
-    texts, one after the other (`BENCH_CALL {"after_idle": ..., "steady":
-    ...}`), until `end`; it returns the first calls' timings, its peak
-    memory and what the engine's `finish` adds."""
+    calls: once loaded it prints `BENCH_READY`, then answers the lines of
+    stdin until `end`:
+    - `warm N`: the first call on N texts (tracing, allocations), timed
+      (`BENCH_WARM {json}`);
+    - `call N`: two timed calls on N texts, one after the other
+      (`BENCH_CALL {"after_idle": ..., "steady": ...}`).
+    It returns its peak memory and what the engine's `finish` adds."""
     tool = _tool()
     call, finish = ENGINE_MAKERS[engine](model, directory, **options)
     texts = {n: _texts(directory, n) for n in counts}
-    first = {str(n): tool.timed(lambda n=n: call(*texts[n]), contention) for n in counts}
     print("BENCH_READY", flush=True)
     for line in sys.stdin:
         if line.strip() == "end":
             break
-        n = int(line.split()[1])
-        pair = {key: tool.timed(lambda: call(*texts[n]), contention)
-                for key in ("after_idle", "steady")}
-        print("BENCH_CALL " + json.dumps(pair), flush=True)
-    return {"first": first, "peak_rss_mib": tool.peak_rss_mib(), **finish()}
+        command, n = line.split()
+        timed = lambda n=int(n): tool.timed(lambda: call(*texts[n]), contention)  # noqa: E731
+        if command == "warm":
+            print("BENCH_WARM " + json.dumps(timed()), flush=True)
+        else:
+            pair = {key: timed() for key in ("after_idle", "steady")}
+            print("BENCH_CALL " + json.dumps(pair), flush=True)
+    return {"peak_rss_mib": tool.peak_rss_mib(), **finish()}
 
 
 def sample_difference(engines):
@@ -438,6 +442,11 @@ class EngineProcess:
         except OSError:  # it died: the next `expect` says why
             pass
 
+    def warm(self, n):
+        """The first, timed call on `n` texts (`worker_engine`)."""
+        self.send(f"warm {n}")
+        return json.loads(self.expect("BENCH_WARM"))
+
     def call(self, n):
         """Two timed calls on `n` texts (`worker_engine`)."""
         self.send(f"call {n}")
@@ -493,7 +502,9 @@ def interleaved(job, counts, repeats, threads, timeout):
     The second is a call in a steady stream, what a busy server answers
     and what the engines were timed on one after the other: the figures
     and targets come from these; the first calls' medians are kept as
-    `after_idle_median_seconds`."""
+    `after_idle_median_seconds`. The counts run one after the other, fewer
+    texts first, each after a warm-up call of every engine (its
+    `first_call_seconds`)."""
     tool = _tool()
     engines, live = {}, {}
     for name, (options, backend) in _engine_options().items():
@@ -505,26 +516,36 @@ def interleaved(job, counts, repeats, threads, timeout):
             engines[name] = {"error": failed.lines}
     calls = {name: {str(n): [] for n in counts} for name in live}
     after_idle = {name: {str(n): [] for n in counts} for name in live}
+    first = {name: {} for name in live}
+
+    def turn(name, step):
+        """`step(process)` on engine `name` once the machine is idle; an
+        engine that fails is dropped, with its error as its result."""
+        _settle(tool)
+        try:
+            return step(live[name])
+        except EngineFailed as failed:
+            engines[name] = {"error": failed.lines}
+            del live[name]
+
+    # Count by count, fewer texts first, as when each count ran on its own.
     for n in counts:
+        for name in list(live):
+            first[name][str(n)] = turn(name, lambda process, n=n: process.warm(n))
         for round_ in range(repeats[str(n)]):
             order = list(live) if round_ % 2 == 0 else list(live)[::-1]
             for name in order:
-                _settle(tool)
-                try:
-                    pair = live[name].call(n)
+                pair = turn(name, lambda process, n=n: process.call(n)) if name in live else None
+                if pair:
                     calls[name][str(n)].append(pair["steady"])
                     after_idle[name][str(n)].append(pair["after_idle"]["seconds"])
-                except EngineFailed as failed:
-                    engines[name] = {"error": failed.lines}
-                    del live[name]
     for name, process in live.items():
         try:
             final = process.finish()
         except EngineFailed as failed:
             engines[name] = {"error": failed.lines}
             continue
-        first = final.pop("first")
-        engines[name] = {str(n): tool.summarize(first[str(n)], calls[name][str(n)])
+        engines[name] = {str(n): tool.summarize(first[name][str(n)], calls[name][str(n)])
                          for n in counts}
         for n in counts:
             engines[name][str(n)]["after_idle_median_seconds"] = statistics.median(
