@@ -344,9 +344,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def _key_term(self, q, relative, batch, length):
         factors, key_features, band, right = relative
-        # (B, h, L, 2, d) -> (B, h, L, 2d): [q * C_i, q * S_i].
+        # (B, h, L, 2, d) -> (B, h, L, 2d): [q * C_i, q * S_i]. (expand_dims,
+        # not `q[..., None, :]`: tf2onnx writes the index as a Slice that
+        # copies q, 1.7 ms per layer in ONNX Runtime at 32x128.)
         paired = ops.reshape(
-            q[..., None, :] * factors, (batch, self.num_heads, length, 2 * self.head_dim)
+            ops.expand_dims(q, -2) * factors,
+            (batch, self.num_heads, length, 2 * self.head_dim),
         )
         inside = self._per_head(paired, ops.transpose(key_features), batch, length)
         edges = self._per_head(q, ops.cast(self.relative_edges, q.dtype), batch, length)
@@ -359,8 +362,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # and one pass where tf2onnx writes a select as three.
         banded = probs * ops.cast(band, probs.dtype)
         sums = self._per_head(banded, key_features, batch, length)  # (B, h, L, 2d)
-        sums = ops.reshape(sums, (batch, self.num_heads, length, 2, self.head_dim))
-        inside = ops.sum(sums * factors, axis=-2)
+        # C_i * (first d) + S_i * (last d): split halves, not a sum over a
+        # (.., 2, d) axis, which ONNX Runtime reduces at a third of the speed
+        # (the same single addition per element).
+        cos_sums, sin_sums = ops.split(sums, 2, axis=-1)
+        inside = cos_sums * factors[:, 0] + sin_sums * factors[:, 1]
         outside = ops.cast(
             ops.stack([~(band | right), ~band & right], axis=-1), probs.dtype
         )  # (L, L, 2): farther than K to the left, to the right
