@@ -93,6 +93,17 @@ def test_latency_section_targets():
     assert "| tiny | keras-jax | 8 |" in table and "MISSED" in table
 
 
+def test_memory_table_only_with_figures():
+    """The committed reports: the memory table where a run has figures for it,
+    none (not an empty table) in a serving-only run's."""
+    tool = load_tool()
+    for folder, has_figures in (("benchmarks", True), (os.path.join("benchmarks", "serving"), False)):
+        with open(os.path.join(ROOT, folder, "results.json")) as f:
+            report = json.load(f)
+        assert bool(report["results"]) == has_figures, folder
+        assert ("## Peak resident memory" in tool.to_markdown(report)) == has_figures, folder
+
+
 def test_serving_section_targets():
     """The serving section's verdicts and table, on figures made up here:
     a ratio from contended calls compares all calls on both sides, and says so."""

@@ -660,21 +660,24 @@ def to_markdown(report):
                 lines += [f"## {title}, {shape}: seconds (x HF eager, %peak)", "",
                           "| model | " + " | ".join(present) + " |",
                           "|---" * (len(present) + 1) + "|"] + rows + [""]
-    lines += ["## Peak resident memory (MiB) and first call (s)", "",
-              "| model | engine | section | peak RSS | after imports | first call |",
-              "|---|---|---|---|---|---|"]
-    for key, result in results.items():
-        if "error" in result:
-            lines.append(f"| {' | '.join(key.split('|'))} | error: {result['error']} | | |")
-            continue
-        first = [v["first_call_seconds"] for v in result.values()
-                 if isinstance(v, dict) and "first_call_seconds" in v]
-        lines.append(
-            f"| {' | '.join(key.split('|'))} | {result['peak_rss_mib']:.0f} | "
-            f"{result['baseline_rss_mib']:.0f} | {first[0]:.2f} |" if first else
-            f"| {' | '.join(key.split('|'))} | {result['peak_rss_mib']:.0f} | "
-            f"{result['baseline_rss_mib']:.0f} | |"
-        )
+    # Only with figures of its own: a serving-only run has none (its
+    # section renders its own tables).
+    if results:
+        lines += ["## Peak resident memory (MiB) and first call (s)", "",
+                  "| model | engine | section | peak RSS | after imports | first call |",
+                  "|---|---|---|---|---|---|"]
+        for key, result in results.items():
+            if "error" in result:
+                lines.append(f"| {' | '.join(key.split('|'))} | error: {result['error']} | | |")
+                continue
+            first = [v["first_call_seconds"] for v in result.values()
+                     if isinstance(v, dict) and "first_call_seconds" in v]
+            lines.append(
+                f"| {' | '.join(key.split('|'))} | {result['peak_rss_mib']:.0f} | "
+                f"{result['baseline_rss_mib']:.0f} | {first[0]:.2f} |" if first else
+                f"| {' | '.join(key.split('|'))} | {result['peak_rss_mib']:.0f} | "
+                f"{result['baseline_rss_mib']:.0f} | |"
+            )
     int8_rows = []
     for key, result in results.items():
         if key.endswith("|int8") and "int8" in result:
