@@ -117,10 +117,21 @@ def rotation_tables(depth):
 _RELATIVE_CONSTANTS = {}
 
 
+def pair_swap(depth):
+    """The (depth, depth) matrix `R` with `(x @ R)[2t] = x[2t + 1]` and
+    `(x @ R)[2t + 1] = -x[2t]`: each (sin, cos) pair turned by 90 degrees.
+    Products by 0 and +-1 only: exact in every dtype."""
+    swap = np.zeros((depth, depth), np.float32)
+    even = np.arange(0, depth, 2)
+    swap[even + 1, even] = 1.0
+    swap[even, even + 1] = -1.0
+    return swap
+
+
 def relative_constants(max_relative_position, depth):
-    """`(edges, low, high)` backend tensors: the table's rows 0 and 2K as
-    (depth, 2) columns (what every key farther than K away gets), and the
-    two `rotation_tables`.
+    """`(edges, low, high, swap)` backend tensors: the table's rows 0 and 2K
+    as (depth, 2) columns (what every key farther than K away gets), the
+    two `rotation_tables` and the `pair_swap`.
 
     Why shared: in a traced graph (a SavedModel, the ONNX export) every
     layer then reads the same constants and, from the shared sequence
@@ -136,7 +147,7 @@ def relative_constants(max_relative_position, depth):
         if key not in _RELATIVE_CONSTANTS:
             k = max_relative_position
             table = sinusoid_relative_table(k, depth)
-            arrays = (table[[0, 2 * k]].T, *rotation_tables(depth))
+            arrays = (table[[0, 2 * k]].T, *rotation_tables(depth), pair_swap(depth))
             _RELATIVE_CONSTANTS[key] = tuple(ops.convert_to_tensor(a) for a in arrays)
     return _RELATIVE_CONSTANTS[key]
 
@@ -233,6 +244,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.relative_edges = None
         self.rotation_low = None
         self.rotation_high = None
+        self.pair_swap = None
 
     def build(self, input_shape):
         for layer in (self.query, self.key, self.value):
@@ -241,9 +253,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             # Backend tensors made once (and shared by the layers): a NumPy
             # array converted inside `call` broke torch.compile's graph in
             # every layer.
-            self.relative_edges, self.rotation_low, self.rotation_high = relative_constants(
-                self.max_relative_position, self.head_dim
-            )
+            (self.relative_edges, self.rotation_low, self.rotation_high,
+             self.pair_swap) = relative_constants(self.max_relative_position, self.head_dim)
         self.built = True
 
     def _split_heads(self, rows, batch, length):
@@ -285,26 +296,28 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     # NEZHA's relative terms, without gathers. Column pair t of table row p
     # is (sin, cos) of p * f_t, and inside the band |j - i| <= K the row is
     # p = (j + K) - i. With a = (j + K) * f_t and b = i * f_t, angle
-    # subtraction splits every pair into a query-position factor and a
-    # key-position factor:
-    #     (sin(a - b), cos(a - b)) = cos b * (sin a, cos a) + sin b * (-cos a, sin a)
-    # so, with C_i and S_i the cos and sin of i * f_t repeated over each
-    # pair, and s_p = (sin a, cos a), u_p = (-cos a, sin a) per pair:
-    #     q_i . T[j - i + K]       = (q_i * C_i) . s_{j+K} + (q_i * S_i) . u_{j+K}
-    #     sum_j P_ij T[j - i + K] = C_i * (sum_j P_ij s_{j+K}) + S_i * (sum_j P_ij u_{j+K})
-    # i.e. one QK-shaped product over 2d and one PV-shaped product into 2d,
-    # with only elementwise products by (L, d) tables around them. (Rotating
-    # q pair by pair instead needs strided even/odd slices, the costliest
-    # nodes of the ONNX graph.) Keys farther than K away get table rows 0
-    # and 2K (a select on the key side, two masked sums on the value side).
+    # subtraction turns every pair by the query position alone:
+    #     (sin(a - b), cos(a - b)) = cos b * (sin a, cos a) - sin b * swap(sin a, cos a)
+    # where swap(x, y) = (y, -x) is the pair turned by 90 degrees (`pair_swap`).
+    # With C_i and S_i the cos and sin of i * f_t repeated over each pair and
+    # s_p = (sin, cos) of p * f_t per pair, and since x . swap(y) = -swap(x) . y:
+    #     q_i . T[j - i + K]       = (C_i * q_i + S_i * swap(q_i)) . s_{j+K}
+    #     sum_j P_ij T[j - i + K] = C_i * w_i - S_i * swap(w_i),  w_i = sum_j P_ij s_{j+K}
+    # i.e. one QK-shaped and one PV-shaped product over d, with elementwise
+    # products by (L, d) tables and a swap (a product by a (d, d) matrix of
+    # 0 and +-1, exact) around them. (The swap written as strided even/odd
+    # slices makes the costliest nodes of the ONNX graph; the products over
+    # 2d of [C_i * q_i, S_i * q_i] that avoided it cost ONNX Runtime twice
+    # the FLOPs of these.) Keys farther than K away get table rows 0 and 2K
+    # (a select on the key side, two masked sums on the value side).
     # Gathering from `q @ T^T` and bucketing the probabilities per distance
     # cost 2 to 4 times more on every backend (memory-bound passes over
     # (B, h, L, L) arrays).
 
     def _relative_positions(self, length, dtype):
-        """`(factors, key_features, band, right)` for this length:
-        `factors` (L, 2, d) holds C_i and S_i, `key_features` (L, 2d) holds
-        s_{j+K} and u_{j+K}."""
+        """`(cosines, sines, key_features, band, right)` for this length:
+        `cosines` and `sines` (L, d) hold C_i and S_i, `key_features`
+        (L, d) holds s_{j+K}."""
         k = self.max_relative_position
         if isinstance(length, int) and length + k > ROTATION_BASE**2:
             raise ValueError(
@@ -321,16 +334,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         def pairs(even, odd):  # (n, d/2) twice -> (n, d), interleaved
             return ops.reshape(ops.stack([even, odd], axis=-1), (-1, self.head_dim))
 
-        factors = ops.stack(
-            [pairs(cos[:length], cos[:length]), pairs(sin[:length], sin[:length])], axis=1
-        )
-        key_features = ops.concatenate(
-            [pairs(sin[k:], cos[k:]), pairs(-cos[k:], sin[k:])], axis=-1
-        )
+        cosines = pairs(cos[:length], cos[:length])
+        sines = pairs(sin[:length], sin[:length])
+        key_features = pairs(sin[k:], cos[k:])
         pos = ops.arange(length, dtype="int32")
         dist = pos[None, :] - pos[:, None]
         band = ops.abs(dist) <= k
-        return factors, key_features, band, dist > 0
+        return cosines, sines, key_features, band, dist > 0
 
     def _per_head(self, x, weights, batch, length):
         """`x @ weights` for `x` (B, h, L, n) and `weights` (n, m), as one 2-D
@@ -342,31 +352,25 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         rows = ops.matmul(ops.reshape(x, (-1, width)), weights)
         return ops.reshape(rows, (batch, self.num_heads, length, units))
 
+    def _swapped(self, x, batch, length):
+        """`swap` of every pair of `x` (B, h, L, d)."""
+        return self._per_head(x, ops.cast(self.pair_swap, x.dtype), batch, length)
+
     def _key_term(self, q, relative, batch, length):
-        factors, key_features, band, right = relative
-        # (B, h, L, 2, d) -> (B, h, L, 2d): [q * C_i, q * S_i]. (expand_dims,
-        # not `q[..., None, :]`: tf2onnx writes the index as a Slice that
-        # copies q, 1.7 ms per layer in ONNX Runtime at 32x128.)
-        paired = ops.reshape(
-            ops.expand_dims(q, -2) * factors,
-            (batch, self.num_heads, length, 2 * self.head_dim),
-        )
-        inside = self._per_head(paired, ops.transpose(key_features), batch, length)
+        cosines, sines, key_features, band, right = relative
+        turned = q * cosines + self._swapped(q, batch, length) * sines
+        inside = self._per_head(turned, ops.transpose(key_features), batch, length)
         edges = self._per_head(q, ops.cast(self.relative_edges, q.dtype), batch, length)
         outside = ops.where(right, edges[..., 1:], edges[..., :1])  # edges: (B, h, L, 2)
         return ops.where(band, inside, outside)
 
     def _value_term(self, probs, relative, batch, length):
-        factors, key_features, band, right = relative
+        cosines, sines, key_features, band, right = relative
         # A product, not a select: the same numbers (probabilities are finite),
         # and one pass where tf2onnx writes a select as three.
         banded = probs * ops.cast(band, probs.dtype)
-        sums = self._per_head(banded, key_features, batch, length)  # (B, h, L, 2d)
-        # C_i * (first d) + S_i * (last d): split halves, not a sum over a
-        # (.., 2, d) axis, which ONNX Runtime reduces at a third of the speed
-        # (the same single addition per element).
-        cos_sums, sin_sums = ops.split(sums, 2, axis=-1)
-        inside = cos_sums * factors[:, 0] + sin_sums * factors[:, 1]
+        sums = self._per_head(banded, key_features, batch, length)  # (B, h, L, d)
+        inside = sums * cosines - self._swapped(sums, batch, length) * sines
         outside = ops.cast(
             ops.stack([~(band | right), ~band & right], axis=-1), probs.dtype
         )  # (L, L, 2): farther than K to the left, to the right
