@@ -28,9 +28,7 @@ AXES_AS_INPUT_OPSET = 13
 
 def fuse(model):
     """Rewrite `model` (an `onnx.ModelProto`) in place; returns it."""
-    import onnx
-
-    shapes = _shapes(onnx.shape_inference.infer_shapes(model))
+    shapes = _shapes(model)
     graph = _Graph(model.graph)
     graph.rewrite_each(["MatMul"], _fuse_tensordot, shapes)
     graph.rewrite_each(["Erf"], _rewrite_gelu)
@@ -39,7 +37,7 @@ def fuse(model):
     if opset >= LAYER_NORMALIZATION_OPSET:
         # Shapes again: a broadcasting MatMul's output has the static width
         # the Tensordot's computed reshape hid (a LayerNorm's input, often).
-        shapes = _shapes(onnx.shape_inference.infer_shapes(model))
+        shapes = _shapes(model)
         graph.rewrite_each(["GlobalAveragePool", "ReduceMean"], _fuse_layer_norm, shapes)
     if opset >= AXES_AS_INPUT_OPSET:
         graph.rewrite_each(["Einsum"], _rewrite_per_row_einsum)
@@ -50,12 +48,34 @@ def fuse(model):
     return model
 
 
+# Initializers up to this many elements go to shape inference by value (a
+# Reshape's target shape); larger ones, the weights, only by type and shape.
+SHAPE_VALUE_LIMIT = 64
+
+
 def _shapes(model):
     """`{tensor name: dims}` of the tensors shape inference could rank; a dim
     is its size, or None where it is dynamic."""
-    shapes = {}
+    import onnx
+
+    # ONNX's shape inference serializes the model it is given, parses it and
+    # returns a copy: three copies of every weight, unless the weights stay
+    # behind (as typed inputs: no shape depends on their values).
     graph = model.graph
-    for info in list(graph.value_info) + list(graph.input) + list(graph.output):
+    light = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            graph.node, graph.name, list(graph.input), graph.output,
+            [i for i in graph.initializer if np.prod(i.dims) <= SHAPE_VALUE_LIMIT],
+        ),
+        opset_imports=model.opset_import, ir_version=model.ir_version,
+    )
+    light.graph.input.extend(
+        onnx.helper.make_tensor_value_info(i.name, i.data_type, i.dims)
+        for i in graph.initializer if np.prod(i.dims) > SHAPE_VALUE_LIMIT
+    )
+    inferred = onnx.shape_inference.infer_shapes(light).graph
+    shapes = {}
+    for info in list(inferred.value_info) + list(inferred.input) + list(inferred.output):
         tensor_type = info.type.tensor_type
         if tensor_type.HasField("shape"):
             shapes[info.name] = [

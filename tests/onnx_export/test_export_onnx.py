@@ -230,3 +230,37 @@ def test_layers_share_shapes_and_position_tables(family, tmp_path):
     shared = ["Shape", "Concat", "Cast", "Range"]
     assert {op: counts[1][op] for op in shared} == {op: counts[0][op] for op in shared}
     assert counts[1]["MatMul"] > counts[0]["MatMul"]  # the layers are there
+
+
+def _status_mib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="the export runs in this process only under TensorFlow")
+def test_export_memory_is_bounded_by_the_weights(tmp_path):
+    """An export's peak memory grows by a few copies of the weights, however
+    many nodes the graph has. (Frozen into the TensorFlow graph, the weights
+    were copied whole by every tf2onnx stage: NEZHA base's 400 MB peaked at
+    16 GB resident, beside TensorFlow's own 1.4 GB.)"""
+    # 100 MB of weights, nearly all in one embedding: what scales is then
+    # the weights' copies, not the graph's fixed overhead.
+    task = tiny_backbone("nezha", vocabulary_size=200_000, hidden_dim=128)
+    weight_mib = sum(np.prod(v.shape) * 4 for v in task.weights) / 2**20
+    assert weight_mib > 95
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak resident size (VmHWM) to the current one
+    except OSError:
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak resident size")
+    before = _status_mib("VmRSS")
+    path = str(tmp_path / "wide.onnx")
+    keras_encoders.export_onnx(task, path)
+    growth = _status_mib("VmHWM") - before
+    # 4.9x measured (the initializers, the rewrites' NumPy copy, the saved
+    # bytes, each once; tracing and tf2onnx); 73x (7 GB) when frozen.
+    assert growth < 8 * weight_mib, f"exporting {weight_mib:.0f} MiB of weights took {growth:.0f} MiB"
+    assert os.path.getsize(path) > weight_mib * 2**20
