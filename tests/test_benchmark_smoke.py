@@ -1,6 +1,7 @@
 """`tools/benchmark.py --smoke` keeps working: every engine it can run here
 produces figures, the Markdown table and a chart."""
 
+import glob
 import importlib.util
 import json
 import os
@@ -104,6 +105,18 @@ def test_memory_table_only_with_figures():
         assert ("## Peak resident memory" in tool.to_markdown(report)) == has_figures, folder
 
 
+def test_committed_reports_are_rendered():
+    """Each committed results.md is what `benchmark.py --render` makes of the
+    results.json and notes.md beside it (edit notes.md, then render)."""
+    tool = load_tool()
+    folders = sorted({os.path.dirname(p) for p in glob.glob(
+        os.path.join(ROOT, "benchmarks", "**", "results.json"), recursive=True)})
+    assert len(folders) >= 3
+    for folder in folders:
+        with open(os.path.join(folder, "results.md"), encoding="utf-8") as f:
+            assert f.read() == tool.rendered_markdown(folder)[1], folder
+
+
 def test_serving_section_targets():
     """The serving section's verdicts and table, on figures made up here:
     a ratio from contended calls compares all calls on both sides, and says so."""
@@ -134,6 +147,11 @@ def test_serving_section_targets():
     # No ratio against a reference without a clean call.
     assert "| nezha | text classifier | 2 | 0.5 | n/a [2] | 2 | 1 |" in table
     assert "**missed**" in table and "nezha 0.1" in table
+    # A ratio just under its target shows as under it, not as a missed "1.00x".
+    results["models"]["nezha"]["engines"]["ort-ours"] = engine(1.0006)
+    assert "| 0.999x | **missed** |" in serving.to_markdown(results)
+    assert [serving._tool().ratio_text(r, t) for r, t in ((0.996, 1.0), (1.1496, 1.15), (1.2, 1.0))] \
+        == ["0.996x", "1.1496x", "1.20x"]
     # The calls after idle: their own table, not the targets' figures.
     assert "| nezha | 2 | 6 | 6 | 6 | 6 |" in table
     assert serving.errors(results) == []

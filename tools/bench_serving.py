@@ -695,7 +695,7 @@ def to_markdown(results):
     rows = verdicts(results)
     if rows:
         lines += ["", "| model | target | measured | |", "|---|---|---|---|"]
-        lines += [f"| {m} | {t} | {'n/a' if r is None else f'{r:.2f}x'} | "
+        lines += [f"| {m} | {t} | {'n/a' if r is None else _tool().ratio_text(r)} | "
                   f"{'met' if ok else '**missed**'} |" for m, t, r, ok in rows]
     return "\n".join(lines) + "\n"
 

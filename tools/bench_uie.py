@@ -229,6 +229,8 @@ def run(quick=False, backends=BACKENDS, threads=None):
 def verdicts(results):
     """`(target, measured, met)` rows: float32 backends against Taskflow,
     at identical spans."""
+    from benchmark import ratio_text
+
     engines = results.get("engines", {})
     taskflow = engines.get("taskflow")
     if not taskflow:
@@ -244,7 +246,8 @@ def verdicts(results):
     for (label, target), name in zip(TARGETS, (best, worst)):
         same = engines[name]["differences"] == 0
         rows.append((f"{label} >= {target}x Taskflow's texts/s, identical spans",
-                     f"{speeds[name]:.2f}x ({name}), {engines[name]['differences']} differences",
+                     f"{ratio_text(speeds[name], target)} ({name}), "
+                     f"{engines[name]['differences']} differences",
                      speeds[name] >= target and same))
     return rows
 

@@ -745,6 +745,16 @@ def best_seconds(results, model, engine, sections, shape, reference=None):
     return min(found) if found else (None, None)
 
 
+def ratio_text(ratio, target=1.0):
+    """`ratio` as "1.23x": two decimals, or as many as it takes to show on
+    which side of `target` it lies (0.9994 would print as a met "1.00x")."""
+    for digits in (2, 3, 4):
+        text = f"{ratio:.{digits}f}"
+        if (float(text) >= target) == (ratio >= target):
+            break
+    return text + "x"
+
+
 def verdict(value, target, higher=True):
     if value is None:
         return "not measured"
@@ -774,15 +784,15 @@ def targets_markdown(report):
             seconds, section = measured[best]
             ratio = eager / seconds
             rows.append((model, f"inference {shape}, best backend >= 1.15x HF eager",
-                         f"{ratio:.2f}x ({best}, {section})", verdict(ratio, 1.15)))
+                         f"{ratio_text(ratio, 1.15)} ({best}, {section})", verdict(ratio, 1.15)))
             if compiled:
                 ratio = compiled / seconds
                 rows.append((model, f"inference {shape}, best backend >= 1.05x HF torch.compile",
-                             f"{ratio:.2f}x ({best})", verdict(ratio, 1.05)))
+                             f"{ratio_text(ratio, 1.05)} ({best})", verdict(ratio, 1.05)))
             worst = max(measured, key=lambda e: measured[e][0])
             ratio = eager / measured[worst][0]
             rows.append((model, f"inference {shape}, every backend >= 1.0x HF eager",
-                         f"slowest {ratio:.2f}x ({worst}, {measured[worst][1]})",
+                         f"slowest {ratio_text(ratio)} ({worst}, {measured[worst][1]})",
                          verdict(ratio, 1.0)))
         shape = report["train_shape"]
         eager_result = results.get(f"{model}|hf-eager|train")
@@ -795,7 +805,7 @@ def targets_markdown(report):
             best = min(measured, key=lambda e: measured[e][0])
             ratio = eager / measured[best][0]
             rows.append((model, f"training step {shape}, best backend >= 1.1x HF eager",
-                         f"{ratio:.2f}x ({best}, {measured[best][1]})", verdict(ratio, 1.1)))
+                         f"{ratio_text(ratio, 1.1)} ({best}, {measured[best][1]})", verdict(ratio, 1.1)))
         hf = results.get(f"{model}|hf-eager|inference")
         if hf and "peak_rss_mib" in hf:
             hf_model = hf["peak_rss_mib"] - hf["baseline_rss_mib"]
@@ -1110,8 +1120,8 @@ def main(argv=None):
     return 1 if failed or report.get("serving_errors") else 0
 
 
-def render(out):
-    """results.md (with notes.md, when present) and the charts from results.json."""
+def rendered_markdown(out):
+    """results.md's text from `out`'s results.json (and notes.md, when present)."""
     with open(os.path.join(out, "results.json")) as f:
         report = json.load(f)
     notes = os.path.join(out, "notes.md")
@@ -1123,8 +1133,14 @@ def render(out):
         import bench_serving
 
         report["serving_markdown"] = bench_serving.to_markdown(report["serving"])
+    return report, to_markdown(report)
+
+
+def render(out):
+    """results.md (with notes.md, when present) and the charts from results.json."""
+    report, text = rendered_markdown(out)
     with open(os.path.join(out, "results.md"), "w") as f:
-        f.write(to_markdown(report))
+        f.write(text)
     report_charts = charts(report, out)
     print(f"[benchmark] wrote results.md and {len(report_charts)} charts to {out}",
           file=sys.stderr)
