@@ -54,6 +54,7 @@ def export_onnx(task, path, *, int8=False, opset=DEFAULT_OPSET):
     ```
     """
     path = os.fspath(path)
+    check_float32(task)
     if keras.backend.backend() != "tensorflow":
         return _export_in_tensorflow(task, path, int8=int8, opset=opset)
     if int8:
@@ -64,6 +65,29 @@ def export_onnx(task, path, *, int8=False, opset=DEFAULT_OPSET):
         return path
     _convert(task, path, opset)
     return path
+
+
+def check_float32(task):
+    """Raise a ValueError naming the dtype policies of `task`'s layers that
+    compute in another float type than float32 (bfloat16, mixed_float16 ...):
+    tf2onnx writes such graphs with float types ONNX Runtime will not load
+    together. (Keras' int8 quantization computes in float32 and exports.)"""
+    def walk(layer):
+        yield layer
+        for child in getattr(layer, "layers", []):
+            yield from walk(child)
+
+    policies = sorted({
+        layer.dtype_policy.name for layer in walk(task)
+        if layer.dtype_policy.compute_dtype != "float32"
+    })
+    if policies:
+        raise ValueError(
+            f"export_onnx writes float32 models, and this {type(task).__name__} computes in "
+            f"{', '.join(policies)}. Export the task in float32: build or load it with "
+            f"`dtype=\"float32\"` (e.g. `{type(task).__name__}.from_preset(..., "
+            f"dtype=\"float32\")`); for a smaller, faster model, add `int8=True`."
+        )
 
 
 def input_spec(task):

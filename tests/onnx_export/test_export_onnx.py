@@ -264,3 +264,28 @@ def test_export_memory_is_bounded_by_the_weights(tmp_path):
     # bytes, each once; tracing and tf2onnx); 73x (7 GB) when frozen.
     assert growth < 8 * weight_mib, f"exporting {weight_mib:.0f} MiB of weights took {growth:.0f} MiB"
     assert os.path.getsize(path) > weight_mib * 2**20
+
+
+@pytest.mark.parametrize("policy", ["bfloat16", "mixed_bfloat16", "mixed_float16"])
+def test_lower_precision_is_refused(policy, tmp_path):
+    """A task computing in 16-bit floats gets a clear error (tf2onnx wrote
+    graphs ONNX Runtime refused to load: bfloat16 weights typed float16),
+    before any file is written, on every backend."""
+    task = tiny_backbone("nezha", dtype=policy)
+    path = tmp_path / "model.onnx"
+    with pytest.raises(ValueError, match=rf"computes in {policy}\. Export the task in float32.*"
+                                         r"dtype=\"float32\".*int8=True"):
+        keras_encoders.export_onnx(task, path)
+    assert not path.exists()
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="exports trace under TensorFlow (the other backends' "
+                    "hop: test_exports_from_any_backend)")
+def test_int8_quantized_task_exports(tmp_path):
+    """Keras' own int8 quantization (`task.quantize("int8")`) computes in
+    float32 and exports: ONNX Runtime gives the quantized task's outputs."""
+    task = tiny_backbone("nezha")
+    task.quantize("int8")
+    path = str(tmp_path / "quantized.onnx")
+    keras_encoders.export_onnx(task, path)
+    compare(task, path, "nezha")
