@@ -120,7 +120,9 @@ def _convert(task, path, opset):
     # NEZHA base's 400 MB of weights peaked at 16 GB resident.
     trainable = list(task.trainable_variables)
     variables = trainable + list(task.non_trainable_variables)
-    weight_spec = [tf.TensorSpec(v.shape, v.dtype, name=f"variable_{i}") for i, v in enumerate(variables)]
+    weight_spec = [
+        tf.TensorSpec(v.shape, v.dtype, name=f"variable_{i}") for i, v in enumerate(variables)
+    ]
 
     def call(inputs, weights):
         outputs, _ = task.stateless_call(
@@ -145,7 +147,7 @@ def _convert(task, path, opset):
             ),
             optimizers=_optimizers(tf2onnx),
         )
-    bind_weights(model, {spec.name: v for spec, v in zip(weight_spec, variables)})
+    bind_weights(model, {t.name: v for t, v in zip(weight_spec, variables)})
     _rename_outputs(model, _output_names(task))
     _name_axes(model, task)
     # Tensordots into MatMuls, LayerNorm arithmetic into LayerNormalization:

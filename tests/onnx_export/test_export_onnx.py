@@ -240,7 +240,8 @@ def _status_mib(field):
     raise KeyError(field)
 
 
-@pytest.mark.skipif(not ON_TENSORFLOW, reason="the export runs in this process only under TensorFlow")
+@pytest.mark.skipif(not ON_TENSORFLOW,
+                    reason="the export runs in this process only under TensorFlow")
 def test_export_memory_is_bounded_by_the_weights(tmp_path):
     """An export's peak memory grows by a few copies of the weights, however
     many nodes the graph has. (Frozen into the TensorFlow graph, the weights
@@ -262,7 +263,8 @@ def test_export_memory_is_bounded_by_the_weights(tmp_path):
     growth = _status_mib("VmHWM") - before
     # 4.9x measured (the initializers, the rewrites' NumPy copy, the saved
     # bytes, each once; tracing and tf2onnx); 73x (7 GB) when frozen.
-    assert growth < 8 * weight_mib, f"exporting {weight_mib:.0f} MiB of weights took {growth:.0f} MiB"
+    assert growth < 8 * weight_mib, (
+        f"exporting {weight_mib:.0f} MiB of weights took {growth:.0f} MiB")
     assert os.path.getsize(path) > weight_mib * 2**20
 
 
