@@ -62,16 +62,16 @@ def _shapes(model):
     # returns a copy: three copies of every weight, unless the weights stay
     # behind (as typed inputs: no shape depends on their values).
     graph = model.graph
+    small, typed = [], []
+    for initializer in graph.initializer:
+        if np.prod(initializer.dims) <= SHAPE_VALUE_LIMIT:
+            small.append(initializer)
+        else:
+            typed.append(onnx.helper.make_tensor_value_info(
+                initializer.name, initializer.data_type, initializer.dims))
     light = onnx.helper.make_model(
-        onnx.helper.make_graph(
-            graph.node, graph.name, list(graph.input), graph.output,
-            [i for i in graph.initializer if np.prod(i.dims) <= SHAPE_VALUE_LIMIT],
-        ),
+        onnx.helper.make_graph(graph.node, graph.name, [*graph.input, *typed], graph.output, small),
         opset_imports=model.opset_import, ir_version=model.ir_version,
-    )
-    light.graph.input.extend(
-        onnx.helper.make_tensor_value_info(i.name, i.data_type, i.dims)
-        for i in graph.initializer if np.prod(i.dims) > SHAPE_VALUE_LIMIT
     )
     inferred = onnx.shape_inference.infer_shapes(light).graph
     shapes = {}
