@@ -12,8 +12,7 @@ the erf form with a Div that ONNX Runtime fuses into one Gelu kernel; the
 attention's `1/sqrt(d)` on the queries, a power of two, moves into the query
 Dense's weights. Two rewrites steer ONNX Runtime away from its slower
 kernels: a Dense on 2-D token rows keeps its MatMul apart from its bias
-(not a Gemm), and NEZHA's per-row Einsum becomes a broadcast product and
-sum. Each rewrite checks the whole
+(not a Gemm). Each rewrite checks the whole
 pattern (constants, shapes, that no intermediate tensor has another reader)
 and leaves anything else as it is; the outputs are the same computation.
 """
@@ -22,7 +21,7 @@ import numpy as np
 
 # LayerNormalization entered the default ONNX domain in opset 17.
 LAYER_NORMALIZATION_OPSET = 17
-# Squeeze, Unsqueeze and ReduceSum take their axes as an input from opset 13.
+# Squeeze and Unsqueeze take their axes as an input from opset 13.
 AXES_AS_INPUT_OPSET = 13
 
 
@@ -40,7 +39,6 @@ def fuse(model):
         shapes = _shapes(model)
         graph.rewrite_each(["GlobalAveragePool", "ReduceMean"], _fuse_layer_norm, shapes)
     if opset >= AXES_AS_INPUT_OPSET:
-        graph.rewrite_each(["Einsum"], _rewrite_per_row_einsum)
         # The ranks these read are still right: every rewrite keeps the
         # names and ranks of the tensors it leaves.
         graph.rewrite_each(["MatMul"], _keep_out_of_gemm, shapes)
@@ -496,56 +494,6 @@ def _keep_out_of_gemm(graph, matmul, shapes):
         helper.make_node("Squeeze", [name + "/product", axis0], [name], name=matmul.name + "/Squeeze"),
     ]
     graph.replace([matmul], added, at=matmul)
-
-
-def _per_row_einsum_axes(equation):
-    """For an equation `..ij,ijc->..ic` (each row i of the first operand
-    contracted with its own (j, c) slice of the second), the number of
-    leading axes; else None."""
-    inputs, _, output = equation.replace(" ", "").partition("->")
-    first, _, second = inputs.partition(",")
-    lead = len(first) - 2
-    if (
-        lead < 0 or len(second) != 3 or len(set(first + second)) != lead + 3
-        or first[lead:] != second[:2] or output != first[:lead + 1] + second[2]
-    ):
-        return None
-    return lead
-
-
-def _rewrite_per_row_einsum(graph, einsum):
-    """`Einsum('..ij,ijc->..ic', p, m)` as
-    `ReduceSum(Unsqueeze(p, -2) * Transpose(m, (0, 2, 1)), axes=-1)`.
-
-    NEZHA's attention sums each row's probabilities over the keys farther
-    than K on either side this way (`MultiHeadSelfAttention._value_term`).
-    ONNX Runtime's Einsum transposes `p` for a batched product and took 1.8
-    ms per layer at 8x128, the costliest op of the attention; the broadcast
-    product and sum took a fifth of its time at 1x128 (benchmarks/serving/
-    notes.md). TensorFlow runs the einsum faster than that form, so the
-    layer keeps it and the ONNX graph is rewritten. The sum is over the same
-    terms (the order of additions may differ: float32 rounding).
-    """
-    equation = _attribute(einsum, "equation", b"")
-    equation = equation.decode() if isinstance(equation, bytes) else equation
-    lead = _per_row_einsum_axes(equation)
-    if lead is None or len(einsum.input) != 2:
-        return
-    from onnx import helper
-
-    rows, table = einsum.input
-    name = einsum.output[0]
-    added = [
-        helper.make_node("Unsqueeze", [rows, graph.axes(lead + 1)], [name + "/rows"],
-                         name=einsum.name + "/Unsqueeze"),
-        helper.make_node("Transpose", [table], [name + "/table"], perm=[0, 2, 1],
-                         name=einsum.name + "/Transpose"),
-        helper.make_node("Mul", [name + "/rows", name + "/table"], [name + "/terms"],
-                         name=einsum.name + "/Mul"),
-        helper.make_node("ReduceSum", [name + "/terms", graph.axes(-1)], [name],
-                         name=einsum.name + "/ReduceSum", keepdims=0),
-    ]
-    graph.replace([einsum], added, at=einsum)
 
 
 def _other_constant(graph, node, name):

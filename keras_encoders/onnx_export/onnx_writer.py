@@ -1,5 +1,6 @@
 """`export_onnx`: a task (or backbone) as an ONNX model of its token-id inputs."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_encoders.layers import MultiHeadSelfAttention
 from keras_encoders.onnx_export import graph_fusion
 
 DEFAULT_OPSET = 17
@@ -67,19 +69,23 @@ def export_onnx(task, path, *, int8=False, opset=DEFAULT_OPSET):
     return path
 
 
+def sublayers(layer):
+    """`layer` and every layer inside it, at any depth. Keras' own walk, a
+    private method (as in `EncoderBackbone.enable_lora`): Keras 3 has no
+    public one, and `Model.layers` stops at a model's own layers (an
+    encoder block's attention is not among them)."""
+    return layer._flatten_layers(include_self=True, recursive=True)
+
+
 def check_float32(task):
     """Raise a ValueError naming the dtype policies of `task`'s layers that
     compute in another float type than float32 (bfloat16, mixed_float16 ...):
     tf2onnx writes such graphs with float types ONNX Runtime will not load
     together. (Keras' int8 quantization computes in float32 and exports.)"""
-    def walk(layer):
-        yield layer
-        for child in getattr(layer, "layers", []):
-            yield from walk(child)
-
     policies = sorted({
-        layer.dtype_policy.name for layer in walk(task)
-        if layer.dtype_policy.compute_dtype != "float32"
+        layer.dtype_policy.name for layer in sublayers(task)
+        if keras.backend.is_float_dtype(layer.dtype_policy.compute_dtype)
+        and layer.dtype_policy.compute_dtype != "float32"
     })
     if policies:
         raise ValueError(
@@ -130,7 +136,8 @@ def _convert(task, path, opset):
         )
         return outputs
 
-    concrete = tf.function(call, autograph=False).get_concrete_function(spec, weight_spec)
+    with position_tables(task):
+        concrete = tf.function(call, autograph=False).get_concrete_function(spec, weight_spec)
     # The graph's inputs are the signature's: tensors the model captures
     # (NEZHA's rotation tables) are frozen into constants, not inputs, which
     # `tf2onnx.convert.from_function` would make them.
@@ -154,6 +161,24 @@ def _convert(task, path, opset):
     # about half the nodes, which ONNX Runtime needs to match transformers' export.
     graph_fusion.fuse(model)
     onnx.save(model, path)
+
+
+@contextlib.contextmanager
+def position_tables(task):
+    """NEZHA's relative terms from the (L, L, d) position table while the
+    task is traced (`MultiHeadSelfAttention.use_position_table`): ONNX
+    Runtime runs that form's batched products faster than the factored
+    form's elementwise passes, which TensorFlow fuses and ONNX Runtime
+    does not. The attention layers are set back afterwards."""
+    layers = [layer for layer in sublayers(task) if isinstance(layer, MultiHeadSelfAttention)]
+    before = [layer.use_position_table for layer in layers]
+    try:
+        for layer in layers:
+            layer.use_position_table = True
+        yield
+    finally:
+        for layer, value in zip(layers, before):
+            layer.use_position_table = value
 
 
 def bind_weights(model, weights):

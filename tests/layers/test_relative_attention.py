@@ -1,5 +1,6 @@
-"""NEZHA's relative attention (angle-addition form) against the reference's
-`NezhaSelfAttention`, past one rotation table (positions > 256), padded."""
+"""NEZHA's relative attention (angle-addition form, and the position-table
+form the ONNX export traces) against the reference's `NezhaSelfAttention`,
+past one rotation table (positions > 256), padded."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from transformers.models.deprecated.nezha.modeling_nezha import (
 from keras_encoders.layers import MultiHeadSelfAttention
 from keras_encoders.layers.multi_head_self_attention import ROTATION_BASE
 from keras_encoders.layers.multi_head_self_attention import sinusoid_relative_table
-from tests.conftest import max_abs_diff
+from tests.conftest import max_abs_diff, to_numpy
 
 
 def test_table_is_the_reference_table():
@@ -54,7 +55,14 @@ def test_matches_reference_self_attention(length, k):
     # float32 agreement relative to the outputs' scale (up to ~14 here; the
     # previous gather form was as far off); a wrong rotation or band is off
     # by whole units.
-    assert max_abs_diff(layer(x, padding_mask=mask), want) <= 4e-6 * np.abs(want).max()
+    factored = layer(x, padding_mask=mask)
+    assert max_abs_diff(factored, want) <= 4e-6 * np.abs(want).max()
+    # The reference's form (what the ONNX export traces): the same table
+    # rows, so nearer to the factored form than either is to the reference.
+    layer.use_position_table = True
+    table = layer(x, padding_mask=mask)
+    assert max_abs_diff(table, want) <= 4e-6 * np.abs(want).max()
+    assert max_abs_diff(table, to_numpy(factored)) <= 2e-6 * np.abs(want).max()
 
 
 def test_length_limit_and_odd_head_dim_are_clear_errors():

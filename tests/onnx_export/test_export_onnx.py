@@ -98,6 +98,25 @@ def test_parity_in_onnx_runtime(family, cls, exported):
     compare(task, path, family)
 
 
+def test_nezha_traces_the_position_table_form_and_is_set_back(exported):
+    """NEZHA's relative terms are exported in the (L, L, d) table form
+    (`position_tables`); afterwards the task computes as before."""
+    import onnx
+
+    from keras_encoders.layers import MultiHeadSelfAttention
+    from keras_encoders.onnx_export.onnx_writer import sublayers
+
+    task, path = exported["NezhaTextClassifier"]
+    attention = [x for x in sublayers(task) if isinstance(x, MultiHeadSelfAttention)]
+    assert attention and not any(layer.use_position_table for layer in attention)
+    graph = onnx.load(path).graph
+    rows = 2 * attention[0].max_relative_position + 3
+    tables = {i.name for i in graph.initializer if list(i.dims[:1]) == [rows] and len(i.dims) == 2}
+    assert [n.op_type for n in graph.node if n.input and n.input[0] in tables] == ["Gather"]
+    # The factored form's far-key sums (a ReduceSum after the rewrite) are gone.
+    assert "ReduceSum" not in [n.op_type for n in graph.node]
+
+
 def test_axes_are_named_and_dynamic(exported):
     import onnx
 
@@ -213,7 +232,7 @@ def test_graph_is_fused(family, cls, exported):
 def test_layers_share_shapes_and_position_tables(family, tmp_path):
     """The layers read the sequence's shape from the same padding mask (and
     NEZHA's from the same constant tables): with three layers instead of
-    one, the graph has no more Shape, Concat, Cast or Range nodes (shape
+    one, the graph has no more Shape, Concat, Cast, Range or Gather nodes (shape
     arithmetic and position tables are computed once, not once per layer).
     Each of these small nodes costs a fixed few microseconds per call.
     (ConvBERT's mixed attention runs its Denses on (B, L, D), as Tensordots
@@ -227,7 +246,8 @@ def test_layers_share_shapes_and_position_tables(family, tmp_path):
         path = str(tmp_path / f"{layers}.onnx")
         keras_encoders.export_onnx(tiny_backbone(family, num_layers=layers), path)
         counts.append(collections.Counter(n.op_type for n in onnx.load(path).graph.node))
-    shared = ["Shape", "Concat", "Cast", "Range"]
+    # Gather: NEZHA's (L, L, d) position table is gathered once for all layers.
+    shared = ["Shape", "Concat", "Cast", "Range", "Gather"]
     assert {op: counts[1][op] for op in shared} == {op: counts[0][op] for op in shared}
     assert counts[1]["MatMul"] > counts[0]["MatMul"]  # the layers are there
 

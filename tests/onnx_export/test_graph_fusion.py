@@ -289,35 +289,3 @@ def test_a_dense_on_rows_stays_out_of_gemm(tmp_path):
     three_d = model(list(original.graph.node))
     three_d.graph.initializer.append(constant("bias", RNG.randn(O).astype("float32")))
     assert ops(fused(three_d)) == ops(three_d)
-
-
-def einsum_model(equation):
-    graph = helper.make_graph(
-        [helper.make_node("Einsum", ["p", "m"], ["y"], equation=equation)], "g",
-        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["b", 3, 5, 5]),
-         helper.make_tensor_value_info("m", TensorProto.FLOAT, [5, 5, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-
-
-def test_a_per_row_einsum_becomes_a_broadcast_sum():
-    """NEZHA's far-key sums, `bhij,ijc->bhic`: the same sums without Einsum."""
-    original = einsum_model("abcd,cde->abce")
-    after = fused(original)
-    assert "Einsum" not in ops(after)
-    feed = {"p": RNG.rand(2, 3, 5, 5).astype("float32"),
-            "m": (RNG.rand(5, 5, 2) > 0.5).astype("float32")}
-    np.testing.assert_allclose(run(after, feed)[0], np.einsum("bhij,ijc->bhic", feed["p"], feed["m"]),
-                               atol=1e-6, rtol=0)
-    np.testing.assert_allclose(run(after, feed)[0], run(original, feed)[0], atol=1e-6, rtol=0)
-    # Another contraction (over i with j's slice) stays an Einsum.
-    assert ops(fused(einsum_model("abcd,dce->abce"))) == ["Einsum"]
-
-
-@pytest.mark.parametrize("equation, lead", [
-    ("abcd,cde->abce", 2), ("bhij,ijc->bhic", 2), ("ij,ijc->ic", 0), ("abcd,cde->abcd", None),
-    ("abcd,dce->abce", None), ("abcd,cdb->abcb", None),
-])
-def test_which_einsums_are_per_row(equation, lead):
-    assert graph_fusion._per_row_einsum_axes(equation) == lead
