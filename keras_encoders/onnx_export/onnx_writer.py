@@ -82,6 +82,7 @@ def check_float32(task):
     compute in another float type than float32 (bfloat16, mixed_float16 ...):
     tf2onnx writes such graphs with float types ONNX Runtime will not load
     together. (Keras' int8 quantization computes in float32 and exports.)"""
+    # Float policies only: the walk reaches the preprocessor's int32 layers.
     policies = sorted({
         layer.dtype_policy.name for layer in sublayers(task)
         if keras.backend.is_float_dtype(layer.dtype_policy.compute_dtype)
@@ -139,7 +140,7 @@ def _convert(task, path, opset):
     with position_tables(task):
         concrete = tf.function(call, autograph=False).get_concrete_function(spec, weight_spec)
     # The graph's inputs are the signature's: tensors the model captures
-    # (NEZHA's rotation tables) are frozen into constants, not inputs, which
+    # (NEZHA's position tables) are frozen into constants, not inputs, which
     # `tf2onnx.convert.from_function` would make them.
     input_names = [t.name for t in concrete.inputs[: len(spec) + len(variables)]]
     output_names = [t.name for t in concrete.outputs]
