@@ -334,10 +334,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     #     sum_j P_ij T[j - i + K] = C_i * w_i - S_i * swap(w_i),  w_i = sum_j P_ij s_{j+K}
     # i.e. one QK-shaped and one PV-shaped product over d, with elementwise
     # products by (L, d) tables and a swap (a product by a (d, d) matrix of
-    # 0 and +-1, exact) around them. (The swap written as strided even/odd
-    # slices makes the costliest nodes of the ONNX graph; the products over
-    # 2d of [C_i * q_i, S_i * q_i] that avoided it cost ONNX Runtime twice
-    # the FLOPs of these.) Keys farther than K away get table rows 0 and 2K
+    # 0 and +-1, exact) around them. (Measured while the ONNX export still
+    # traced this form, which it no longer does (`use_position_table`): the
+    # swap written as strided even/odd slices made the costliest nodes of
+    # the graph; the products over 2d of [C_i * q_i, S_i * q_i] that avoided
+    # it cost twice the FLOPs of these.) Keys farther than K away get table rows 0 and 2K
     # (a select on the key side, two masked sums on the value side).
     # Gathering from `q @ T^T` and bucketing the probabilities per distance
     # cost 2 to 4 times more on every backend (memory-bound passes over
@@ -403,7 +404,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             return self._from_queries(product, batch, length, self.head_dim)
         cosines, sines, key_features, band, right = relative
         # A product, not a select: the same numbers (probabilities are finite),
-        # and one pass where tf2onnx writes a select as three.
+        # and one pass where tf2onnx wrote a select as three (when the ONNX
+        # export traced this form).
         banded = probs * ops.cast(band, probs.dtype)
         sums = self._per_head(banded, key_features, batch, length)  # (B, h, L, d)
         inside = sums * cosines - self._swapped(sums, batch, length) * sines
