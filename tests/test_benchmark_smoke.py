@@ -127,10 +127,12 @@ def test_serving_section_targets():
     serving = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(serving)
 
-    def engine(clean, every=None):
+    def engine(clean, every=None, turns=None):
+        turns = turns or [clean or every] * 3
         return {str(n): {"median_seconds": clean, "median_all_seconds": every or clean,
                          "contended_calls": 0 if clean else 1, "first_call_seconds": 1.0,
-                         "after_idle_median_seconds": 3.0 * n}
+                         "after_idle_median_seconds": 3.0 * n,
+                         "calls": [{"seconds": t, "contended": not clean} for t in turns]}
                 for n in (1, 2)}
 
     results = {"threads": 2, "counts": [1, 2], "sequence_length": 24, "models": {"nezha": {
@@ -139,17 +141,31 @@ def test_serving_section_targets():
         "engines": {"saved_model": engine(0.5), "transformers": engine(None, 2.0),
                     "ort-ours": engine(2.0), "ort-transformers": engine(1.0)},
     }}}
-    rows = {target: (ratio, met) for _, target, ratio, met in serving.verdicts(results)}
+    rows = {target: (ratio, verdict) for _, target, ratio, _, verdict in serving.verdicts(results)}
     # transformers had no clean call: all calls on both sides (2.0 / 0.5).
-    assert rows["SavedModel >= 1.0x transformers, 1 texts (contended)"] == (4.0, True)
-    assert rows["ORT on our ONNX >= 1.0x ORT on transformers' export, 2 texts"] == (0.5, False)
+    assert rows["SavedModel >= 1.0x transformers, 1 texts (contended)"] == (4.0, "met")
+    assert rows["ORT on our ONNX >= 1.0x ORT on transformers' export, 2 texts"] == (0.5, "**missed**")
     table = serving.to_markdown(results)
     # No ratio against a reference without a clean call.
     assert "| nezha | text classifier | 2 | 0.5 | n/a [2] | 2 | 1 |" in table
     assert "**missed**" in table and "nezha 0.1" in table
-    # A ratio just under its target shows as under it, not as a missed "1.00x".
+    # A ratio just under its target shows as under it, not as a missed "1.00x";
+    # turns that agree give a narrow interval below 1.0x: missed.
     results["models"]["nezha"]["engines"]["ort-ours"] = engine(1.0006)
-    assert "| 0.999x | **missed** |" in serving.to_markdown(results)
+    assert "| 0.999x | 1.00-1.00x | **missed** |" in serving.to_markdown(results)
+    # Turns that scatter around the other engine's: under 1.0x, but the run cannot
+    # tell them apart (the turns' ratios 1/0.9, 1/1.1, 1/1.05, 1/0.95).
+    engines = results["models"]["nezha"]["engines"]
+    engines["ort-ours"] = engine(1.02, turns=[0.9, 1.1, 1.05, 0.95])
+    engines["ort-transformers"] = engine(1.0, turns=[1.0] * 4)
+    low, high = serving.paired_interval(engines["ort-ours"], engines["ort-transformers"], 2)
+    assert low < 0.98 and high > 1.0
+    assert f"| 0.98x | {low:.2f}-{high:.2f}x | parity |" in serving.to_markdown(results)
+    # Contended turns are left out: one clean turn is no interval.
+    engines["ort-ours"]["2"]["calls"][1:] = [
+        dict(call, contended=True) for call in engines["ort-ours"]["2"]["calls"][1:]]
+    assert serving.paired_interval(engines["ort-ours"], engines["ort-transformers"], 2) is None
+    assert serving.verdict_text(0.98, None) == "**missed**"
     assert [serving._tool().ratio_text(r, t) for r, t in ((0.996, 1.0), (1.1496, 1.15), (1.2, 1.0))] \
         == ["0.996x", "1.1496x", "1.20x"]
     # The calls after idle: their own table, not the targets' figures.

@@ -601,11 +601,51 @@ def contended(engine, n):
     return entry.get("median_seconds") is None
 
 
+# Two-sided 95% quantiles of Student's t by degrees of freedom (turns - 1);
+# past 20, 20's (slightly wide).
+T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+       2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
+
+
+def paired_interval(ours, theirs, n, every=False):
+    """The 95% interval of theirs / ours from the turns: each turn called the
+    two engines next to each other, so a turn's ratio is free of the drift
+    between turns, and the spread of the turns' ratios is the run's own
+    noise. (low, high) of the geometric mean, from Student's t on the log
+    ratios; turns with a contended call on either side are left out unless
+    `every`. None with fewer than two turns."""
+    import math
+
+    pairs = zip(((ours or {}).get(str(n)) or {}).get("calls") or [],
+                ((theirs or {}).get(str(n)) or {}).get("calls") or [])
+    logs = [math.log(b["seconds"] / a["seconds"]) for a, b in pairs
+            if every or not (a["contended"] or b["contended"])]
+    if len(logs) < 2:
+        return None
+    half = T95[min(len(logs) - 1, len(T95)) - 1] * statistics.stdev(logs) / math.sqrt(len(logs))
+    mean = statistics.fmean(logs)
+    return math.exp(mean - half), math.exp(mean + half)
+
+
+def verdict_text(ratio, interval):
+    """"met" at 1.0x or above; "parity" below it when the turns' interval
+    still holds 1.0x (the run cannot tell the two apart: the issue's
+    "equal to"); "**missed**" when the whole interval lies below."""
+    if ratio is not None and ratio >= 1.0:
+        return "met"
+    if ratio is not None and interval and interval[1] >= 1.0:
+        return "parity"
+    return "**missed**"
+
+
 def verdicts(results):
-    """(model, target, measured ratio, met) per target of the serving issue:
-    the SavedModel >= 1.0x transformers at 1 and 8 texts, ONNX Runtime on
-    our export >= 1.0x on transformers' export at every count. A ratio
-    from figures with no clean call is marked "(contended)"."""
+    """(model, target, measured ratio, 95% interval, verdict) per target of
+    the serving issue: the SavedModel >= 1.0x transformers at 1 and 8
+    texts, ONNX Runtime on our export >= 1.0x on transformers' export at
+    every count. The ratio is of the medians; the interval is of the
+    turns' paired ratios (`paired_interval`), which decides "parity"
+    (`verdict_text`). A ratio from figures with no clean call is marked
+    "(contended)"."""
     rows = []
     for model, entry in results.get("models", {}).items():
         engines = entry.get("engines", {})
@@ -618,9 +658,11 @@ def verdicts(results):
             noisy = contended(engines.get(ours), n) or contended(engines.get(theirs), n)
             # Like with like: all calls on both sides when either has no clean one.
             a, b = (seconds(engines.get(e), n, every=noisy) for e in (ours, theirs))
+            ratio = b / a if a and b else None
+            interval = paired_interval(engines.get(ours), engines.get(theirs), n, every=noisy)
             rows.append((model, f"{target}, {n} texts" + (" (contended)" if noisy else ""),
-                         b / a if a and b else None))
-    return [(m, t, r, r is not None and r >= 1.0) for m, t, r in rows]
+                         ratio, interval, verdict_text(ratio, interval)))
+    return rows
 
 
 def _cell(engine, n, reference):
@@ -696,9 +738,15 @@ def to_markdown(results):
         lines += [""] + failed
     rows = verdicts(results)
     if rows:
-        lines += ["", "| model | target | measured | |", "|---|---|---|---|"]
+        lines += ["", "Targets: \"measured\" is the ratio of the two engines' medians; the "
+                  "interval is the 95% interval of the geometric mean of the turns' own ratios "
+                  "(each turn called the two engines one after the other), so it need not hold "
+                  "the ratio of the medians. \"parity\": under 1.0x, but the interval holds "
+                  "1.0x: the run cannot tell the two apart.", "",
+                  "| model | target | measured | 95% interval | |", "|---|---|---|---|---|"]
         lines += [f"| {m} | {t} | {'n/a' if r is None else _tool().ratio_text(r)} | "
-                  f"{'met' if ok else '**missed**'} |" for m, t, r, ok in rows]
+                  f"{'' if i is None else f'{i[0]:.2f}-{i[1]:.2f}x'} | {v} |"
+                  for m, t, r, i, v in rows]
     return "\n".join(lines) + "\n"
 
 
