@@ -144,14 +144,23 @@ def test_int8_drift(exported, tmp_path):
     task, full = exported["NezhaTokenClassifier"]
     quantized = str(tmp_path / "int8.onnx")
     keras_encoders.onnx_export.onnx_writer.quantize_int8(full, quantized)
-    ops = {node.op_type for node in onnx.load(quantized).graph.node}
+    from onnx import numpy_helper
+
+    graph = onnx.load(quantized).graph
+    ops = {node.op_type for node in graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
+    # 7-bit weights: no 16-bit saturation in ONNX Runtime's products on CPUs
+    # without VNNI (with 8-bit ones the drift was 23% of the logits' range on
+    # an AVX2 AMD EPYC, against the 5% bound below).
+    weights = [numpy_helper.to_array(t).astype(int) for t in graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
+    assert weights and max(int(np.max(np.abs(w))) for w in weights) == 64
     session = onnxruntime.InferenceSession(quantized, providers=["CPUExecutionProvider"])
     x = inputs(task, "nezha", 4, 8, 0)
     expected = to_numpy(task(x, training=False))
     drift = float(np.max(np.abs(session.run(None, x)[0] - expected)))
     scale = float(np.max(np.abs(expected)))
-    # Measured: about 1% of the logits' range on this model.
+    # Measured: 1.5% of the logits' range on this model on an AVX2 AMD EPYC.
     print(f"int8 drift: {drift:.2e} (logits up to {scale:.2f})")
     assert 0 < drift <= 0.05 * scale, (drift, scale)
 
