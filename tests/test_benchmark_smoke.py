@@ -135,7 +135,8 @@ def test_serving_section_targets():
                          "calls": [{"seconds": t, "contended": not clean} for t in turns]}
                 for n in (1, 2)}
 
-    results = {"threads": 2, "counts": [1, 2], "sequence_length": 24, "models": {"nezha": {
+    results = {"threads": 2, "counts": [1, 2], "sequence_length": 24, "interleaved": True,
+               "models": {"nezha": {
         "task": "text classifier", "prepare": {}, "export": {},
         "onnx_max_abs_difference": 0.1,
         "engines": {"saved_model": engine(0.5), "transformers": engine(None, 2.0),
@@ -166,6 +167,10 @@ def test_serving_section_targets():
         dict(call, contended=True) for call in engines["ort-ours"]["2"]["calls"][1:]]
     assert serving.paired_interval(engines["ort-ours"], engines["ort-transformers"], 2) is None
     assert serving.verdict_text(0.98, None) == "**missed**"
+    # A run that timed the engines one after the other has no pairs.
+    engines["ort-ours"] = engine(1.02, turns=[0.9, 1.1, 1.05, 0.95])
+    results["interleaved"] = False
+    assert {interval for *_, interval, _ in serving.verdicts(results)} == {None}
     assert [serving._tool().ratio_text(r, t) for r, t in ((0.996, 1.0), (1.1496, 1.15), (1.2, 1.0))] \
         == ["0.996x", "1.1496x", "1.20x"]
     # The calls after idle: their own table, not the targets' figures.

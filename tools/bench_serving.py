@@ -659,7 +659,9 @@ def verdicts(results):
             # Like with like: all calls on both sides when either has no clean one.
             a, b = (seconds(engines.get(e), n, every=noisy) for e in (ours, theirs))
             ratio = b / a if a and b else None
-            interval = paired_interval(engines.get(ours), engines.get(theirs), n, every=noisy)
+            # Only interleaved runs pair their calls (older runs timed one engine after the other).
+            interval = (paired_interval(engines.get(ours), engines.get(theirs), n, every=noisy)
+                        if results.get("interleaved") else None)
             rows.append((model, f"{target}, {n} texts" + (" (contended)" if noisy else ""),
                          ratio, interval, verdict_text(ratio, interval)))
     return rows
