@@ -38,6 +38,7 @@ graphs only.
 """
 
 import json
+import math
 import os
 import statistics
 import sys
@@ -590,15 +591,19 @@ def run(quick=False, models=tuple(TASKS), threads=None, contention=0.25, timeout
     return results
 
 
+def _entry(engine, n):
+    """An engine's figures at `n` texts ({} when it has none)."""
+    return (engine or {}).get(str(n)) or {}
+
+
 def seconds(engine, n, every=False):
     """The median of the clean calls, else (or with `every`) of all calls."""
-    entry = (engine or {}).get(str(n)) or {}
+    entry = _entry(engine, n)
     return (None if every else entry.get("median_seconds")) or entry.get("median_all_seconds")
 
 
 def contended(engine, n):
-    entry = (engine or {}).get(str(n)) or {}
-    return entry.get("median_seconds") is None
+    return _entry(engine, n).get("median_seconds") is None
 
 
 # Two-sided 95% quantiles of Student's t by degrees of freedom (turns - 1);
@@ -614,10 +619,7 @@ def paired_interval(ours, theirs, n, every=False):
     noise. (low, high) of the geometric mean, from Student's t on the log
     ratios; turns with a contended call on either side are left out unless
     `every`. None with fewer than two turns."""
-    import math
-
-    pairs = zip(((ours or {}).get(str(n)) or {}).get("calls") or [],
-                ((theirs or {}).get(str(n)) or {}).get("calls") or [])
+    pairs = zip(_entry(ours, n).get("calls") or [], _entry(theirs, n).get("calls") or [])
     logs = [math.log(b["seconds"] / a["seconds"]) for a, b in pairs
             if every or not (a["contended"] or b["contended"])]
     if len(logs) < 2:
@@ -716,7 +718,7 @@ def to_markdown(results):
             reference = None if contended(hf, n) else seconds(hf, n)
             cells = [_cell(engines.get(e), n, reference) for e in ENGINES]
             lines.append(f"| {model} | {entry['task']} | {n} | " + " | ".join(cells) + " |")
-    idle = [(model, n, [((entry["engines"].get(e) or {}).get(str(n)) or {}).get(
+    idle = [(model, n, [_entry(entry["engines"].get(e), n).get(
                 "after_idle_median_seconds") for e in ENGINES])
             for model, entry in results.get("models", {}).items() if "engines" in entry
             for n in results["counts"]]

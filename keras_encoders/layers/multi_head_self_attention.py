@@ -338,8 +338,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     # traced this form, which it no longer does (`use_position_table`): the
     # swap written as strided even/odd slices made the costliest nodes of
     # the graph; the products over 2d of [C_i * q_i, S_i * q_i] that avoided
-    # it cost twice the FLOPs of these.) Keys farther than K away get table rows 0 and 2K
-    # (a select on the key side, two masked sums on the value side).
+    # it cost twice the FLOPs of these.) Keys farther than K away get table
+    # rows 0 and 2K (a select on the key side, two masked sums on the value
+    # side).
     # Gathering from `q @ T^T` and bucketing the probabilities per distance
     # cost 2 to 4 times more on every backend (memory-bound passes over
     # (B, h, L, L) arrays).
