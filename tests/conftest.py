@@ -1,10 +1,27 @@
-"""Shared pytest configuration: backend-aware helpers, `large` marker, assets."""
+"""Shared pytest configuration: backend-aware helpers, the `large` and
+`backend_independent` markers, assets, and JAX's compilation cache."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
-import keras
-import numpy as np
-import pytest
+# JAX compiles every eager op once per shape and dtype (about 30 ms each on
+# XLA:CPU): most of a tiny model's first call, and most of the JAX suite's
+# time. JAX's own persistent compilation cache lets the xdist workers and the
+# tests' subprocesses compile each one once. The process that starts the run
+# (xdist's controller) makes the folder and removes it when it exits; the
+# workers and subprocesses inherit it through the environment. Set before
+# keras imports jax; a cache folder the user set wins.
+if os.environ.get("KERAS_BACKEND") == "jax" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="keras_encoders_jax_cache_")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 SHARED = os.environ.get(
     "KERAS_ENCODERS_SHARED",
@@ -19,13 +36,21 @@ def pytest_addoption(parser):
     )
 
 
+# The backend that runs the `backend_independent` tests.
+INDEPENDENT_ON = "tensorflow"
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-large"):
-        return
-    skip = pytest.mark.skip(reason="full-size check: pass --run-large")
+    large = pytest.mark.skip(reason="full-size check: pass --run-large")
+    elsewhere = pytest.mark.skip(
+        reason=f"backend-independent: checked under KERAS_BACKEND={INDEPENDENT_ON}"
+    )
+    on_independent = keras.config.backend() == INDEPENDENT_ON
     for item in items:
-        if "large" in item.keywords:
-            item.add_marker(skip)
+        if "large" in item.keywords and not config.getoption("--run-large"):
+            item.add_marker(large)
+        if "backend_independent" in item.keywords and not on_independent:
+            item.add_marker(elsewhere)
 
 
 def asset(*parts):

@@ -14,6 +14,9 @@ import sys
 
 import pytest
 
+# Import layering is a property of the source, the same under every backend.
+pytestmark = pytest.mark.backend_independent
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "keras_encoders")
 

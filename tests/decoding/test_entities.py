@@ -8,6 +8,9 @@ import pytest
 from keras_encoders.decoding import entities
 from keras_encoders.decoding import spans
 
+# Decoding is NumPy and TensorFlow, the same under every backend.
+pytestmark = pytest.mark.backend_independent
+
 
 def decode(text, tokens, labels, names, scores=None):
     """Decode one text whose tokens are `(start, end)` spans labelled with

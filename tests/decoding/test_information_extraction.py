@@ -10,6 +10,9 @@ import tensorflow as tf
 
 from keras_encoders.decoding import information_extraction as uie
 
+# Decoding is NumPy and TensorFlow, the same under every backend.
+pytestmark = pytest.mark.backend_independent
+
 
 def longest_first_loop(p, t, budget):
     """Taskflow's truncation as it runs: one token at a time from the end of

@@ -25,6 +25,10 @@ from keras_encoders.models.ernie_m.ernie_m_tokenizer import ErnieMTokenizer
 from keras_encoders.models.nezha.nezha_tokenizer import NezhaTokenizer
 from tests.conftest import asset
 
+# The tokenizers' algorithms run in TensorFlow ops under every backend; the
+# per-backend tokenizer checks are in each model's tokenizer tests.
+pytestmark = pytest.mark.backend_independent
+
 SETTINGS = settings(
     max_examples=60,
     deadline=None,

@@ -18,6 +18,9 @@ from keras_encoders.models.ernie_m.ernie_m_tokenizer import ErnieMTokenizer
 from keras_encoders.models.nezha.nezha_tokenizer import NezhaTokenizer
 from tests.conftest import asset
 
+# The tokenizers' algorithms run in TensorFlow ops under every backend.
+pytestmark = pytest.mark.backend_independent
+
 SPIECE = ("sentencepiece", "hf_transformers_fixtures", "spiece.model")
 SMALL = 16_000  # characters; the large text is 4x this
 MAX_RATIO = 5.0

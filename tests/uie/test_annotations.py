@@ -19,6 +19,9 @@ from keras_encoders import uie
 from keras_encoders.uie import annotations
 from tests.models.ernie_m.test_uie_taskflow import paddle_python
 
+# Annotation import is pure Python, the same under every backend.
+pytestmark = pytest.mark.backend_independent
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVER = os.path.join(ROOT, "tests", "paddle_reference", "uie_data.py")
 

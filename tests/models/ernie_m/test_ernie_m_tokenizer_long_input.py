@@ -14,6 +14,9 @@ import pytest
 
 from tests.conftest import asset
 
+# The tokenizer's algorithm runs in TensorFlow ops under every backend.
+pytestmark = pytest.mark.backend_independent
+
 SPIECE = ("sentencepiece", "hf_transformers_fixtures", "spiece.model")
 # Extra peak memory allowed for a 200 KB string. Linear code needs ~80 MiB
 # here (~500 MiB for 1 MB); the quadratic version needed over 3 GiB at 100 KB.
