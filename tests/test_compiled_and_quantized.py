@@ -20,12 +20,13 @@ from tests.tiny_models import tiny_classifier
 from tests.tiny_models import tiny_labels
 
 
-# torch.compile of a training step and a predict step takes 45 to 95 s of a
-# 2-core CI machine per model (Keras layers break the graph into several). On
+# torch.compile of a training step and a predict step took 44 to 95 s per
+# model in a 2-core test run (Keras layers break the graph into several). On
 # torch, ERNIE-M's classifier runs by default: the task, the loss and the
 # optimizer compiled. NEZHA's relative and ConvBERT's mixed attention layers
-# are compiled on every call by tests/layers/test_torch_compile_recompiles.py;
-# their whole classifiers are `large` there.
+# are compiled, and checked not to recompile, by
+# tests/layers/test_torch_compile_recompiles.py; their whole classifiers are
+# `large` on torch.
 TORCH_COMPILE_BY_DEFAULT = ("ernie_m",)
 
 
