@@ -45,9 +45,10 @@ def pytest_collection_modifyitems(config, items):
     elsewhere = pytest.mark.skip(
         reason=f"backend-independent: checked under KERAS_BACKEND={INDEPENDENT_ON}"
     )
+    run_large = config.getoption("--run-large")
     on_independent = keras.config.backend() == INDEPENDENT_ON
     for item in items:
-        if "large" in item.keywords and not config.getoption("--run-large"):
+        if "large" in item.keywords and not run_large:
             item.add_marker(large)
         if "backend_independent" in item.keywords and not on_independent:
             item.add_marker(elsewhere)

@@ -11,6 +11,8 @@ import sys
 import keras
 import pytest
 
+from tests.conftest import INDEPENDENT_ON
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "benchmark.py")
 
@@ -40,8 +42,9 @@ def test_smoke_run(tmp_path):
         reference += ",onnxruntime"
     # The serving section exports under TensorFlow and runs the SavedModel,
     # transformers and ONNX Runtime in processes of their own, whatever
-    # KERAS_BACKEND is here: it is checked in the TensorFlow run only.
-    serving = backend == "tensorflow"
+    # KERAS_BACKEND is here: it is checked where the backend-independent
+    # tests run.
+    serving = backend == INDEPENDENT_ON
     command = [
         sys.executable, TOOL, "--smoke", "--out", str(tmp_path), "--models", "nezha",
         "--backends", backend, "--reference", reference,
