@@ -6,3 +6,4 @@ from keras_encoders.layers.grouped_dense import GroupedDense
 from keras_encoders.layers.mixed_attention import MixedAttention
 from keras_encoders.layers.conv_bert_encoder_layer import ConvBertEncoderLayer
 from keras_encoders.layers.blockwise_truncated_normal import BlockwiseTruncatedNormal
+from keras_encoders.layers.layer_norm import LayerNorm

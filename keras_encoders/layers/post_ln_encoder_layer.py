@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_encoders.layers.layer_norm import LayerNorm
 from keras_encoders.layers.multi_head_self_attention import (
     MultiHeadSelfAttention,
     sequence_shape,
@@ -143,7 +144,7 @@ class PostLNEncoderLayer(keras.layers.Layer):
         )
 
     def _layer_norm(self, name):
-        return keras.layers.LayerNormalization(
+        return LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
         )
 

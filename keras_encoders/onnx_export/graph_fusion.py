@@ -287,58 +287,51 @@ def _averages_last_axis(node, dims):
 
 
 def _fuse_layer_norm(graph, mean, shapes):
-    """TensorFlow's LayerNorm over the last axis of a 2-D or 3-D `x`, as
-    tf2onnx writes it (`Mean` a last-axis mean, see `_averages_last_axis`):
+    """A LayerNorm over the last axis of a 2-D or 3-D `x`, as tf2onnx writes
+    TensorFlow's arithmetic (`Mean` a last-axis mean, see
+    `_averages_last_axis`; `inverse` is Reciprocal(Sqrt(variance + epsilon))):
 
-        mean = Mean(x); variance = Mean((x - mean)^2)
-        scale = Reciprocal(Sqrt(variance + epsilon)) * gamma
-        y = x * scale + (-mean * scale + beta)
+        centered = x - Mean(x); variance = Mean(centered * centered)
+        y = centered * inverse * gamma + beta                  (`LayerNorm`)
+        y = x * scale + (-Mean(x) * scale + beta),             (Keras')
+            scale = inverse * gamma
 
-    as `LayerNormalization(x, gamma, beta, axis=-1, epsilon)`.
+    as `LayerNormalization(x, gamma, beta, axis=-1, epsilon)`. Both forms
+    reach the export: our layers use `LayerNorm`, keras-hub's heads (the
+    masked LM's) Keras' `LayerNormalization`.
     """
     x = mean.input[0]
     dims = shapes.get(x)
     if not _averages_last_axis(mean, dims) or dims[-1] is None:
         return
-    readers = {n.op_type: n for n in graph.readers.get(mean.output[0], [])}
-    if len(graph.readers.get(mean.output[0], [])) != 2 or set(readers) != {"Neg", "Sub"}:
+    readers = graph.readers.get(mean.output[0], [])
+    centered = next((n for n in readers if n.op_type == "Sub"), None)
+    if centered is None or list(centered.input) != [x, mean.output[0]]:
         return
-    negated, centered = readers["Neg"], readers["Sub"]
-    if list(centered.input) != [x, mean.output[0]]:
-        return
-    square = graph.only_reader(centered.output[0], "Mul")
-    if square is None or list(square.input) != [centered.output[0]] * 2:
-        return
-    variance = graph.only_reader(square.output[0], mean.op_type)
+    c = centered.output[0]
+    squares = [n for n in graph.readers.get(c, []) if n.op_type == "Mul" and list(n.input) == [c, c]]
+    variance = graph.only_reader(squares[0].output[0], mean.op_type) if len(squares) == 1 else None
     if not _averages_last_axis(variance, dims):
         return
     shifted = graph.only_reader(variance.output[0], "Add")
     epsilon = shifted and _other_constant(graph, shifted, variance.output[0])
     root = shifted and graph.only_reader(shifted.output[0], "Sqrt")
     inverse = root and graph.only_reader(root.output[0], "Reciprocal")
-    scale = inverse and graph.only_reader(inverse.output[0], "Mul")
-    gamma = scale and _other_constant(graph, scale, inverse.output[0])
-    if epsilon is None or gamma is None or epsilon.size != 1:
+    if (epsilon is None or inverse is None or epsilon.size != 1
+            or {mean.output[0], c} & graph.outputs):
         return
-    scaled = graph.readers.get(scale.output[0], [])
-    scaled_x = [n for n in scaled if n.op_type == "Mul" and set(n.input) == {x, scale.output[0]}]
-    scaled_mean = graph.only_reader(negated.output[0], "Mul")
-    if (
-        len(scaled) != 2 or len(scaled_x) != 1 or scaled_mean is None
-        or set(scaled_mean.input) != {negated.output[0], scale.output[0]}
-    ):
+    if len(readers) == 1 and len(graph.readers[c]) == 2:
+        tail = _centered_tail(graph, c, inverse)
+    elif (len(readers) == 2 and {n.op_type for n in readers} == {"Neg", "Sub"}
+          and len(graph.readers[c]) == 1):
+        tail = _keras_tail(graph, x, next(n for n in readers if n.op_type == "Neg"), inverse)
+    else:
         return
-    shift = graph.only_reader(scaled_mean.output[0], "Add")
-    beta = shift and _other_constant(graph, shift, scaled_mean.output[0])
-    total = shift and graph.only_reader(shift.output[0], "Add")
-    if shift is not None and beta is None:
-        # tf2onnx drops the `+ beta` of an all-zero beta (a fresh LayerNorm).
-        shift, total, beta = scaled_mean, shift, np.zeros_like(gamma)
+    if tail is None:
+        return
+    nodes, total, gamma, beta = tail
     if (
-        beta is None or total is None
-        or _name(graph.only_reader(scaled_x[0].output[0], "Add")) != total.output[0]
-        or set(total.input) != {scaled_x[0].output[0], shift.output[0]}
-        or not _is_last_axis_vector(gamma) or not _is_last_axis_vector(beta)
+        not _is_last_axis_vector(gamma) or not _is_last_axis_vector(beta)
         or not gamma.size == beta.size == dims[-1]
         or gamma.dtype != np.float32 or beta.dtype != np.float32
     ):
@@ -352,9 +345,59 @@ def _fuse_layer_norm(graph, mean, shapes):
         "LayerNormalization", [x, name + "/gamma", name + "/beta"], [name],
         name=total.name + "/LayerNormalization", axis=-1, epsilon=float(epsilon.reshape(())),
     )
-    removed = [mean, negated, centered, square, variance, shifted, root, inverse, scale,
-               scaled_x[0], scaled_mean, shift, total]  # shift is scaled_mean if beta is 0
+    removed = [mean, centered, squares[0], variance, shifted, root, inverse] + nodes
     graph.replace(removed, [fused], at=total)
+
+
+def _beta_add(graph, scaled):
+    """The Add of a constant (beta) that is the only reader of `scaled`, or
+    None: tf2onnx drops the `+ beta` of an all-zero beta (a fresh LayerNorm),
+    and the LayerNorm then ends at `scaled`."""
+    add = graph.only_reader(scaled.output[0], "Add")
+    return add if add is not None and _other_constant(graph, add, scaled.output[0]) is not None else None
+
+
+def _centered_tail(graph, centered, inverse):
+    """`(nodes, total, gamma, beta)` of `centered * inverse * gamma + beta`."""
+    normed = graph.only_reader(inverse.output[0], "Mul")
+    if normed is None or set(normed.input) != {centered, inverse.output[0]}:
+        return None
+    scaled = graph.only_reader(normed.output[0], "Mul")
+    gamma = scaled and _other_constant(graph, scaled, normed.output[0])
+    if gamma is None:
+        return None
+    add = _beta_add(graph, scaled)
+    if add is None:
+        return [normed, scaled], scaled, gamma, np.zeros_like(gamma)
+    return [normed, scaled, add], add, gamma, _other_constant(graph, add, scaled.output[0])
+
+
+def _keras_tail(graph, x, negated, inverse):
+    """`(nodes, total, gamma, beta)` of `x * scale + (-mean * scale + beta)`,
+    `scale = inverse * gamma`."""
+    scale = graph.only_reader(inverse.output[0], "Mul")
+    gamma = scale and _other_constant(graph, scale, inverse.output[0])
+    if gamma is None:
+        return None
+    scaled = graph.readers.get(scale.output[0], [])
+    scaled_x = [n for n in scaled if n.op_type == "Mul" and set(n.input) == {x, scale.output[0]}]
+    scaled_mean = graph.only_reader(negated.output[0], "Mul")
+    if (
+        len(scaled) != 2 or len(scaled_x) != 1 or scaled_mean is None
+        or set(scaled_mean.input) != {negated.output[0], scale.output[0]}
+    ):
+        return None
+    shift = _beta_add(graph, scaled_mean) or scaled_mean
+    beta = _other_constant(graph, shift, scaled_mean.output[0]) if shift is not scaled_mean else None
+    total = graph.only_reader(shift.output[0], "Add")
+    if (
+        total is None
+        or _name(graph.only_reader(scaled_x[0].output[0], "Add")) != total.output[0]
+        or set(total.input) != {scaled_x[0].output[0], shift.output[0]}
+    ):
+        return None
+    nodes = [negated, scale, scaled_x[0], scaled_mean, shift, total]  # shift may be scaled_mean
+    return nodes, total, gamma, np.zeros_like(gamma) if beta is None else beta
 
 
 def _rewrite_gelu(graph, erf):

@@ -34,17 +34,28 @@ def tensordot_nodes(x, out, shape_source=None):
     ]
 
 
-def layer_norm_nodes(x, out, beta=True):
-    """TensorFlow's LayerNorm as tf2onnx writes it."""
+LAYER_NORM_FORMS = ["centered", "keras"]
+
+
+def layer_norm_nodes(x, out, beta=True, form="centered"):
+    """A LayerNorm as tf2onnx writes TensorFlow's arithmetic: our
+    `LayerNorm`'s `(x - mean) * inverse * gamma + beta` ("centered"), or
+    Keras' `x * scale + (-mean * scale + beta)` ("keras"; keras-hub's heads)."""
     nodes = [
         helper.make_node("GlobalAveragePool", [x], ["mean"]),
-        helper.make_node("Neg", ["mean"], ["neg"]),
         helper.make_node("Sub", [x, "mean"], ["centered"]),
         helper.make_node("Mul", ["centered", "centered"], ["square"]),
         helper.make_node("GlobalAveragePool", ["square"], ["variance"]),
         helper.make_node("Add", ["variance", "epsilon"], ["shifted"]),
         helper.make_node("Sqrt", ["shifted"], ["root"]),
         helper.make_node("Reciprocal", ["root"], ["inverse"]),
+    ]
+    if form == "centered":
+        nodes += [helper.make_node("Mul", ["centered", "inverse"], ["normed"]),
+                  helper.make_node("Mul", ["normed", "gamma"], ["scaled" if beta else out])]
+        return nodes + [helper.make_node("Add", ["scaled", "beta"], [out])] if beta else nodes
+    nodes += [
+        helper.make_node("Neg", ["mean"], ["neg"]),
         helper.make_node("Mul", ["inverse", "gamma"], ["scale"]),
         helper.make_node("Mul", [x, "scale"], ["scaled_x"]),
         helper.make_node("Mul", ["neg", "scale"], ["scaled_mean"]),
@@ -92,11 +103,12 @@ def fused(proto):
     return graph_fusion.fuse(copy)
 
 
+@pytest.mark.parametrize("form", LAYER_NORM_FORMS)
 @pytest.mark.parametrize("beta", [True, False], ids=["beta", "zero_beta"])
-def test_dense_and_layer_norm_fuse_to_the_same_numbers(beta):
+def test_dense_and_layer_norm_fuse_to_the_same_numbers(beta, form):
     original = model(tensordot_nodes("x", "dense") + [
         helper.make_node("Relu", ["dense"], ["h"]),
-    ] + [helper.make_node("MatMul", ["h", "back"], ["h4"])] + layer_norm_nodes("h4", "y", beta))
+    ] + [helper.make_node("MatMul", ["h", "back"], ["h4"])] + layer_norm_nodes("h4", "y", beta, form))
     original.graph.initializer.append(constant("back", RNG.randn(O, H).astype("float32")))
     after = fused(original)
     assert ops(after) == ["MatMul", "Relu", "MatMul", "LayerNormalization"]
@@ -104,12 +116,13 @@ def test_dense_and_layer_norm_fuse_to_the_same_numbers(beta):
     np.testing.assert_allclose(run(after, x)[0], run(original, x)[0], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("form", LAYER_NORM_FORMS)
 @pytest.mark.parametrize("read", [(), ("flat", "variance")], ids=["control", "read"])
-def test_read_intermediates(read):
+def test_read_intermediates(read, form):
     """The flattened input and the variance are graph outputs too: the
     flattening stays for its other reader (the MatMul still reads x), the
     LayerNorm is not fused."""
-    original = model(tensordot_nodes("x", "dense") + layer_norm_nodes("dense3", "y"),
+    original = model(tensordot_nodes("x", "dense") + layer_norm_nodes("dense3", "y", form=form),
                      extra_outputs=read)
     original.graph.node.insert(9, helper.make_node("MatMul", ["dense", "back"], ["dense3"]))
     original.graph.initializer.append(constant("back", RNG.randn(O, H).astype("float32")))
@@ -289,3 +302,14 @@ def test_a_dense_on_rows_stays_out_of_gemm(tmp_path):
     three_d = model(list(original.graph.node))
     three_d.graph.initializer.append(constant("bias", RNG.randn(O).astype("float32")))
     assert ops(fused(three_d)) == ops(three_d)
+
+
+@pytest.mark.parametrize("reader", ["centered", "normed", "mean"])
+def test_a_centered_layer_norm_with_a_second_reader_stays(reader):
+    """A tensor inside our LayerNorm's pattern read elsewhere too (here by a
+    graph output) keeps the pattern as it is."""
+    original = model(layer_norm_nodes("x", "y") + [helper.make_node("Relu", [reader], ["other"])],
+                     extra_outputs=("other",))
+    after = fused(original)
+    assert ops(after) == ops(original)
+    assert ops(fused(model(layer_norm_nodes("x", "y")))) == ["LayerNormalization"]  # the control

@@ -5,6 +5,7 @@ from keras_hub.layers import PositionEmbedding
 from keras_hub.layers import ReversibleEmbedding
 
 from keras_encoders.layers.conv_bert_encoder_layer import ConvBertEncoderLayer
+from keras_encoders.layers.layer_norm import LayerNorm
 from keras_encoders.layers.mixed_attention import mixed_attention_dims
 from keras_encoders.models import backbone_checks
 from keras_encoders.models.encoder_backbone import EncoderBackbone
@@ -109,7 +110,7 @@ class ConvBertBackbone(EncoderBackbone):
             dtype=dtype,
             name="segment_embedding",
         )
-        self.embeddings_layer_norm = keras.layers.LayerNormalization(
+        self.embeddings_layer_norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm"
         )
         self.embeddings_dropout = keras.layers.Dropout(

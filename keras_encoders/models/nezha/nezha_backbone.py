@@ -4,6 +4,7 @@ import keras
 from keras_hub.layers import ReversibleEmbedding
 
 from keras_encoders.layers.post_ln_encoder_layer import PostLNEncoderLayer
+from keras_encoders.layers.layer_norm import LayerNorm
 from keras_encoders.models import backbone_checks
 from keras_encoders.models.encoder_backbone import EncoderBackbone
 from keras_encoders.models.encoder_backbone import kernel_initializer
@@ -78,7 +79,7 @@ class NezhaBackbone(EncoderBackbone):
             dtype=dtype,
             name="segment_embedding",
         )
-        self.embeddings_layer_norm = keras.layers.LayerNormalization(
+        self.embeddings_layer_norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm"
         )
         self.embeddings_dropout = keras.layers.Dropout(
