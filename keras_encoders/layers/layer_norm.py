@@ -27,11 +27,12 @@ class LayerNorm(keras.layers.LayerNormalization):
     taken (last axis, `center`, `scale`, no `rms_scaling`).
 
     Example:
+    >>> import keras
     >>> import numpy as np
     >>> from keras_encoders.layers import LayerNorm
     >>> x = np.random.uniform(size=(2, 3, 8)).astype("float32")
-    >>> y = LayerNorm(epsilon=1e-12)(x)
-    >>> bool(np.allclose(np.asarray(y).mean(-1), 0.0, atol=1e-6))
+    >>> y = keras.ops.convert_to_numpy(LayerNorm(epsilon=1e-12)(x))
+    >>> bool(np.allclose(y.mean(-1), 0.0, atol=1e-6))
     True
     """
 
