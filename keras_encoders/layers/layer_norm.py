@@ -15,10 +15,12 @@ class LayerNorm(keras.layers.LayerNormalization):
     gamma`. The numbers are the same to float32 rounding (a few ulps).
 
     Why: TensorFlow runs each elementwise op as its own pass over the
-    (tokens, features) matrix. Keras' form makes eight (its `inv` is already
-    full size), this one five; on a base encoder's SavedModel that was 3% of
-    a 1-text call (about 1% at 8 texts), in interleaved A/Bs on all three
-    models. JAX computes the same form (under `jit`, XLA fuses either one).
+    (tokens, features) matrix. In TensorFlow's optimized graph Keras' form
+    makes six such passes besides the two means (its `inv` is already full
+    size, and its variance is a broadcasting SquaredDifference, four times
+    the cost of a Square), this one five; on a base encoder's SavedModel that
+    was 3-4% of a 1-text call (1-3% at 8 texts), in interleaved A/Bs on all
+    three models. JAX computes the same form (under `jit`, XLA fuses either one).
     On torch, Keras calls `torch.nn.functional.layer_norm`, one fused
     kernel, and this layer leaves it to Keras.
 
