@@ -330,6 +330,7 @@ def _fuse_layer_norm(graph, mean, shapes):
     if tail is None:
         return
     nodes, total, gamma, beta = tail
+    beta = np.zeros_like(gamma) if beta is None else beta
     if (
         not _is_last_axis_vector(gamma) or not _is_last_axis_vector(beta)
         or not gamma.size == beta.size == dims[-1]
@@ -350,15 +351,17 @@ def _fuse_layer_norm(graph, mean, shapes):
 
 
 def _beta_add(graph, scaled):
-    """The Add of a constant (beta) that is the only reader of `scaled`, or
-    None: tf2onnx drops the `+ beta` of an all-zero beta (a fresh LayerNorm),
-    and the LayerNorm then ends at `scaled`."""
+    """`(add, beta)`: the Add of a constant that is the only reader of
+    `scaled`, and that constant; `(None, None)` when there is none: tf2onnx
+    drops the `+ beta` of an all-zero beta (a fresh LayerNorm)."""
     add = graph.only_reader(scaled.output[0], "Add")
-    return add if add is not None and _other_constant(graph, add, scaled.output[0]) is not None else None
+    beta = add and _other_constant(graph, add, scaled.output[0])
+    return (add, beta) if beta is not None else (None, None)
 
 
 def _centered_tail(graph, centered, inverse):
-    """`(nodes, total, gamma, beta)` of `centered * inverse * gamma + beta`."""
+    """`(nodes, total, gamma, beta)` of `centered * inverse * gamma + beta`
+    (beta None where it is 0: the LayerNorm ends at the gamma product)."""
     normed = graph.only_reader(inverse.output[0], "Mul")
     if normed is None or set(normed.input) != {centered, inverse.output[0]}:
         return None
@@ -366,15 +369,14 @@ def _centered_tail(graph, centered, inverse):
     gamma = scaled and _other_constant(graph, scaled, normed.output[0])
     if gamma is None:
         return None
-    add = _beta_add(graph, scaled)
-    if add is None:
-        return [normed, scaled], scaled, gamma, np.zeros_like(gamma)
-    return [normed, scaled, add], add, gamma, _other_constant(graph, add, scaled.output[0])
+    add, beta = _beta_add(graph, scaled)
+    total = add or scaled
+    return [normed, scaled, total], total, gamma, beta
 
 
 def _keras_tail(graph, x, negated, inverse):
     """`(nodes, total, gamma, beta)` of `x * scale + (-mean * scale + beta)`,
-    `scale = inverse * gamma`."""
+    `scale = inverse * gamma` (beta None where it is 0)."""
     scale = graph.only_reader(inverse.output[0], "Mul")
     gamma = scale and _other_constant(graph, scale, inverse.output[0])
     if gamma is None:
@@ -387,8 +389,8 @@ def _keras_tail(graph, x, negated, inverse):
         or set(scaled_mean.input) != {negated.output[0], scale.output[0]}
     ):
         return None
-    shift = _beta_add(graph, scaled_mean) or scaled_mean
-    beta = _other_constant(graph, shift, scaled_mean.output[0]) if shift is not scaled_mean else None
+    add, beta = _beta_add(graph, scaled_mean)
+    shift = add or scaled_mean
     total = graph.only_reader(shift.output[0], "Add")
     if (
         total is None
@@ -396,8 +398,7 @@ def _keras_tail(graph, x, negated, inverse):
         or set(total.input) != {scaled_x[0].output[0], shift.output[0]}
     ):
         return None
-    nodes = [negated, scale, scaled_x[0], scaled_mean, shift, total]  # shift may be scaled_mean
-    return nodes, total, gamma, np.zeros_like(gamma) if beta is None else beta
+    return [negated, scale, scaled_x[0], scaled_mean, shift, total], total, gamma, beta
 
 
 def _rewrite_gelu(graph, erf):
