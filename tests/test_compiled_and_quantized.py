@@ -6,6 +6,7 @@ predict the same numbers as the uncompiled model. `backbone.quantize("int8")`
 must leave a model that runs compiled and stays close to float32.
 """
 
+import gc
 import warnings
 
 import keras
@@ -85,3 +86,60 @@ def test_int8_quantize_small_drift(model):
     assert drift.max() < 0.1, drift.max()
     cosine = np.sum(out * reference) / (np.linalg.norm(out) * np.linalg.norm(reference))
     assert cosine > 0.999
+
+
+@pytest.fixture
+def unfrozen_process():
+    """The process as a user's is: nothing frozen (the suite freezes what it
+    imported; tests/conftest.py), frozen again afterwards."""
+    gc.unfreeze()
+    try:
+        yield
+    finally:
+        gc.freeze()
+
+
+@pytest.mark.parametrize("make", [tiny_backbone, tiny_classifier], ids=["backbone", "task"])
+def test_quantize_freezes_what_exists_for_keras_collections_only(make, unfrozen_process, monkeypatch):
+    """Keras collects after every kernel it replaces; those collections run
+    with the process's objects frozen, the last one (ours) with them back,
+    and the weights are those of Keras' own path."""
+    counts = []
+    collect = gc.collect
+
+    def counting_collect(*args):
+        counts.append(gc.get_freeze_count())
+        return collect(*args)
+
+    keras.utils.set_random_seed(0)
+    ours = make("nezha", num_layers=2)
+    keras.utils.set_random_seed(0)
+    theirs = make("nezha", num_layers=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keras.Model.quantize(theirs, "int8")  # Keras' path, without the mixin
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setattr(gc, "collect", counting_collect)
+        ours.quantize("int8")
+        monkeypatch.setattr(gc, "collect", collect)
+    assert len(counts) >= 6 * 2 + 1, "one collection per replaced kernel, and ours"
+    assert all(count > 0 for count in counts[:-1]), counts
+    assert counts[-1] == 0 and gc.get_freeze_count() == 0, "the freeze is undone"
+    assert [w.path for w in ours.weights] == [w.path for w in theirs.weights]
+    for a, b in zip(ours.weights, theirs.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=a.path)
+
+
+def test_quantize_leaves_a_process_that_froze_objects_itself_frozen(monkeypatch):
+    # The suite froze what it imported (tests/conftest.py), as a server may
+    # before it forks: quantize must not unfreeze it.
+    assert gc.get_freeze_count() > 0
+    calls = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    backbone = tiny_backbone("nezha")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        backbone.quantize("int8")
+    assert calls == []
+    assert any(keras.backend.standardize_dtype(w.dtype) == "int8" for w in backbone.weights)

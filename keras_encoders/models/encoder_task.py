@@ -8,6 +8,7 @@ from keras import ops
 from keras_encoders.models import label_checks
 from keras_encoders.models.encoder_backbone import host_array, kernel_initializer, refusing_bad_ids
 from keras_encoders.models.preset_folder import GuardsPresetFolder
+from keras_encoders.models.quantization import QuantizesQuickly
 
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
 
@@ -64,7 +65,7 @@ def renamed_summary(config):
     return config
 
 
-class EncoderTask(GuardsPresetFolder):
+class EncoderTask(GuardsPresetFolder, QuantizesQuickly):
     """Mixin for every task: preprocessing traced once, host ids checked.
 
     keras-hub maps `preprocess_samples` over a new `tf.data` pipeline in every
