@@ -300,6 +300,28 @@ class EncoderTask(GuardsPresetFolder, QuantizesQuickly):
         if optimizer_built and self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def save_to_preset(self, preset_dir, max_shard_size=10, overwrite=False):
+        """Save to a Keras preset directory (see `GuardsPresetFolder`).
+
+        A task whose head was quantized (`task.quantize("int8")`) is refused
+        before anything is written: keras-hub's task config does not record
+        the head's quantized layout, so such a preset would fail to load.
+        """
+        backbone = {id(layer) for layer in self.backbone._flatten_layers()}
+        quantized = [
+            layer.path for layer in self._flatten_layers(include_self=False)
+            if id(layer) not in backbone and getattr(layer, "quantization_mode", None)
+        ]
+        if quantized:
+            raise ValueError(
+                f"{self.__class__.__name__}'s head layers {quantized} are quantized, and "
+                "keras-hub's task preset does not record that: the preset would not "
+                "load. Save the task before quantizing and call `quantize` after "
+                "`from_preset`, or quantize only the backbone (`task.backbone."
+                "quantize(...)`): quantized backbones save and reload."
+            )
+        return super().save_to_preset(preset_dir, max_shard_size=max_shard_size, overwrite=overwrite)
+
     def save_task_weights(self, filepath):
         keras.saving.save_weights(self, filepath, objects_to_skip=self.not_task_weights())
 

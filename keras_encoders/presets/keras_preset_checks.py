@@ -93,9 +93,32 @@ def check_tokenizer_fields(config, path):
 
 def bytes_per_parameter(dtype):
     """The fewest bytes a weights file stores a parameter in, for a saved
-    dtype policy (a serialized policy, or its name)."""
+    dtype policy: a name, a serialized policy, or the serialized policy map
+    of a quantized model (the fewest of its policies: its int8 or int4
+    kernels sit beside float32 norms and biases)."""
+    config = dtype.get("config") if isinstance(dtype, dict) else None
+    if isinstance(config, dict) and "policy_map" in config:
+        policies = config.get("policy_map")
+        policies = list(policies.values()) if isinstance(policies, dict) else []
+        return min(_policy_bytes(p) for p in [config.get("default_policy"), *policies])
+    return _policy_bytes(dtype)
+
+
+def is_quantized_policy(dtype):
+    """Whether a saved dtype policy is a quantized model's: a policy map
+    (what `quantize` leaves a model with) or a quantized policy."""
+    config = dtype.get("config") if isinstance(dtype, dict) else None
+    return isinstance(config, dict) and ("policy_map" in config or "mode" in config)
+
+
+def _policy_bytes(dtype):
+    """`bytes_per_parameter` of one policy (never a map: read once, not
+    recursively, whatever a file nests)."""
     if isinstance(dtype, dict):
-        dtype = (dtype.get("config") or {}).get("name")
+        config = dtype.get("config")
+        config = config if isinstance(config, dict) else {}
+        # A quantized policy is saved as its mode ("int8") and source dtype.
+        dtype = config.get("name") or config.get("mode")
     name = str(dtype or "float32")
     if name in ("float32", "float64") or name.startswith("mixed_"):
         return 4  # mixed policies keep float32 variables
@@ -103,7 +126,7 @@ def bytes_per_parameter(dtype):
         return 2
     if "int8" in name or "float8" in name:
         return 1
-    return 0.5  # int4 (two per byte), or a policy map: the loosest bound
+    return 0.5  # int4 (two per byte), or unknown: the loosest bound
 
 
 class CheckedKerasPresetLoader(preset_utils.KerasPresetLoader):
@@ -135,6 +158,12 @@ class CheckedKerasPresetLoader(preset_utils.KerasPresetLoader):
         ceiling = self.check_backbone_config(self.config, preset_utils.CONFIG_FILE, load_weights)
         if ceiling is None:
             return super().load_backbone(cls, load_weights, **kwargs)
+        if kwargs.get("dtype") is None and is_quantized_policy(self.config["config"].get("dtype")):
+            # keras-hub's loader replaces the saved policy with the `dtype`
+            # asked for, None included: a quantized backbone would be built
+            # in float32 and refuse its own int8 weights. Its task loader
+            # keeps a saved quantized policy when none is asked for; so do we.
+            kwargs["dtype"] = self.config["config"]["dtype"]
         with backbone_checks.allow_parameters(ceiling):
             return super().load_backbone(cls, load_weights, **kwargs)
 

@@ -8,7 +8,9 @@ import json
 import os
 import resource
 import shutil
+import warnings
 
+import keras
 import numpy as np
 import pytest
 
@@ -17,11 +19,14 @@ from keras_encoders import models
 from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.utils import text_utils
 from tests.conftest import asset
+from tests.conftest import to_numpy
 from tests.convert.test_hostile_checkpoints import MiB
 from tests.convert.test_hostile_checkpoints import assert_refused
 from tests.convert.test_hostile_checkpoints import tiny_nezha_dir  # noqa: F401  (fixture)
 from tests.convert.test_hostile_checkpoints import with_config
 from tests.tiny_models import tiny_backbone
+from tests.tiny_models import tiny_batch
+from tests.tiny_models import tiny_classifier
 
 SPM = ("sentencepiece", "hf_transformers_fixtures", "test_sentencepiece_bpe.model")
 BACKBONES = {"nezha": models.NezhaBackbone, "convbert": models.ConvBertBackbone, "ernie_m": models.ErnieMBackbone}
@@ -279,3 +284,95 @@ def test_original_checkpoint_config_its_tensors_cannot_fill_is_refused(model, ki
     )
     refused(lambda: sources.build_model(src), CheckpointFormatError,
             "ckpt/config.json", "ckpt/model", "16,384 bytes", "does not match its weights")
+
+
+@pytest.fixture(scope="module")
+def quantized_presets(tmp_path_factory):
+    """Tiny int8 backbones, and a classifier on an int8 backbone, saved as presets."""
+    root = tmp_path_factory.mktemp("quantized")
+    saved = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # layers without int8 kernels stay float
+        for model in BACKBONES:
+            backbone = tiny_backbone(model, num_layers=2)
+            backbone.quantize("int8")
+            backbone.save_to_preset(str(root / model))
+            saved[model] = backbone
+        task = tiny_classifier("nezha")
+        task.backbone.quantize("int8")
+        task.save_to_preset(str(root / "classifier"))
+        saved["classifier"] = task
+    return root, saved
+
+
+def assert_same_weights(got, want):
+    assert [(w.path, str(w.dtype)) for w in got.weights] == [(w.path, str(w.dtype)) for w in want.weights]
+    assert any("int8" in str(w.dtype) for w in got.weights)
+    for a, b in zip(got.weights, want.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=a.path)
+
+
+@pytest.mark.parametrize("model", sorted(BACKBONES))
+def test_quantized_backbone_presets_reload(quantized_presets, model):
+    """An int8 backbone's preset (a policy map of int8 layers) passes the
+    size check at one byte per parameter and is rebuilt in int8 (keras-hub's
+    own backbone loader would build it in float32 and fail on its weights)."""
+    root, saved = quantized_presets
+    loaded = BACKBONES[model].from_preset(str(root / model))
+    assert_same_weights(loaded, saved[model])
+    x = tiny_batch(model)
+    np.testing.assert_array_equal(to_numpy(loaded(x)["sequence_output"]),
+                                  to_numpy(saved[model](x)["sequence_output"]))
+
+
+def test_task_with_a_quantized_head_is_refused_before_saving(tmp_path):
+    task = tiny_classifier("nezha")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task.quantize("int8")
+    with pytest.raises(ValueError, match=r"head layers \['logits'\] are quantized.*backbone"):
+        task.save_to_preset(str(tmp_path / "preset"))
+    assert not (tmp_path / "preset").exists()
+
+
+def test_task_with_a_quantized_backbone_reloads(quantized_presets):
+    root, saved = quantized_presets
+    loaded = models.NezhaTextClassifier.from_preset(str(root / "classifier"))
+    assert_same_weights(loaded, saved["classifier"])
+    x = tiny_batch("nezha")
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(saved["classifier"](x)))
+
+
+@pytest.mark.parametrize("model", sorted(BACKBONES))
+def test_quantized_config_its_weights_cannot_hold_is_refused(quantized_presets, tmp_path, model):
+    root, _ = quantized_presets
+    fields = dict(ENORMOUS["deep-and-wide"])
+    if model == "convbert":
+        fields["embedding_dim"] = fields["hidden_dim"]
+    folder = edited(root / model, tmp_path, "config.json", set_backbone(**fields))
+    refused(
+        lambda: BACKBONES[model].from_preset(folder), CheckpointFormatError,
+        os.path.join(folder, "config.json"), "does not match its weights",
+    )
+
+
+def test_bytes_per_parameter_of_saved_policies():
+    """Keras' own serializations: plain, mixed and quantized policies, and
+    the policy map `quantize` leaves a model with (its fewest bytes)."""
+    from keras_encoders.presets.keras_preset_checks import bytes_per_parameter
+
+    def saved(policy):
+        return keras.saving.serialize_keras_object(policy)
+
+    policies = keras.dtype_policies
+    assert bytes_per_parameter(None) == 4
+    assert bytes_per_parameter("float32") == 4
+    assert bytes_per_parameter(saved(policies.DTypePolicy("mixed_bfloat16"))) == 4
+    assert bytes_per_parameter(saved(policies.DTypePolicy("bfloat16"))) == 2
+    assert bytes_per_parameter(saved(policies.QuantizedDTypePolicy("int8", "float32"))) == 1
+    assert bytes_per_parameter(saved(policies.QuantizedDTypePolicy("int4", "float32"))) == 0.5
+    int8_map = policies.DTypePolicyMap()
+    int8_map["layer/dense"] = policies.QuantizedDTypePolicy("int8", "float32")
+    assert bytes_per_parameter(saved(int8_map)) == 1
+    int8_map["layer/other"] = policies.QuantizedDTypePolicy("int4", "float32")
+    assert bytes_per_parameter(saved(int8_map)) == 0.5
