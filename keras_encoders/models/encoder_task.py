@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_encoders.models import label_checks
+from keras_encoders.models.backbone_checks import short_repr
 from keras_encoders.models.encoder_backbone import host_array, kernel_initializer, refusing_bad_ids
 from keras_encoders.models.preset_folder import GuardsPresetFolder
 from keras_encoders.models.quantization import QuantizesQuickly
@@ -95,6 +96,9 @@ class EncoderTask(GuardsPresetFolder, QuantizesQuickly):
     - Presets hold the model, not the training state: `save_to_preset`
       writes no optimizer variables, and loading ignores those of presets
       that have them.
+    - A quantized task (`task.quantize("int8")`) reloads from its preset or
+      `.keras` file in int8: the config records the head's quantized layers
+      (`head_quantization`), which keras-hub's task config leaves out.
     """
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
@@ -300,27 +304,62 @@ class EncoderTask(GuardsPresetFolder, QuantizesQuickly):
         if optimizer_built and self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def save_to_preset(self, preset_dir, max_shard_size=10, overwrite=False):
-        """Save to a Keras preset directory (see `GuardsPresetFolder`).
-
-        A task whose head was quantized (`task.quantize("int8")`) is refused
-        before anything is written: keras-hub's task config does not record
-        the head's quantized layout, so such a preset would fail to load.
-        """
+    def head_quantization(self):
+        """`{path: serialized policy}` of the head's quantized layers (after
+        `task.quantize`); the backbone's are in its own config."""
         backbone = {id(layer) for layer in self.backbone._flatten_layers()}
-        quantized = [
-            layer.path for layer in self._flatten_layers(include_self=False)
-            if id(layer) not in backbone and getattr(layer, "quantization_mode", None)
-        ]
+        found = {}
+        for layer in self._flatten_layers(include_self=False):
+            if id(layer) in backbone or not getattr(layer, "quantization_mode", None):
+                continue
+            policy = layer.dtype_policy
+            if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
+                policy = policy[layer.path]  # a reloaded head's: the backbone's map
+            found[layer.path] = keras.saving.serialize_keras_object(policy)
+        return found
+
+    def get_config(self):
+        # keras-hub's task config leaves out how the head was quantized, and
+        # a quantized task's preset or `.keras` file would rebuild a float
+        # head that refuses its own int8 weights.
+        config = super().get_config()
+        quantized = self.head_quantization()
         if quantized:
+            config["head_quantization"] = quantized
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        quantized = config.pop("head_quantization", None)
+        if not quantized:
+            return super().from_config(config)
+        if not isinstance(quantized, dict) or not isinstance(config.get("backbone"), dict):
             raise ValueError(
-                f"{self.__class__.__name__}'s head layers {quantized} are quantized, and "
-                "keras-hub's task preset does not record that: the preset would not "
-                "load. Save the task before quantizing and call `quantize` after "
-                "`from_preset`, or quantize only the backbone (`task.backbone."
-                "quantize(...)`): quantized backbones save and reload."
+                "`head_quantization` needs a mapping of layer paths to policies and a "
+                f"serialized backbone; got {short_repr(quantized)}."
             )
-        return super().save_to_preset(preset_dir, max_shard_size=max_shard_size, overwrite=overwrite)
+        # Every head layer is built with the backbone's dtype policy: in a
+        # policy map holding the head's paths, they are built quantized, and
+        # the weights loaded next fill them.
+        backbone = dict(config["backbone"])
+        backbone["config"] = dict(backbone["config"])
+        policy = keras.dtype_policies.get(backbone["config"].get("dtype"))
+        if not isinstance(policy, keras.dtype_policies.DTypePolicyMap):
+            policy = keras.dtype_policies.DTypePolicyMap(default_policy=policy)
+        for path, layer_policy in quantized.items():
+            policy[path] = keras.dtype_policies.get(layer_policy)
+        backbone["config"]["dtype"] = keras.saving.serialize_keras_object(policy)
+        config["backbone"] = backbone
+        task = super().from_config(config)
+        built = task.head_quantization()
+        if sorted(built) != sorted(quantized):
+            raise ValueError(
+                f"`head_quantization` names {short_repr(sorted(quantized))}, but "
+                f"{cls.__name__}'s head has quantized {short_repr(sorted(built))}: the "
+                "configuration does not match the task."
+            )
+        return task
 
     def save_task_weights(self, filepath):
         keras.saving.save_weights(self, filepath, objects_to_skip=self.not_task_weights())
