@@ -18,7 +18,7 @@ class QuantizesQuickly:
     Here the objects that exist when `quantize` starts are frozen
     (`gc.freeze()`) for its duration, so Keras' collections walk only what
     quantization itself creates, and unfrozen and collected once at the end:
-    0.3-0.5 s for a base encoder, the same weights. The replaced kernels are
+    0.4-0.8 s for a base encoder, the same weights. The replaced kernels are
     released by their reference counts as Keras deletes them, so the peak
     memory is the same (ERNIE-M base on the three backends, measured).
 
