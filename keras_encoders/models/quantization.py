@@ -1,6 +1,5 @@
 """`quantize()` without walking the whole process once per replaced kernel."""
 
-import contextlib
 import gc
 
 
@@ -28,21 +27,11 @@ class QuantizesQuickly:
     """
 
     def quantize(self, mode=None, config=None, **kwargs):
-        with collecting_once():
+        if gc.get_freeze_count():
             return super().quantize(mode=mode, config=config, **kwargs)
-
-
-@contextlib.contextmanager
-def collecting_once():
-    """Within this block, full collections skip the objects that existed
-    when it began; one runs at its end (see `QuantizesQuickly`). Does
-    nothing in a process that froze objects itself."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.collect()
+        gc.freeze()
+        try:
+            return super().quantize(mode=mode, config=config, **kwargs)
+        finally:
+            gc.unfreeze()
+            gc.collect()
