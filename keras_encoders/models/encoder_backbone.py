@@ -10,7 +10,7 @@ from keras_hub.models import Backbone
 
 from keras_encoders.layers.blockwise_truncated_normal import BlockwiseTruncatedNormal
 from keras_encoders.models.preset_folder import GuardsPresetFolder
-from keras_encoders.models.quantization import QuantizesQuickly
+from keras_encoders.models.quantization import Quantizable
 
 
 def kernel_initializer(stddev=0.02):
@@ -109,7 +109,7 @@ def _dtype_name(x):
     return keras.backend.standardize_dtype(dtype)
 
 
-class EncoderBackbone(GuardsPresetFolder, QuantizesQuickly, Backbone):
+class EncoderBackbone(GuardsPresetFolder, Quantizable, Backbone):
     """Backbone base that refuses inputs which would give silently wrong numbers.
 
     Checked on every call: integer dtypes for ids, matching shapes, no

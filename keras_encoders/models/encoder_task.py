@@ -9,7 +9,7 @@ from keras_encoders.models import label_checks
 from keras_encoders.models.backbone_checks import short_repr
 from keras_encoders.models.encoder_backbone import host_array, kernel_initializer, refusing_bad_ids
 from keras_encoders.models.preset_folder import GuardsPresetFolder
-from keras_encoders.models.quantization import QuantizesQuickly
+from keras_encoders.models.quantization import Quantizable
 
 LOSS_TYPES = ("single_label_classification", "regression", "multi_label_classification")
 
@@ -66,7 +66,7 @@ def renamed_summary(config):
     return config
 
 
-class EncoderTask(GuardsPresetFolder, QuantizesQuickly):
+class EncoderTask(GuardsPresetFolder, Quantizable):
     """Mixin for every task: preprocessing traced once, host ids checked.
 
     keras-hub maps `preprocess_samples` over a new `tf.data` pipeline in every
@@ -314,7 +314,7 @@ class EncoderTask(GuardsPresetFolder, QuantizesQuickly):
                 continue
             policy = layer.dtype_policy
             if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
-                policy = policy[layer.path]  # a reloaded head's: the backbone's map
+                policy = policy[layer.path]  # a head built by hand with a policy map
             found[layer.path] = keras.saving.serialize_keras_object(policy)
         return found
 
@@ -348,6 +348,8 @@ class EncoderTask(GuardsPresetFolder, QuantizesQuickly):
         if not isinstance(policy, keras.dtype_policies.DTypePolicyMap):
             policy = keras.dtype_policies.DTypePolicyMap(default_policy=policy)
         for path, layer_policy in quantized.items():
+            if path in policy:  # a reloaded task's backbone saved the map with them
+                del policy[path]
             policy[path] = keras.dtype_policies.get(layer_policy)
         backbone["config"]["dtype"] = keras.saving.serialize_keras_object(policy)
         config["backbone"] = backbone
