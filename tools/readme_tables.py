@@ -56,13 +56,17 @@ def models_table():
     return "\n".join(rows)
 
 
+def _package_sources():
+    """`(path from the root, source)` of every module of the package."""
+    for path in sorted(glob.glob(os.path.join(ROOT, "keras_encoders", "**", "*.py"), recursive=True)):
+        with open(path, encoding="utf-8") as f:
+            yield os.path.relpath(path, ROOT).replace(os.sep, "/"), f.read()
+
+
 def private_apis():
     """`{keras_hub.src name: [files]}` from the package's imports and uses."""
     found = {}
-    for path in sorted(glob.glob(os.path.join(ROOT, "keras_encoders", "**", "*.py"), recursive=True)):
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-        rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
+    for rel, source in _package_sources():
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_hub.src"):
                 for alias in node.names:
@@ -74,18 +78,12 @@ def private_apis():
     return {k: sorted(v) for k, v in sorted(found.items())}
 
 
-def _package_trees():
-    for path in sorted(glob.glob(os.path.join(ROOT, "keras_encoders", "**", "*.py"), recursive=True)):
-        with open(path, encoding="utf-8") as f:
-            yield os.path.relpath(path, ROOT).replace(os.sep, "/"), ast.parse(f.read())
-
-
 def other_private_names():
     """`{name: [files]}` of private names the package uses that are not its
     own: imports from a `.src` or `_private` module (keras-hub's are listed
     apart), and `x._name` attributes (on `self` too: inherited ones) whose
     name the package does not define itself."""
-    trees = dict(_package_trees())
+    trees = {rel: ast.parse(source) for rel, source in _package_sources()}
     ours = set()
     for tree in trees.values():
         for node in ast.walk(tree):
