@@ -329,6 +329,26 @@ def test_quantized_backbone_presets_reload(quantized_presets, tmp_path, model):
     assert_same_weights(BACKBONES[model].from_preset(str(tmp_path / "again")), saved[model])
 
 
+def test_int4_backbone_preset_reloads_and_saves_again(tmp_path):
+    """int4 (packed kernels and their own policy class) takes the same path:
+    reloaded from a preset, saved again, reloaded: the same weights and outputs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # layers without int4 kernels stay float
+        backbone = tiny_backbone("nezha", num_layers=1)
+        backbone.quantize("int4")
+    backbone.save_to_preset(str(tmp_path / "int4"))
+    loaded = models.NezhaBackbone.from_preset(str(tmp_path / "int4"))
+    loaded.save_to_preset(str(tmp_path / "again"))
+    again = models.NezhaBackbone.from_preset(str(tmp_path / "again"))
+    assert [(w.path, str(w.dtype)) for w in again.weights] == [
+        (w.path, str(w.dtype)) for w in backbone.weights]
+    for a, b in zip(again.weights, backbone.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=a.path)
+    x = tiny_batch("nezha")
+    np.testing.assert_array_equal(to_numpy(again(x)["sequence_output"]),
+                                  to_numpy(backbone(x)["sequence_output"]))
+
+
 QUANTIZED_TASKS = {
     "text-classifier": lambda: tiny_classifier("nezha"),
     "token-classifier": lambda: models.ConvBertTokenClassifier(
