@@ -80,9 +80,9 @@ def test_lora_on_a_reloaded_int8_preset_saves_merged(tmp_path):
     """LoRA on an int8 preset (QLoRA's recipe): the tuned backbone saves with
     the factors merged into its int8 kernels (Keras re-quantizes them), and
     reloads to the tuned outputs within int8 rounding (about 1e-3 of their
-    scale, against 0.1 for the factors). Keras 3.15 failed to
-    save it ("Invalid dtype: object") until `Quantizable.from_config` gave
-    the reloaded layers their own policies."""
+    scale, against 0.1 for the factors). Keras 3.15 failed to save it
+    ("Invalid dtype: object") until `Quantizable.from_config` gave the
+    reloaded layers their own policies."""
     import warnings
 
     from keras_encoders import models
