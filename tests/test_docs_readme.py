@@ -55,6 +55,35 @@ def test_tools_readme_documents_exactly_the_tools():
         assert f"`{name}`" in text, name
 
 
+def test_models_init_groups_each_model_and_exports_every_registered_class():
+    """`keras_encoders/models/__init__.py` is hand-kept: each import sits
+    under its model's comment (generic bases under none of them), and every
+    public class the package registers with Keras in models/ is exported."""
+    titles = {prefix: title for title, prefix in readme_tables.FAMILIES}
+    group, groups, misplaced, exported = None, set(), [], set()
+    for line in read("keras_encoders", "models", "__init__.py").splitlines():
+        if line.startswith("# "):
+            group = line[2:]
+            groups.add(group)
+        found = re.match(r"from keras_encoders\.models\.([\w.]+) import (\w+)$", line)
+        if not found:
+            continue
+        module, name = found.groups()
+        exported.add(name)
+        model = next((title for prefix, title in titles.items() if name.startswith(prefix)), None)
+        in_folder = "." in module
+        if (group != model) if in_folder else (group in titles.values()):
+            misplaced.append(f"{name} under '# {group}'")
+    assert not misplaced, misplaced
+    assert set(titles.values()) <= groups
+    registered = set()
+    for path in glob.glob(os.path.join(ROOT, "keras_encoders", "models", "**", "*.py"), recursive=True):
+        registered |= set(re.findall(r"^@keras\.saving\.register_keras_serializable\(.*\)\nclass ([A-Z]\w*)",
+                                     read(path), flags=re.M))
+    assert len(registered) > 50 and "ErnieMInformationExtractor" in registered
+    assert registered <= exported, sorted(registered - exported)
+
+
 def test_readme_layout_names_every_subpackage():
     layout = read("README.md").split("## Layout", 1)[1]
     packages = {

@@ -35,7 +35,7 @@ from keras_encoders.models.nezha.nezha_question_answerer import NezhaQuestionAns
 from keras_encoders.models.nezha.nezha_multiple_choice import NezhaMultipleChoice
 from keras_encoders.models.nezha.nezha_next_sentence_predictor import NezhaNextSentencePredictor
 from keras_encoders.models.nezha.nezha_pre_trainer import NezhaPreTrainer
-from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
+
 # ConvBERT
 from keras_encoders.models.convbert.convbert_backbone import ConvBertBackbone
 from keras_encoders.models.convbert.convbert_tokenizer import ConvBertTokenizer
@@ -49,8 +49,10 @@ from keras_encoders.models.convbert.convbert_masked_lm import ConvBertMaskedLM
 from keras_encoders.models.convbert.convbert_token_classifier import ConvBertTokenClassifier
 from keras_encoders.models.convbert.convbert_question_answerer import ConvBertQuestionAnswerer
 from keras_encoders.models.convbert.convbert_multiple_choice import ConvBertMultipleChoice
+
+# ERNIE-M
+from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
 from keras_encoders.models.ernie_m.ernie_m_tokenizer import ErnieMTokenizer
-# ERNIE-M tasks
 from keras_encoders.models.ernie_m.ernie_m_text_classifier_preprocessor import ErnieMTextClassifierPreprocessor
 from keras_encoders.models.ernie_m.ernie_m_token_classifier_preprocessor import ErnieMTokenClassifierPreprocessor
 from keras_encoders.models.ernie_m.ernie_m_question_answerer_preprocessor import ErnieMQuestionAnswererPreprocessor
@@ -61,6 +63,7 @@ from keras_encoders.models.ernie_m.ernie_m_question_answerer import ErnieMQuesti
 from keras_encoders.models.ernie_m.ernie_m_multiple_choice import ErnieMMultipleChoice
 from keras_encoders.models.ernie_m.ernie_m_information_extractor_preprocessor import ErnieMInformationExtractorPreprocessor
 from keras_encoders.models.ernie_m.ernie_m_information_extractor import ErnieMInformationExtractor
+
 # The size ceiling for backbones built without weights (backbone_checks).
 from keras_encoders.models.backbone_checks import allow_parameters
 from keras_encoders.models.backbone_checks import parameter_ceiling
