@@ -95,18 +95,20 @@ def defined_by(classes, name):
 
 
 def shadowed_methods(obj, seen, exempt):
-    """`Class.attribute` for each public instance attribute of `obj`, and of
-    every object of ours, keras-hub's or Keras' it holds, that hides a method
-    of its class (the names in `exempt` aside)."""
+    """`Class.attribute` for each public instance attribute that hides a
+    method of its class (the names in `exempt` aside), on `obj` and on every
+    object of ours it holds, also through Keras' and keras-hub's objects
+    (theirs are walked, not judged: their releases are not ours to fix)."""
     if id(obj) in seen:
         return []
     seen.add(id(obj))
     found = []
+    ours = type(obj).__module__.startswith("keras_encoders")
     for name, value in list(vars(obj).items()):
         if name.startswith("_") or name in exempt:
             continue
         owner, static = defined_by(type(obj).__mro__, name)
-        if isinstance(static, METHOD_TYPES):
+        if ours and isinstance(static, METHOD_TYPES):
             found.append(f"{type(obj).__name__}.{name} (hides {owner.__name__}.{name})")
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if ours_or_keras(item):
