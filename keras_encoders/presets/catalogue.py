@@ -157,8 +157,9 @@ def validate_entry(name, entry, where=None):
         _fail(name, where, "'task_params' needs the 'task_class' it counts.")
     if not isinstance(entry["config"].get("backbone"), dict):
         _fail(name, where, "'config' needs a 'backbone' object (the backbone's keyword arguments).")
-    if not isinstance(entry["config"].get("tokenizer", {}), dict):
-        _fail(name, where, "'config.tokenizer' must be an object.")
+    for part in ("tokenizer", "preprocessor", "task"):
+        if not isinstance(entry["config"].get(part, {}), dict):
+            _fail(name, where, f"'config.{part}' must be an object.")
     for i, source in enumerate(entry["sources"]):
         _validate_source(name, where, i, source)
     if automatic_source(entry) is None:

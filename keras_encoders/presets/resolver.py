@@ -58,8 +58,9 @@ def _conversion_key(entry):
     source = catalogue.automatic_source(entry)
     what = {
         "source": source,
-        "backbone": entry["config"]["backbone"],
-        "tokenizer": entry["config"].get("tokenizer", {}),
+        # The whole `config`: a changed preprocessor or task setting (UIE-M's
+        # decoding) must not be served from a preset converted before it.
+        "config": entry["config"],
         "task_class": entry.get("task_class"),
         "keras_encoders": __version__,
     }
@@ -196,15 +197,19 @@ def _hf_differences(entry, directory):
 
 
 def check_converted(name, entry, directory):
-    """The converted preset has the entry's backbone class and configuration."""
+    """The converted preset has the entry's backbone class and configuration,
+    and the tokenizer, preprocessor and task settings the entry records (the
+    default `sequence_length`; UIE-M's Taskflow `convention` and `decoding`)."""
     differences = []
     backbone = _saved_config(directory, "config.json")
     if backbone["class_name"] != entry["backbone_class"]:
         differences.append(f"class {backbone['class_name']} != {entry['backbone_class']}")
     differences += _diff(entry["config"]["backbone"], backbone["config"], "")
-    tokenizer = _saved_config(directory, "tokenizer.json")
-    if tokenizer is not None:
-        differences += _diff(entry["config"].get("tokenizer", {}), tokenizer["config"], "tokenizer.")
+    for file_name, field in (("tokenizer.json", "tokenizer"), ("preprocessor.json", "preprocessor"),
+                             ("task.json", "task")):
+        saved = _saved_config(directory, file_name)
+        if saved is not None:
+            differences += _diff(entry["config"].get(field, {}), saved["config"], f"{field}.")
     _raise_on_differences(name, entry, differences)
 
 

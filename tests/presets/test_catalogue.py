@@ -5,6 +5,7 @@ is generated from it."""
 import gc
 import json
 import os
+import re
 
 import keras
 import keras_hub
@@ -135,6 +136,25 @@ def test_malformed_entries_are_refused_with_the_field_named():
         catalogue.validate_entry("nezha_x_zh", entry)
     with pytest.raises(catalogue.CatalogueError, match="lower-case"):
         catalogue.validate_entry("Nezha-Base", ENTRIES["nezha_base_zh"])
+    entry = json.loads(json.dumps(ENTRIES["uie_m_base_multi"]))
+    entry["config"]["task"] = "taskflow"
+    with pytest.raises(catalogue.CatalogueError, match="'config.task' must be an object"):
+        catalogue.validate_entry("uie_m_x_multi", entry)
+
+
+def test_presets_readme_documents_every_field_the_entries_use():
+    """presets/README.md's table of fields is hand-kept: every field of every
+    entry (and of its `config`) is in it, and it names none that no entry has."""
+    with open(os.path.join(REPO, "presets", "README.md"), encoding="utf-8") as f:
+        table = f.read().split("## Fields of an entry", 1)[1].split("\n\n**", 1)[0]
+    documented = set(re.findall(r"`([a-z_.]+)`", "\n".join(
+        line.split("|")[1] for line in table.splitlines() if line.startswith("| `"))))
+    used = set()
+    for entry in ENTRIES.values():
+        used |= set(entry) - {"config"}
+        used |= {f"config.{part}" for part in entry["config"]}
+    assert {"config.preprocessor", "config.task", "other_published_checks"} <= used
+    assert used == documented, (sorted(used - documented), sorted(documented - used))
 
 
 def test_recorded_parameter_counts_match_the_configs():

@@ -83,7 +83,9 @@ def entry(model, checks=None, **backbone_overrides):
         "sources": [{"format": "huggingface", "handle": HANDLE, "files": FILES,
                      "optional_files": ["special_tokens_map.json"]}],
         "config": {"backbone": {**backbone, **backbone_overrides},
-                   "tokenizer": {"lowercase": True, "strip_accents": None, "split_on_cjk": True}},
+                   "tokenizer": {"lowercase": True, "strip_accents": None, "split_on_cjk": True},
+                   # The checkpoint's 64 positions.
+                   "preprocessor": {"sequence_length": 64}},
         "reference_checks": published_checks(model) if checks is None else checks,
     }
 
@@ -181,6 +183,19 @@ def test_source_that_no_longer_matches_the_catalogue_is_refused(hub, hub_repo, r
     with pytest.raises(presets.PresetSourceError, match="hidden_dim 32 != 64"):
         models.NezhaBackbone.from_preset("nezha_tiny_changed_zh")
     assert not os.path.exists(presets.preset_dir("nezha_tiny_changed_zh"))
+
+
+def test_converted_preset_without_the_catalogues_settings_is_refused(hub, hub_repo, register):
+    """The preprocessor's and the task's settings are checked too (UIE-M's
+    `convention` and `decoding` live there): here the catalogue says 512
+    positions where the checkpoint has 64."""
+    _, hf_model = hub_repo
+    changed = entry(hf_model, checks=[])
+    changed["config"]["preprocessor"]["sequence_length"] = 512
+    register("nezha_tiny_512_zh", changed)
+    with pytest.raises(presets.PresetSourceError, match="preprocessor.sequence_length 64 != 512"):
+        models.NezhaMaskedLM.from_preset("nezha_tiny_512_zh")
+    assert not os.path.exists(presets.preset_dir("nezha_tiny_512_zh"))
 
 
 def test_hf_handles_load_through_keras_hub(hub, hub_repo):
