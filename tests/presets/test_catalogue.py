@@ -142,6 +142,7 @@ def test_malformed_entries_are_refused_with_the_field_named():
         catalogue.validate_entry("uie_m_x_multi", entry)
 
 
+@pytest.mark.backend_independent
 def test_presets_readme_documents_every_field_the_entries_use():
     """presets/README.md's table of fields is hand-kept: every field of every
     entry (and of its `config`) is in it, and it names none that no entry has."""
@@ -155,6 +156,16 @@ def test_presets_readme_documents_every_field_the_entries_use():
         used |= {f"config.{part}" for part in entry["config"]}
     assert {"config.preprocessor", "config.task", "other_published_checks"} <= used
     assert used == documented, (sorted(used - documented), sorted(documented - used))
+
+
+@pytest.mark.backend_independent
+def test_recorded_preprocessor_length_is_what_a_conversion_writes():
+    """`config.preprocessor.sequence_length` is the checkpoint's positions, at
+    most 512, as a conversion writes it (`resolver.check_converted` refuses a
+    download that differs; this finds a slip before anyone downloads)."""
+    for name, entry in ENTRIES.items():
+        recorded = entry["config"].get("preprocessor", {}).get("sequence_length")
+        assert recorded == min(entry["config"]["backbone"]["max_sequence_length"], 512), name
 
 
 def test_recorded_parameter_counts_match_the_configs():
