@@ -2,10 +2,13 @@
 the LoRA factors (plus the task head), and the factors save and load apart
 from the base weights."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
 
+from keras_encoders import models
 from tests.conftest import max_abs_diff, to_numpy
 from tests.tiny_models import MODELS, tiny_backbone, tiny_batch, tiny_classifier, tiny_labels
 
@@ -83,10 +86,6 @@ def test_lora_on_a_reloaded_int8_preset_saves_merged(tmp_path):
     scale, against 0.1 for the factors). Keras 3.15 failed to save it
     ("Invalid dtype: object") until `Quantizable.from_config` gave the
     reloaded layers their own policies."""
-    import warnings
-
-    from keras_encoders import models
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # layers without int8 kernels stay float
         backbone = tiny_backbone("nezha", num_layers=LAYERS)

@@ -56,7 +56,7 @@ def models_table():
     return "\n".join(rows)
 
 
-def _package_sources():
+def package_sources():
     """`(path from the root, source)` of every module of the package."""
     for path in sorted(glob.glob(os.path.join(ROOT, "keras_encoders", "**", "*.py"), recursive=True)):
         with open(path, encoding="utf-8") as f:
@@ -66,7 +66,7 @@ def _package_sources():
 def private_apis():
     """`{keras_hub.src name: [files]}` from the package's imports and uses."""
     found = {}
-    for rel, source in _package_sources():
+    for rel, source in package_sources():
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_hub.src"):
                 for alias in node.names:
@@ -83,7 +83,7 @@ def other_private_names():
     own: imports from a `.src` or `_private` module (keras-hub's are listed
     apart), and `x._name` attributes (on `self` too: inherited ones) whose
     name the package does not define itself."""
-    trees = {rel: ast.parse(source) for rel, source in _package_sources()}
+    trees = {rel: ast.parse(source) for rel, source in package_sources()}
     ours = set()
     for tree in trees.values():
         for node in ast.walk(tree):
