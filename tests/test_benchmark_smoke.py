@@ -178,7 +178,7 @@ def test_serving_section_targets():
     engines["ort-ours"] = engine(1.02, turns=[0.9, 1.1, 1.05, 0.95])
     results["interleaved"] = False
     assert {interval for *_, interval, _ in serving.verdicts(results)} == {None}
-    assert [serving._tool().ratio_text(r, t) for r, t in ((0.996, 1.0), (1.1496, 1.15), (1.2, 1.0))] \
+    assert [serving.bench_common.ratio_text(r, t) for r, t in ((0.996, 1.0), (1.1496, 1.15), (1.2, 1.0))] \
         == ["0.996x", "1.1496x", "1.20x"]
     # The calls after idle: their own table, not the targets' figures.
     assert "| nezha | 2 | 6 | 6 | 6 | 6 |" in table

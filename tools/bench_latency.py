@@ -20,8 +20,9 @@ Threads: every engine uses the same count (`--threads`, default all cores).
 
 import os
 import statistics
-import sys
 import time
+
+from bench_common import section_main, section_worker, thread_env  # beside this script
 
 BACKENDS = ("jax", "torch", "tensorflow")
 COUNTS = (1, 2, 8)
@@ -127,9 +128,6 @@ WORKERS = {"prepare": worker_prepare, "keras": worker_keras, "transformers": wor
 
 # === Driver ===
 def _spawn(worker, args, backend="torch", threads=None, timeout=1800):
-    sys.path.insert(0, HERE)
-    from benchmark import section_worker, thread_env  # one thread setting for every section
-
     # Workers other than Keras' are transformers' (which would import
     # TensorFlow and JAX too unless told not to).
     env = thread_env(threads or os.cpu_count(), backend, reference=worker != "keras")
@@ -210,6 +208,4 @@ def to_markdown(results):
 
 
 if __name__ == "__main__":
-    from benchmark import section_main  # this folder is on the path of a script
-
     section_main(WORKERS, run, to_markdown, ROOT)

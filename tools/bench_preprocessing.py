@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+from bench_common import section_main  # beside this script
+
 BACKENDS = ("jax", "torch", "tensorflow")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -386,6 +388,4 @@ def to_markdown(results):
 
 
 if __name__ == "__main__":
-    from benchmark import section_main  # this folder is on the path of a script
-
     section_main(WORKERS, run, to_markdown, ROOT)

@@ -44,6 +44,8 @@ import statistics
 import sys
 import tempfile
 
+import bench_common  # beside this script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 COUNTS = (1, 8, 32)
@@ -70,13 +72,6 @@ def _asset(*parts):
 def _rows(path, column=-1):
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n").split("\t")[column].strip() for line in f][1:]
-
-
-def _tool():
-    sys.path.insert(0, HERE)
-    import benchmark
-
-    return benchmark
 
 
 # === Preparing a Hugging Face folder (torch process) ===
@@ -152,8 +147,8 @@ def worker_prepare(model, directory, quick):
     import torch
     import transformers
 
-    tool = _tool()
-    config = tool.hf_config(model, (tool.TINY if quick else tool.BASE)[model])
+    sizes = bench_common.TINY if quick else bench_common.BASE
+    config = bench_common.hf_config(model, sizes[model])
     if model == "nezha":
         transformers.BertTokenizerFast(_asset("vocab", "bert-base-chinese-vocab.txt")).save_pretrained(directory)
     elif model == "convbert":
@@ -196,7 +191,7 @@ def worker_prepare(model, directory, quick):
     x = {k: torch.tensor(v) for k, v in tokenizer.pad(feed, return_tensors="pt").items()}
     # Named as our export's outputs (ErnieMForInformationExtraction returns logits).
     outputs = ["start_logits", "end_logits"] if model == "ernie_m" else ["logits"]
-    tool.torch_onnx_export(net, x, os.path.join(directory, "transformers.onnx"), outputs)
+    bench_common.torch_onnx_export(net, x, os.path.join(directory, "transformers.onnx"), outputs)
     return {"tokens": [count(t) for t in texts[:4]]}
 
 
@@ -296,7 +291,7 @@ def engine_onnxruntime(model, directory, threads, graph):
     import numpy as np
 
     tokenizer = hf_tokenizer(model, directory)
-    session = _tool().onnx_session(os.path.join(directory, f"{graph}.onnx"), threads)
+    session = bench_common.onnx_session(os.path.join(directory, f"{graph}.onnx"), threads)
     names = {i.name for i in session.get_inputs()}
 
     def call(prompts, texts):
@@ -332,7 +327,6 @@ def worker_engine(engine, model, directory, counts, contention, **options):
     - `call N`: two timed calls on N texts, one after the other
       (`BENCH_CALL {"after_idle": ..., "steady": ...}`).
     It returns its peak memory and what the engine's `finish` adds."""
-    tool = _tool()
     call, finish = ENGINE_MAKERS[engine](model, directory, **options)
     texts = {n: _texts(directory, n) for n in counts}
     print("BENCH_READY", flush=True)
@@ -340,13 +334,14 @@ def worker_engine(engine, model, directory, counts, contention, **options):
         if line.strip() == "end":
             break
         command, n = line.split()
-        timed = lambda n=int(n): tool.timed(lambda: call(*texts[n]), contention)  # noqa: E731
+        timed = lambda n=int(n): bench_common.timed(  # noqa: E731
+            lambda: call(*texts[n]), contention)
         if command == "warm":
             print("BENCH_WARM " + json.dumps(timed()), flush=True)
         else:
             pair = {key: timed() for key in ("after_idle", "steady")}
             print("BENCH_CALL " + json.dumps(pair), flush=True)
-    return {"peak_rss_mib": tool.peak_rss_mib(), **finish()}
+    return {"peak_rss_mib": bench_common.peak_rss_mib(), **finish()}
 
 
 def sample_difference(engines):
@@ -369,9 +364,10 @@ WORKERS = {"prepare": worker_prepare, "export": worker_export, "engine": worker_
 
 # === Driver ===
 def _spawn(worker, args, backend="torch", threads=None, timeout=1800):
-    tool = _tool()
-    env = tool.thread_env(threads or os.cpu_count(), backend, reference=worker != "export")
-    return tool.section_worker(os.path.abspath(__file__), worker, args, env, timeout, tail=3)
+    env = bench_common.thread_env(threads or os.cpu_count(), backend,
+                                  reference=worker != "export")
+    return bench_common.section_worker(os.path.abspath(__file__), worker, args, env, timeout,
+                                       tail=3)
 
 
 def tf_text_kernels():
@@ -474,7 +470,7 @@ def _engine_options():
             "ort-transformers": ({"graph": "transformers"}, "torch")}
 
 
-def _settle(tool, quiet=0.1, step=0.05, limit=2.0):
+def _settle(quiet=0.1, step=0.05, limit=2.0):
     """Wait until the machine is idle (under `quiet` busy cores over `step`
     seconds, at most `limit` seconds): the engine called before may still
     spin its threads (OpenMP, ONNX Runtime and Eigen pools spin a while
@@ -483,9 +479,9 @@ def _settle(tool, quiet=0.1, step=0.05, limit=2.0):
 
     end = time.monotonic() + limit
     while time.monotonic() < end:
-        before = tool._system_busy_seconds()
+        before = bench_common.system_busy_seconds()
         time.sleep(step)
-        after = tool._system_busy_seconds()
+        after = bench_common.system_busy_seconds()
         if before is None or (after - before) / step < quiet:
             return
 
@@ -508,10 +504,9 @@ def interleaved(job, counts, repeats, threads, timeout):
     `after_idle_median_seconds`. The counts run one after the other, fewer
     texts first, each after a warm-up call of every engine (its
     `first_call_seconds`)."""
-    tool = _tool()
     engines, live = {}, {}
     for name, (options, backend) in _engine_options().items():
-        env = tool.thread_env(threads, backend, reference=name != "saved_model")
+        env = bench_common.thread_env(threads, backend, reference=name != "saved_model")
         try:
             live[name] = EngineProcess({**job, "engine": name, "counts": list(counts),
                                         "threads": threads, **options}, env, timeout)
@@ -524,7 +519,7 @@ def interleaved(job, counts, repeats, threads, timeout):
     def turn(name, step):
         """`step(process)` on engine `name` once the machine is idle; an
         engine that fails is dropped, with its error as its result."""
-        _settle(tool)
+        _settle()
         try:
             return step(live[name])
         except EngineFailed as failed:
@@ -548,7 +543,7 @@ def interleaved(job, counts, repeats, threads, timeout):
         except EngineFailed as failed:
             engines[name] = {"error": failed.lines}
             continue
-        engines[name] = {str(n): tool.summarize(first[name][str(n)], calls[name][str(n)])
+        engines[name] = {str(n): bench_common.summarize(first[name][str(n)], calls[name][str(n)])
                          for n in counts}
         for n in counts:
             engines[name][str(n)]["after_idle_median_seconds"] = statistics.median(
@@ -748,13 +743,11 @@ def to_markdown(results):
                   "the ratio of the medians. \"parity\": under 1.0x, but the interval holds "
                   "1.0x: the run cannot tell the two apart.", "",
                   "| model | target | measured | 95% interval | |", "|---|---|---|---|---|"]
-        lines += [f"| {m} | {t} | {'n/a' if r is None else _tool().ratio_text(r)} | "
+        lines += [f"| {m} | {t} | {'n/a' if r is None else bench_common.ratio_text(r)} | "
                   f"{'' if i is None else f'{i[0]:.2f}-{i[1]:.2f}x'} | {v} |"
                   for m, t, r, i, v in rows]
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    from benchmark import section_main  # this folder is on the path of a script
-
-    section_main(WORKERS, run, to_markdown, ROOT)
+    bench_common.section_main(WORKERS, run, to_markdown, ROOT)

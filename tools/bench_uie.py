@@ -47,6 +47,8 @@ import sys
 import tempfile
 import time
 
+from bench_common import ratio_text, section_main, section_worker, thread_env  # beside this script
+
 BACKENDS = ("jax", "tensorflow", "torch")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -147,9 +149,6 @@ WORKERS = {"keras": worker_keras}
 
 # === Driver ===
 def _spawn(worker, args, backend="tensorflow", threads=None, timeout=1800):
-    sys.path.insert(0, HERE)
-    from benchmark import section_worker, thread_env  # one thread setting for every section
-
     env = thread_env(threads or os.cpu_count(), backend)
     return section_worker(os.path.abspath(__file__), worker, args, env, timeout, tail=3)
 
@@ -158,7 +157,6 @@ def run(quick=False, backends=BACKENDS, threads=None):
     """Taskflow and every backend on the same weights and texts; JSON-able
     results. `quick=True`: a tiny model, 4 short texts, `max_seq_len` 64."""
     sys.path.insert(0, ROOT)
-    from benchmark import thread_env
     from tests.paddle_reference import taskflow_job
 
     threads = threads or os.cpu_count()
@@ -229,8 +227,6 @@ def run(quick=False, backends=BACKENDS, threads=None):
 def verdicts(results):
     """`(target, measured, met)` rows: float32 backends against Taskflow,
     at identical spans."""
-    from benchmark import ratio_text
-
     engines = results.get("engines", {})
     taskflow = engines.get("taskflow")
     if not taskflow:
@@ -308,6 +304,4 @@ def to_markdown(results):
 
 
 if __name__ == "__main__":
-    from benchmark import section_main  # this folder is on the path of a script
-
     section_main(WORKERS, run, to_markdown, ROOT)

@@ -51,12 +51,29 @@ import argparse
 import json
 import os
 import platform
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+# The shared helpers and the section scripts sit beside this file; its folder
+# goes on the path also when the file is loaded by path (as the tests do).
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from bench_common import (  # noqa: E402
+    BASE,
+    NUM_CLASSES,
+    TINY,
+    hf_config,
+    measure,
+    onnx_session,
+    peak_rss_mib,
+    ratio_text,
+    thread_env,
+    torch_onnx_export,
+)
 
 MODELS = ("nezha", "ernie_m", "convbert", "bert")
 BACKENDS = ("jax", "tensorflow", "torch")
@@ -71,32 +88,7 @@ TRAIN_SHAPE = (8, 128)
 # so that a full run fits ~20 minutes on a quiet 2-core machine.
 REPEATS = {(8, 128): 3, (1, 128): 5, (2, 512): 2}
 TRAIN_REPEATS = 3
-
-# Published base configurations (random weights), in keras_encoders terms.
-BASE = {
-    "nezha": dict(vocabulary_size=21128, num_layers=12, num_heads=12, hidden_dim=768,
-                  intermediate_dim=3072, max_relative_position=64),
-    "ernie_m": dict(vocabulary_size=250002, num_layers=12, num_heads=12, hidden_dim=768,
-                    intermediate_dim=3072, max_sequence_length=514),
-    "convbert": dict(vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768,
-                     intermediate_dim=3072, embedding_dim=768, head_ratio=2,
-                     conv_kernel_size=9, num_groups=1, max_sequence_length=512),
-    "bert": dict(vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768,
-                 intermediate_dim=3072, max_sequence_length=512),
-}
-TINY = {
-    "nezha": dict(BASE["nezha"], vocabulary_size=100, num_layers=1, num_heads=2,
-                  hidden_dim=16, intermediate_dim=32, max_relative_position=4),
-    "ernie_m": dict(BASE["ernie_m"], vocabulary_size=100, num_layers=1, num_heads=2,
-                    hidden_dim=16, intermediate_dim=32, max_sequence_length=64),
-    "convbert": dict(BASE["convbert"], vocabulary_size=100, num_layers=1, num_heads=2,
-                     hidden_dim=16, intermediate_dim=32, embedding_dim=16,
-                     conv_kernel_size=3, max_sequence_length=64),
-    "bert": dict(BASE["bert"], vocabulary_size=100, num_layers=1, num_heads=2,
-                 hidden_dim=16, intermediate_dim=32, max_sequence_length=64),
-}
 SMOKE_SHAPE = (2, 16)
-NUM_CLASSES = 2
 
 
 # === Analytic FLOPs ===
@@ -142,60 +134,6 @@ def forward_flops(model, config, batch, length):
         # q @ T^T and buckets @ T (this port's form of the relative terms).
         per_layer += 2 * 2 * b * heads * n * rows * head_dim
     return layers * per_layer + 2 * b * d * d  # + pooler
-
-
-# === CPU contention ===
-def _system_busy_seconds():
-    """Busy CPU seconds of the whole machine so far (all cores), from /proc/stat."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()[1:]
-    except OSError:
-        return None
-    values = [int(v) for v in fields]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(fn, threshold):
-    """Run `fn()` once: wall seconds and the cores other processes used meanwhile."""
-    busy0, own0, t0 = _system_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
-    fn()
-    wall = time.perf_counter() - t0
-    busy1, own1 = _system_busy_seconds(), _own_cpu_seconds()
-    other = None
-    if busy0 is not None:
-        other = max(0.0, (busy1 - busy0) - (own1 - own0)) / max(wall, 1e-9)
-    return {
-        "seconds": wall,
-        "other_cores": other,
-        "contended": bool(other is not None and other > threshold),
-    }
-
-
-def summarize(first, calls):
-    clean = [c["seconds"] for c in calls if not c["contended"]]
-    return {
-        "first_call_seconds": first["seconds"],
-        "median_seconds": statistics.median(clean) if clean else None,
-        "median_all_seconds": statistics.median(c["seconds"] for c in calls),
-        "calls": calls,
-        "contended_calls": sum(c["contended"] for c in calls),
-    }
-
-
-def measure(fn, repeats, threshold):
-    first = timed(fn, threshold)
-    return summarize(first, [timed(fn, threshold) for _ in range(repeats)])
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 # === Inputs ===
@@ -312,36 +250,6 @@ def run_keras(job):
 
 
 # === Reference engines (transformers, torch.compile, ONNX Runtime) ===
-def hf_config(model, config):
-    import transformers
-
-    common = dict(
-        vocab_size=config["vocabulary_size"],
-        hidden_size=config["hidden_dim"],
-        num_hidden_layers=config["num_layers"],
-        num_attention_heads=config["num_heads"],
-        intermediate_size=config["intermediate_dim"],
-        num_labels=NUM_CLASSES,
-    )
-    if model == "nezha":
-        return transformers.NezhaConfig(
-            max_relative_position=config["max_relative_position"],
-            max_position_embeddings=max(512, config.get("max_sequence_length", 512)),
-            **common,
-        )
-    if model == "ernie_m":
-        return transformers.ErnieMConfig(
-            max_position_embeddings=config["max_sequence_length"], **common
-        )
-    if model == "convbert":
-        return transformers.ConvBertConfig(
-            embedding_size=config["embedding_dim"], head_ratio=config["head_ratio"],
-            conv_kernel_size=config["conv_kernel_size"], num_groups=config["num_groups"],
-            max_position_embeddings=config["max_sequence_length"], **common,
-        )
-    return transformers.BertConfig(
-        max_position_embeddings=config["max_sequence_length"], **common
-    )
 
 
 def hf_model(model, config, classifier=False):
@@ -427,38 +335,6 @@ def onnx_runner(model, net, config, threads):
     return run
 
 
-def torch_onnx_export(net, x, path, output_names):
-    """transformers' own ONNX export of `net` (`torch.onnx.export`, the
-    TorchScript exporter), called on the example inputs `x` (a dict of
-    torch tensors), batch and length dynamic."""
-    import inspect
-
-    import torch
-
-    # The graph's inputs follow `forward`'s parameters, and `input_names`
-    # names them in that order: a tokenizer's order (token_type_ids before
-    # attention_mask) would swap the two names.
-    order = list(inspect.signature(net.forward).parameters)
-    x = {name: x[name] for name in sorted(x, key=order.index)}
-    names = list(x)
-    dynamic = {name: {0: "batch", 1: "length"} for name in names}
-    with torch.no_grad():
-        torch.onnx.export(
-            net, (), path, kwargs=dict(x), input_names=names, output_names=output_names,
-            dynamic_axes=dynamic, opset_version=17, dynamo=False,
-        )
-
-
-def onnx_session(path, threads):
-    """An ONNX Runtime CPU session on `threads` intra-op threads."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
 def run_matmul(job):
     """Sustained float32 GEMM rate of this machine (torch, same threads), FLOP/s."""
     import torch
@@ -487,30 +363,6 @@ def worker(job):
             torch.set_num_threads(threads)
         return run_keras(job)
     return run_reference(job)
-
-
-def thread_env(threads, backend=None, reference=False):
-    env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                 "TF_NUM_INTRAOP_THREADS"):
-        env[name] = str(threads)
-    env["TF_NUM_INTEROP_THREADS"] = str(threads)
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    flags = env.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in flags:
-        env["XLA_FLAGS"] = (flags + f" --xla_cpu_multi_thread_eigen=true "
-                            f"intra_op_parallelism_threads={threads}").strip()
-    if backend:
-        env["KERAS_BACKEND"] = backend
-    if reference:
-        # transformers would otherwise import TensorFlow and JAX too, which
-        # inflates the reference's resident memory.
-        env.update(USE_TF="0", USE_TORCH="1", USE_FLAX="0", USE_JAX="0")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (root, env.get("PYTHONPATH")) if p
-    )
-    return env
 
 
 def spawn(job, timeout):
@@ -745,16 +597,6 @@ def best_seconds(results, model, engine, sections, shape, reference=None):
     return min(found) if found else (None, None)
 
 
-def ratio_text(ratio, target=1.0):
-    """`ratio` as "1.23x": two decimals, or as many as it takes to show on
-    which side of `target` it lies (0.9994 would print as a met "1.00x")."""
-    for digits in (2, 3, 4):
-        text = f"{ratio:.{digits}f}"
-        if (float(text) >= target) == (ratio >= target):
-            break
-    return text + "x"
-
-
 def verdict(value, target, higher=True):
     if value is None:
         return "not measured"
@@ -911,7 +753,6 @@ def charts(report, out):
 
 def preprocessing_section(quick):
     """The tokenizer benchmark's results, or why it did not run."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
         import bench_preprocessing
     except ImportError as error:
@@ -922,7 +763,6 @@ def preprocessing_section(quick):
 
 def latency_section(args):
     """`predict`'s fixed cost against direct calls and transformers' pipeline."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_latency
 
     results = bench_latency.run(quick=args.smoke, backends=args.backends, threads=args.threads)
@@ -934,7 +774,6 @@ def serving_section(args, previous=None):
     and its own ONNX export (`--models` picks the tasks). With `--merge`,
     the models of `previous` (an earlier part) that this part does not
     measure again are kept."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_serving
 
     results = bench_serving.run(quick=args.smoke, models=args.models, threads=args.threads,
@@ -945,39 +784,13 @@ def serving_section(args, previous=None):
 
 
 def serving_errors(results):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_serving
 
     return bench_serving.errors(results)
 
 
-def section_main(workers, run, to_markdown, root):
-    """The command line of a section script (`bench_*.py`): `--worker NAME
-    JSON` runs one of its workers (from the repository `root`) and prints
-    its JSON result; otherwise the whole section runs (`--quick`: smoke)."""
-    if len(sys.argv) >= 3 and sys.argv[1] == "--worker":
-        sys.path.insert(0, root)
-        print(json.dumps(workers[sys.argv[2]](**json.loads(sys.argv[3]))))
-    else:
-        results = run(quick="--quick" in sys.argv)
-        print(to_markdown(results))
-        print(json.dumps(results, indent=1))
-
-
-def section_worker(script, worker, args, env, timeout, tail=1):
-    """Run a section script's worker (`script --worker NAME JSON`) in a fresh
-    interpreter: its JSON result, or `{"error": [the last stderr lines]}`."""
-    command = [sys.executable, script, "--worker", worker, json.dumps(args)]
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": [f"timed out after {timeout} s"]}
-    if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-tail:] or ["failed"]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
 def uie_section(args):
     """UIE-M `extract()` against PaddleNLP's Taskflow, spans compared."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_uie
 
     results = bench_uie.run(quick=args.smoke, backends=args.backends, threads=args.threads)
@@ -1018,7 +831,6 @@ def parse_args(argv):
             parser.error(f"--{name}: unknown {unknown}; choose from {list(allowed)}")
         setattr(args, name, values)
     return args
-
 
 
 def _cpu_name():
@@ -1129,7 +941,6 @@ def rendered_markdown(out):
         with open(notes, encoding="utf-8") as f:
             report["notes_markdown"] = f.read()
     if report.get("serving"):  # rendered again: merged parts
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import bench_serving
 
         report["serving_markdown"] = bench_serving.to_markdown(report["serving"])
