@@ -5,7 +5,8 @@ direction: convert/ never imports presets/, readers/ know no model, and
 neither convert/ nor presets/ hide an import of the package inside a
 function to dodge a cycle, and nothing below uie/ (UIE data: annotation
 import and evaluation, on top of models/) imports it. (models/ never
-importing export/ is the export issue's check.)"""
+importing export/ is the export issue's check.) The benchmark's tools too:
+`tools/benchmark.py` runs its section scripts, never the other way."""
 
 import ast
 import os
@@ -22,7 +23,8 @@ PACKAGE = os.path.join(ROOT, "keras_encoders")
 
 
 def imports(folder):
-    """`(file, line, module, function_level)` for every import under `folder`."""
+    """`(file, line, module, function_level)` for every import under `folder`
+    (in the package, or an absolute path)."""
     found = []
     for directory, _, files in os.walk(os.path.join(PACKAGE, folder)):
         for name in files:
@@ -109,3 +111,17 @@ def test_subpackage_imports_alone(name):
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_benchmark_sections_never_import_the_runner():
+    """`tools/benchmark.py` imports its section scripts (`bench_*.py`); they
+    take what they share with it from `bench_common.py`, which imports
+    neither, so no tool imports another in a circle."""
+    bad = []
+    for f, n, m, _ in imports(os.path.join(ROOT, "tools")):
+        name, top = os.path.basename(f), m.split(".")[0]
+        if name.startswith("bench_") and top == "benchmark":
+            bad.append(f"{f}:{n} imports {m}")
+        if name == "bench_common.py" and top.startswith("bench"):
+            bad.append(f"{f}:{n} imports {m}")
+    assert not bad, "\n".join(bad)
