@@ -9,6 +9,7 @@ would refuse to create can be tested.
 
 import json
 import os
+import pickle
 import shutil
 import struct
 import subprocess
@@ -26,6 +27,7 @@ from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.convert.errors import CheckpointMismatchError
 from keras_encoders.convert.errors import UnsafeCheckpointError
 from keras_encoders.convert.readers import hf_folder
+from keras_encoders.convert.readers import restricted_pickle
 from keras_encoders.convert.readers.paddle_params import load_paddle_state_dict
 from keras_encoders.convert.readers.safetensors_file import load_safetensors
 from keras_encoders.convert.readers.torch_bin import load_torch_state_dict
@@ -325,6 +327,28 @@ def test_deep_nesting_through_the_memo_is_refused(tmp_path):
         lambda: load_paddle_state_dict(str(paddle)), CheckpointFormatError, str(paddle),
         "nested more than 100 levels",
     )
+
+
+def test_a_memo_key_far_ahead_cannot_allocate_a_table_that_long(tmp_path):
+    # CPython's unpickler keeps its memo in an array twice as long as the
+    # largest key: this 30-byte pickle (found by mutating a real .pdparams)
+    # made it allocate and zero 256 MiB; a key of 2**32 - 1, 64 GiB.
+    key = 1 << 24
+    pickled = b"\x80\x02}(" + _text("w") + b"]r" + struct.pack("<I", key) + b"u."
+    path = write_bin(tmp_path / "memo.bin", [], {}, pickled=pickled)
+    fragments = [f"memo key {key} skips ahead of the 0 objects", f"{2 * key} entries"]
+    assert_refused(lambda: load_torch_state_dict(path), CheckpointFormatError, path, *fragments,
+                   limit=MiB)
+    paddle = tmp_path / "memo.pdparams"
+    paddle.write_bytes(pickled)
+    assert_refused(lambda: load_paddle_state_dict(str(paddle)), CheckpointFormatError, str(paddle),
+                   *fragments, limit=MiB)
+    # What picklers write passes: every protocol, objects memoised and
+    # referred to again (PUT/BINPUT/LONG_BINPUT or MEMOIZE, then GETs).
+    shared = ["x"] * 3
+    state = {f"k{i}": (shared, [shared, "y" * i]) for i in range(300)}
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        restricted_pickle.check_nesting(pickle.dumps(state, protocol=protocol))
 
 
 def test_a_pickle_that_crashes_the_unpickler_is_refused_in_a_surviving_process(tmp_path):

@@ -210,6 +210,17 @@ class _Node:
             raise _too_deep(limit)
 
 
+def _memo_skips_ahead(key, stored):
+    # Picklers number the memo 0, 1, 2, ... CPython's unpickler keeps it in
+    # an array as long as twice the largest key, so one key of 2**32 - 1
+    # in a file of a few hundred bytes would allocate (and zero) 64 GiB.
+    return Malformed(
+        f"memo key {key} skips ahead of the {stored} objects memoised before it "
+        "(picklers number them 0, 1, 2, ...; unpickling it would allocate a "
+        f"table of {2 * key} entries)"
+    )
+
+
 def _too_deep(limit):
     return Malformed(
         f"its objects are nested more than {limit} levels deep (a state dict "
@@ -290,8 +301,10 @@ def check_nesting(data, limit=MAX_NESTING):
     Walks the opcode stream (flat: see `_opcodes`) and models only which containers hold which, through the memo too, so
     that nesting built by memo references and later appends is counted;
     nothing is unpickled. Containers that hold themselves are refused as
-    well: no state dict does. Each scalar is one shared placeholder (None),
-    so the model costs a small object per container opcode.
+    well: no state dict does, and so are memo keys that skip ahead of the
+    objects memoised so far, for which the unpickler would allocate a table
+    as long as the key. Each scalar is one shared placeholder (None), so
+    the model costs a small object per container opcode.
     """
     stack, marks, memo = [], [], {}
     try:
@@ -330,6 +343,8 @@ def check_nesting(data, limit=MAX_NESTING):
                 if name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
                     if not stack:
                         raise Malformed(f"{name} on an empty stack")
+                    if arg > len(memo):
+                        raise _memo_skips_ahead(arg, len(memo))
                     memo[arg] = stack[-1]
             else:
                 # Everything else pops nothing and pushes one scalar, a
