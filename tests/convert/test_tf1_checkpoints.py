@@ -200,6 +200,52 @@ def test_variables_beyond_the_data_files_are_refused_before_reading(tmp_path):
         tracemalloc.stop()
 
 
+def _index_with_block_size(path, size):
+    """Rewrite a checkpoint .index so that its footer gives the index block
+    `size` bytes (the footer: two block handles of varints, then padding to
+    40 bytes and the 8-byte magic)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    footer, magic = data[-48:-8], data[-8:]
+
+    def skip_varint(pos):
+        while footer[pos] & 0x80:
+            pos += 1
+        return pos + 1
+
+    start = pos = 0
+    for _ in range(3):  # metaindex offset and size, index offset
+        start = pos = skip_varint(pos)
+    end = skip_varint(start)
+    encoded = bytearray()
+    while True:
+        encoded.append((size & 0x7F) | (0x80 if size >> 7 else 0))
+        size >>= 7
+        if not size:
+            break
+    footer = (footer[:start] + bytes(encoded) + footer[end:])[:40].ljust(40, b"\0")
+    with open(path, "wb") as f:
+        f.write(data[:-48] + footer + magic)
+
+
+def test_damage_that_tensorflow_reports_as_other_errors_is_a_format_error(tmp_path):
+    # Found by mutating small checkpoints: TensorFlow's reader raises
+    # IndexError for a record cut short, and MemoryError (std::bad_alloc)
+    # for an index that gives a block an absurd size.
+    cut = str(tmp_path / "cut")
+    prefix = write_tf1_checkpoint(cut, {"bert/w": np.ones(1 << 16, "float32")}, optimizer_slots=False)
+    data = prefix + ".data-00000-of-00001"
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) * 3 // 5)  # within what the size check allows
+    with pytest.raises(CheckpointFormatError, match=r"cannot read variable 'bert/w' \(Read less bytes"):
+        tf1_checkpoint.load_tf1_checkpoint(cut)
+    huge = str(tmp_path / "huge")
+    prefix = write_tf1_checkpoint(huge, {"bert/w": np.ones(4, "float32")}, optimizer_slots=False)
+    _index_with_block_size(prefix + ".index", 1 << 60)
+    with pytest.raises(CheckpointFormatError, match=r"not a readable TensorFlow checkpoint \(.*bad_alloc.*\.index"):
+        tf1_checkpoint.load_tf1_checkpoint(huge)
+
+
 # === ConvBERT ===
 CONVBERT_VOCAB = 30522  # bert-base-uncased
 

@@ -132,6 +132,12 @@ def is_tf1_checkpoint(path):
     return True
 
 
+# Besides OpError, TensorFlow's checkpoint reader raises IndexError ("Read
+# less bytes than requested") where the index or a data file is cut short
+# inside a record, and ValueError on some damaged indexes.
+_READ_ERRORS = (IndexError, ValueError)
+
+
 def _check_size(prefix, nbytes):
     """Refuse variables that need more memory than the `.data-*` files hold.
 
@@ -172,10 +178,13 @@ def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
     try:
         reader = tf.train.load_checkpoint(prefix)
         shapes = reader.get_variable_to_shape_map()
-    except (tf.errors.OpError, ValueError) as e:
+    except _READ_ERRORS + (tf.errors.OpError, MemoryError) as e:
+        # MemoryError: the index (a small file) gives a block an absurd size,
+        # which TensorFlow fails to allocate (std::bad_alloc).
         raise CheckpointFormatError(
             f"{prefix} is not a readable TensorFlow checkpoint ({e}). If it was "
-            "downloaded, the .data-* file may be truncated: download it again."
+            "downloaded, its .index or .data-* files may be truncated or corrupt: "
+            "download them again."
         ) from e
     if _OBJECT_GRAPH in shapes:
         raise CheckpointFormatError(
@@ -201,7 +210,7 @@ def load_tf1_checkpoint(path, skip=OPTIMIZER_STATE, progress=None):
     for i, name in enumerate(wanted):
         try:
             tensors[name] = np.asarray(reader.get_tensor(name))
-        except tf.errors.OpError as e:
+        except _READ_ERRORS + (tf.errors.OpError,) as e:
             raise CheckpointFormatError(
                 f"{prefix}: cannot read variable {quote(name)} ({e}); the checkpoint "
                 "is truncated or corrupt. Download it again."
