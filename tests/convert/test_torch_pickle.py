@@ -211,6 +211,21 @@ def test_short_storage_entry(tmp_path):
     assert "truncated or corrupt" in msg
 
 
+def test_entry_marked_encrypted(tmp_path):
+    # Found by mutating a small file: one flipped flag bit, and zipfile
+    # raised RuntimeError ("password required for extraction").
+    src = _save({"emb": torch.randn(10, 4)}, tmp_path / "ok.bin")
+    data = bytearray(src.read_bytes())
+    central = data.index(b"PK\x01\x02")  # the first entry's central directory record
+    data[central + 8] |= 0x1  # general purpose flags: bit 0, encrypted
+    path = tmp_path / "encrypted.bin"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointFormatError) as e:
+        load_torch_state_dict(path)
+    msg = str(e.value)
+    assert str(path) in msg and "data.pkl" in msg and "marked encrypted" in msg
+
+
 def test_legacy_format(tmp_path):
     path = _save({"w": torch.ones(2)}, tmp_path / "legacy.bin",
                  _use_new_zipfile_serialization=False)

@@ -388,8 +388,16 @@ MAX_INFLATION = 32
 _SMALL_ENTRY = 1 << 20
 
 
-def check_inflation(path, info):
-    """Refuse a zip entry that would inflate far beyond its stored bytes."""
+def check_entry(path, info):
+    """Refuse a zip entry that is encrypted (torch.save never writes one;
+    zipfile would ask for a password) or would inflate far beyond its
+    stored bytes."""
+    if info.flag_bits & 0x1:
+        raise _corrupt(
+            path,
+            f"zip entry {quote(info.filename)} is marked encrypted, which torch.save "
+            "never writes",
+        )
     if info.compress_type == zipfile.ZIP_STORED or info.file_size <= _SMALL_ENTRY:
         return
     if info.file_size > MAX_INFLATION * max(info.compress_size, 1):
@@ -425,7 +433,7 @@ class _Archive:
             info = self.zf.getinfo(self.prefix + name)
         except KeyError:
             raise _corrupt(self.path, f"no zip entry {quote(self.prefix + name)}") from None
-        check_inflation(self.path, info)
+        check_entry(self.path, info)
         try:
             return self.zf.read(info)
         except _ZIP_ERRORS as e:
