@@ -285,11 +285,21 @@ class ErnieMTokenizer(EncoderTokenizer):
                 f"The vocabulary has no unknown token `{self.unk_token}`."
             )
         unk_id = self._token_to_id[self.unk_token]
-        self._sentence_piece = tf_text.SentencepieceTokenizer(
-            model=self.proto, out_type=tf.string
-        )
-        # Created now, eagerly (not inside a `tf.data` map), and shared.
-        self._sentence_piece._model_resource = _SharedSentencepieceModel(self.proto)
+        try:
+            self._sentence_piece = tf_text.SentencepieceTokenizer(
+                model=self.proto, out_type=tf.string
+            )
+            # Created now, eagerly (not inside a `tf.data` map), and shared.
+            self._sentence_piece._model_resource = _SharedSentencepieceModel(self.proto)
+        except tf.errors.OpError:
+            # SentencePiece's own words are a source line and the failed
+            # call ("ParseFromArray(...)"), which tell a user nothing.
+            raise ValueError(
+                f"{type(self).__name__}: the SentencePiece model ({len(self.proto)} "
+                "bytes) cannot be parsed; the file is truncated or corrupt, or is not "
+                "a SentencePiece model. Pass the checkpoint's own model file "
+                "(`sentencepiece.bpe.model` for ERNIE-M), downloaded again."
+            ) from None
         tokens = list(self._token_to_id)
         self._piece_ids = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(

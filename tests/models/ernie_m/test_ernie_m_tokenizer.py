@@ -364,6 +364,22 @@ def test_vocabulary_helpers(pairs):
         ours.id_to_token(ours.vocabulary_size())
 
 
+@pytest.mark.parametrize("damage", ["truncated", "not a model"])
+def test_a_damaged_sentencepiece_model_is_named(tmp_path, damage):
+    # SentencePiece's own error is a source line and
+    # "[model_proto->ParseFromArray(...)]" (a TensorFlow InternalError).
+    model = asset(*BPE)
+    vocab = _vocab(model, "xlmr", str(tmp_path))
+    with open(model, "rb") as f:
+        good = f.read()
+    proto = good[: len(good) // 3] if damage == "truncated" else b"<html>rate limited</html>"
+    path = tmp_path / "sentencepiece.bpe.model"
+    path.write_bytes(proto)
+    with pytest.raises(ValueError, match=rf"SentencePiece model \({len(proto)} bytes\) cannot be parsed.*truncated or corrupt"):
+        ErnieMTokenizer(proto=str(path), vocabulary=vocab)
+    assert len(ErnieMTokenizer(proto=good, vocabulary=vocab)(["ok"])) == 1
+
+
 def test_sequence_length_pads_with_pad_id_and_truncates(pairs):
     ours, _, _ = pairs("spiece-xlmr")
     texts = ["This is a test", TEXTS[0]]
