@@ -66,6 +66,24 @@ def _fail(where, message):
     raise AnnotationError(f"{where}: {message}")
 
 
+def _check_list(value, where, field):
+    if not isinstance(value, list):
+        _fail(where, f"`{field}` must be a list, got {type(value).__name__}.")
+    return value
+
+
+def _check_object(value, where, field):
+    if not isinstance(value, dict):
+        _fail(where, f"`{field}` must be a JSON object, got {type(value).__name__}.")
+    return value
+
+
+def _check_id(value, where, field):
+    # Ids are compared and hashed: doccano writes integers, Label Studio strings.
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        _fail(where, f"`{field}` must be a string or an integer id, got {value!r}.")
+
+
 def _check_text(text, where, field):
     if not isinstance(text, str):
         _fail(where, f"`{field}` must be a string, got {type(text).__name__}.")
@@ -77,11 +95,13 @@ def _check_entities(text, entities, where):
     """Offsets are integers inside the text, ids unique, and spans of one
     label do not overlap (the pointer decoding cannot answer both)."""
     ids, by_label = set(), {}
-    for k, entity in enumerate(entities):
+    for k, entity in enumerate(_check_list(entities, where, "entities")):
         field = f"entity {k}"
+        _check_object(entity, where, field)
         for key in ("id", "start_offset", "end_offset", "label"):
             if key not in entity:
                 _fail(where, f"{field} has no `{key}`.")
+        _check_id(entity["id"], where, f"{field}.id")
         start, end, label = entity["start_offset"], entity["end_offset"], entity["label"]
         if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool):
             _fail(where, f"{field} ({label!r}): offsets must be integers, got {start!r}..{end!r}.")
@@ -103,11 +123,13 @@ def _check_entities(text, entities, where):
 
 
 def _check_relations(relations, ids, where):
-    for k, relation in enumerate(relations):
+    for k, relation in enumerate(_check_list(relations, where, "relations")):
+        _check_object(relation, where, f"relation {k}")
         for key in ("from_id", "to_id", "type"):
             if key not in relation:
                 _fail(where, f"relation {k} has no `{key}`.")
         for key in ("from_id", "to_id"):
+            _check_id(relation[key], where, f"relation {k}.{key}")
             if relation[key] not in ids:
                 _fail(where, f"relation {k} ({relation['type']!r}): `{key}` {relation[key]!r} "
                              f"is not the id of an entity of this text (ids: {sorted(map(str, ids))}).")
@@ -117,7 +139,7 @@ def _check_relations(relations, ids, where):
 
 def _check_choices(labels, where, field):
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
-        _fail(where, f"`{field}` must be a non-empty list of class names, got {labels!r}.")
+        _fail(where, f"`{field}` must be a non-empty list of names (strings), got {labels!r}.")
 
 
 def _entities_from_triples(triples, where):
@@ -156,7 +178,8 @@ def parse_doccano_line(line, task_type="ext", where="line 1"):
         return {"text": text, "labels": list(items["label"]), "where": where}
     label = items.get("label")
     if text_key == "data" and isinstance(label, dict) and "entities" in label:
-        entities, relations = list(label["entities"]), list(label.get("relations", []))
+        entities = list(_check_list(label["entities"], where, "label.entities"))
+        relations = list(_check_list(label.get("relations", []), where, "label.relations"))
     elif "label" in items:
         if not isinstance(label, list):
             _fail(where, f"`label` must be a list of [start, end, label], got {label!r}.")
@@ -184,22 +207,26 @@ def parse_label_studio_task(task, task_type="ext", where="task 0"):
     annotations = task.get("annotations")
     if not isinstance(annotations, list) or not annotations:
         _fail(where, "has no `annotations`; export annotated tasks only.")
-    results = annotations[0].get("result")
+    results = _check_object(annotations[0], where, "annotations[0]").get("result")
     if not isinstance(results, list):
         _fail(where, "`annotations[0].result` is missing.")
+    for k, result in enumerate(results):
+        _check_object(result, where, f"annotations[0].result[{k}]")
     if task_type == "cls":
-        if not results or "choices" not in results[0].get("value", {}):
+        value = results[0].get("value", {}) if results else {}
+        if "choices" not in _check_object(value, where, "annotations[0].result[0].value"):
             _fail(where, "`annotations[0].result[0].value.choices` is missing (a classification task).")
-        _check_choices(results[0]["value"]["choices"], where, "annotations[0].result[0].value.choices")
-        return {"text": text, "labels": list(results[0]["value"]["choices"]), "where": where}
+        _check_choices(value["choices"], where, "annotations[0].result[0].value.choices")
+        return {"text": text, "labels": list(value["choices"]), "where": where}
     entities, relations = [], []
     for k, result in enumerate(results):
         field = f"annotations[0].result[{k}]"
         if result.get("type") == "labels":
-            value = result.get("value", {})
+            value = _check_object(result.get("value", {}), where, f"{field}.value")
             labels = value.get("labels")
             if not labels:
                 _fail(where, f"{field}.value.labels is empty.")
+            _check_choices(labels, where, f"{field}.value.labels")
             if "id" not in result:
                 _fail(where, f"{field} has no `id`.")
             entities.append({"id": result["id"], "start_offset": value.get("start"),
@@ -211,6 +238,9 @@ def parse_label_studio_task(task, task_type="ext", where="task 0"):
             if not result.get("labels"):
                 _fail(where, f"{field}: the relation from {result['from_id']!r} to "
                              f"{result['to_id']!r} has no `labels`; give it a relation type.")
+            _check_choices(result["labels"], where, f"{field}.labels")
+            for key in ("from_id", "to_id"):
+                _check_id(result[key], where, f"{field}.{key}")
             relations.append({"id": f"{result['from_id']}-{result['to_id']}", "from_id": result["from_id"],
                               "to_id": result["to_id"], "type": result["labels"][0]})
     ids = _check_entities(text, entities, where)

@@ -243,6 +243,18 @@ BAD_DOCCANO = [
     ({"text": "北京", "entities": [{"id": 0, "start_offset": 0, "label": "地点"}], "relations": []},
      "line 2: entity 0 has no `end_offset`"),
     ({"text": "北京", "label": [[0, 2, "地点##很好"]]}, "line 2: class '很好' is not one of the options"),
+    # Wrong types where objects, lists or ids belong (found by mutating good
+    # lines; they raised TypeError, AttributeError or KeyError).
+    ({"text": "北京", "entities": None, "relations": []}, "line 2: `entities` must be a list, got NoneType"),
+    ({"text": "北京", "entities": [None], "relations": []}, "line 2: `entity 0` must be a JSON object, got NoneType"),
+    ({"text": "北京", "entities": [{"id": [1], "start_offset": 0, "end_offset": 2, "label": "地点"}], "relations": []},
+     "line 2: `entity 0.id` must be a string or an integer id, got [1]"),
+    ({"text": "北京", "entities": [{"id": 0, "start_offset": 0, "end_offset": 2, "label": "地点"}], "relations": [1]},
+     "line 2: `relation 0` must be a JSON object, got int"),
+    ({"text": "北京", "entities": [{"id": 0, "start_offset": 0, "end_offset": 2, "label": "地点"}],
+      "relations": [{"id": 0, "from_id": [0], "to_id": 0, "type": "位于"}]},
+     "line 2: `relation 0.from_id` must be a string or an integer id, got [0]"),
+    ({"data": "北京", "label": {"entities": 5, "relations": []}}, "line 2: `label.entities` must be a list, got int"),
 ]
 
 
@@ -261,8 +273,20 @@ def test_bad_label_studio_tasks_are_named(tmp_path):
     unknown["annotations"][0]["result"][-1]["to_id"] = "nowhere"
     empty = {"id": 7, "data": {"text": ""}, "annotations": [{"result": []}]}
     image = {"id": 8, "data": {"image": "a.png"}, "annotations": [{"result": []}]}
+    def changed(edit):
+        task = json.loads(json.dumps(good))
+        edit(task["annotations"][0]["result"])
+        return task
+
+    not_an_object = dict(good, annotations=[[0, 2, "地点"]])
     cases = [
         (unknown, r"task 1 \(id 100\): relation \d+ \('观点'\): `to_id` 'nowhere' is not the id"),
+        (not_an_object, r"task 1 \(id 100\): `annotations\[0\]` must be a JSON object, got list"),
+        (changed(lambda r: r.append("x")), r"`annotations\[0\]\.result\[\d+\]` must be a JSON object, got str"),
+        (changed(lambda r: r[0]["value"].update(labels={"a": 1})),
+         r"`annotations\[0\]\.result\[0\]\.value\.labels` must be a non-empty list of names"),
+        (changed(lambda r: r[-1].update(to_id=["a"])),
+         r"`annotations\[0\]\.result\[\d+\]\.to_id` must be a string or an integer id, got \['a'\]"),
         (empty, r"task 1 \(id 7\): `data.text` is empty"),
         (image, r"task 1 \(id 8\): is an image task"),
     ]
