@@ -56,6 +56,11 @@ REQUIRED = {
     "hf": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
 }
 NAMING = {"keras": 0, "hf": 1}
+# Constructor arguments whose default is None (derived from another field).
+# Any other argument set to None (`null` in a preset's config.json) would
+# reach a layer as None: Hugging Face files mean "the default" by null, and
+# are read with their defaults filled in first.
+KERAS_NULLABLE = ("embedding_dim", "pad_position_id")
 
 # Building without weights: at most this many parameters (16 GB in float32),
 # about 7 times the largest published checkpoint of these models (ERNIE-M
@@ -86,6 +91,14 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
     def fail(name, problem):
         raise error(f"{where}: {kind} {name!r} {problem}.")
 
+    def unset(name, value):
+        """Whether to skip `value` as not given; a Keras argument given as None fails."""
+        if value is not None:
+            return False
+        if naming == "keras" and name in config and name not in KERAS_NULLABLE:
+            fail(name, "is None (null in a config.json); give it a value, or leave it out for its default")
+        return True
+
     if not isinstance(config, dict):
         raise error(f"{where} must hold a JSON object, got {type(config).__name__}.")
     for name in REQUIRED[naming]:
@@ -94,7 +107,7 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
     for row in INTEGERS:
         name, low, high = row[column], row[2], row[3]
         value = config.get(name) if name else None
-        if value is None:
+        if unset(name, value):
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             fail(name, f"must be an integer, got {short_repr(value)} ({type(value).__name__})")
@@ -103,11 +116,11 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
     for row in PROBABILITIES:
         name = row[column]
         value = config.get(name) if name else None
-        if value is not None and not (_is_number(value) and 0 <= value <= 1):
+        if not unset(name, value) and not (_is_number(value) and 0 <= value <= 1):
             fail(name, f"must be a probability in [0, 1], got {short_repr(value)}")
     name = EPSILON[column]
     value = config.get(name)
-    if value is not None and not (_is_number(value) and math.isfinite(value) and value > 0):
+    if not unset(name, value) and not (_is_number(value) and math.isfinite(value) and value > 0):
         fail(name, f"must be a positive, finite number, got {short_repr(value)}")
     _check_shapes(config, NAMING[naming], fail, position_offset)
 

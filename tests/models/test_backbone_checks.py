@@ -29,6 +29,9 @@ BAD_ARGUMENTS = [
     ("convbert", "conv_kernel_size", 4, "must be odd"),
     ("convbert", "num_groups", 3, "must be divisible by num_groups (3)"),
     ("ernie_m", "pad_position_id", -1, "must be between 0 and 1000000, got -1"),
+    ("nezha", "num_segments", None, "is None"),
+    ("convbert", "attention_dropout", None, "is None"),
+    ("ernie_m", "layer_norm_epsilon", None, "is None"),
 ]
 
 
@@ -42,6 +45,13 @@ def test_bad_argument_is_one_clear_value_error(model, argument, value, fragment)
     assert "\n" not in message
     assert message.startswith(f"{cls.__name__}: argument ") and argument in message, message
     assert fragment in message, message
+
+
+def test_arguments_whose_default_is_none_may_be_none():
+    convbert = models.ConvBertBackbone(**{**TINY, "embedding_dim": None})
+    assert convbert.embedding_dim == TINY["hidden_dim"]
+    ernie_m = models.ErnieMBackbone(**{**TINY, "pad_position_id": None})
+    assert ernie_m.get_config()["pad_position_id"] is None
 
 
 SMALL = {

@@ -95,6 +95,10 @@ BAD_CONFIGS = {
     "million-layers": ({"num_layers": 1_000_000}, "num_layers"),
     "string-vocabulary": ({"vocabulary_size": "50"}, "vocabulary_size"),
     "indivisible-heads": ({"num_heads": 3}, "hidden_dim"),
+    # null reached the layers as None (a TypeError, or Keras' "could not be
+    # deserialized properly"); only the arguments whose default is None may be.
+    "null-dropout": ({"dropout": None}, "dropout"),
+    "null-epsilon": ({"layer_norm_epsilon": None}, "layer_norm_epsilon"),
 }
 
 
