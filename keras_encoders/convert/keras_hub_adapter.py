@@ -132,7 +132,9 @@ class _DispatchingLoader(_keras_hub_loader.TransformersPresetLoader):
     """keras-hub's Transformers loader, except for our model types."""
 
     def __new__(cls, preset, config):
-        if config.get("model_type") in families.MODEL_TYPES:
+        model_type = config.get("model_type")
+        # A damaged config.json may hold a list here: keras-hub names it.
+        if isinstance(model_type, str) and model_type in families.MODEL_TYPES:
             return HFPresetLoader(preset, config)
         return super().__new__(cls)
 

@@ -56,11 +56,12 @@ REQUIRED = {
     "hf": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
 }
 NAMING = {"keras": 0, "hf": 1}
-# Constructor arguments whose default is None (derived from another field).
-# Any other argument set to None (`null` in a preset's config.json) would
-# reach a layer as None: Hugging Face files mean "the default" by null, and
-# are read with their defaults filled in first.
-KERAS_NULLABLE = ("embedding_dim", "pad_position_id")
+# The fields that may be None (null in a config.json): constructor arguments
+# whose default is None (derived from another field), and Hugging Face's
+# `classifier_dropout` and ERNIE-M's `act_dropout` (null: the hidden
+# dropout). Any other would reach a layer as None, in transformers as here;
+# a field left out takes its default.
+NULLABLE = {"keras": ("embedding_dim", "pad_position_id"), "hf": ("classifier_dropout", "act_dropout")}
 
 # Building without weights: at most this many parameters (16 GB in float32),
 # about 7 times the largest published checkpoint of these models (ERNIE-M
@@ -92,10 +93,11 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
         raise error(f"{where}: {kind} {name!r} {problem}.")
 
     def unset(name, value):
-        """Whether to skip `value` as not given; a Keras argument given as None fails."""
+        """Whether to skip `value` as not given; a field given as None fails
+        unless it may be None."""
         if value is not None:
             return False
-        if naming == "keras" and name in config and name not in KERAS_NULLABLE:
+        if name in config and name not in NULLABLE[naming]:
             fail(name, "is None (null in a config.json); give it a value, or leave it out for its default")
         return True
 

@@ -485,6 +485,10 @@ BAD_CONFIGS = {
     "string-vocab": (lambda c: {**c, "vocab_size": "50"}, "vocab_size"),
     "absurd-vocab": (lambda c: {**c, "vocab_size": 2_000_000_000}, "vocab_size"),
     "negative-dropout": (lambda c: {**c, "hidden_dropout_prob": -0.1}, "hidden_dropout_prob"),
+    # null is not "the default" (transformers builds from None too, and
+    # fails); it reached our layers as None. Left out, a field has its default.
+    "null-dropout": (lambda c: {**c, "hidden_dropout_prob": None}, "hidden_dropout_prob"),
+    "null-relative-positions": (lambda c: {**c, "max_relative_position": None}, "max_relative_position"),
 }
 
 
@@ -496,6 +500,20 @@ def test_bad_config_fails_before_building(tiny_nezha_dir, tmp_path, case):
         lambda: models.NezhaBackbone.from_preset(folder), CheckpointFormatError,
         os.path.join(folder, "config.json"), repr(field),
     )
+
+
+def test_config_fields_left_out_take_the_reference_defaults(tiny_nezha_dir, tmp_path):
+    # Without `intermediate_size`, transformers builds NezhaConfig's 3072;
+    # so do we, and the weights (20 wide) cannot fill it (a KeyError before).
+    folder = with_config(tmp_path, tiny_nezha_dir, lambda c: {k: v for k, v in c.items() if k != "intermediate_size"})
+    with pytest.raises(CheckpointFormatError, match="the configuration does not match its weights"):
+        models.NezhaBackbone.from_preset(folder)
+
+
+def test_a_model_type_that_is_not_a_string_is_keras_hubs_error(tiny_nezha_dir, tmp_path):
+    folder = with_config(tmp_path, tiny_nezha_dir, lambda c: {**c, "model_type": ["nezha"]})
+    with pytest.raises(ValueError, match="no converter for huggingface/transformers models with model type"):
+        models.NezhaBackbone.from_preset(folder)
 
 
 def test_config_that_is_not_json_names_the_file(tiny_nezha_dir, tmp_path):

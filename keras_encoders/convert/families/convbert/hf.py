@@ -132,7 +132,7 @@ def convert_backbone_config(config):
         "num_layers": config["num_hidden_layers"],
         "num_heads": config["num_attention_heads"],
         "hidden_dim": config["hidden_size"],
-        "intermediate_dim": config["intermediate_size"],
+        "intermediate_dim": config.get("intermediate_size", 3072),
         # ConvBertConfig's default, also when it differs from hidden_size.
         "embedding_dim": config.get("embedding_size", 768),
         "head_ratio": config.get("head_ratio", 2),

@@ -77,7 +77,7 @@ def convert_backbone_config(config):
         "num_layers": config["num_hidden_layers"],
         "num_heads": config["num_attention_heads"],
         "hidden_dim": config["hidden_size"],
-        "intermediate_dim": config["intermediate_size"],
+        "intermediate_dim": config.get("intermediate_size", 3072),
         "max_relative_position": config.get("max_relative_position", 64),
         "num_segments": config.get("type_vocab_size", 2),
         "dropout": config.get("hidden_dropout_prob", 0.1),
