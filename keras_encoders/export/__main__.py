@@ -9,10 +9,11 @@ backend exports after `task.save_to_preset(PRESET)`.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
+
+from keras_encoders.utils import files
 
 
 def parse_args(argv):
@@ -73,6 +74,13 @@ def task_class(preset, name=None):
     return cls
 
 
+def _json_object(path):
+    """A preset's JSON file (bounded: it may be a download), or {} if it is
+    not an object."""
+    data = files.read_json_file(path, "preset JSON file")
+    return data if isinstance(data, dict) else {}
+
+
 def find_task_class(preset, name=None):
     """The task class `--task NAME` names, or the one `preset` saved (its
     `task.json`, or a Hugging Face checkpoint's architecture); None when the
@@ -89,15 +97,14 @@ def find_task_class(preset, name=None):
     if os.path.exists(task_json):
         import keras
 
-        with open(task_json, encoding="utf-8") as f:
-            registered = json.load(f).get("registered_name")
-        cls = keras.saving.get_registered_object(registered)
+        registered = _json_object(task_json).get("registered_name")
+        cls = keras.saving.get_registered_object(registered) if isinstance(registered, str) else None
         if cls is not None:
             return cls
     config_json = os.path.join(preset, "config.json")
     if os.path.exists(config_json):
-        with open(config_json, encoding="utf-8") as f:
-            architectures = json.load(f).get("architectures") or []
+        architectures = _json_object(config_json).get("architectures")
+        architectures = architectures if isinstance(architectures, list) else []
         for value in vars(models).values():
             if (
                 isinstance(value, type)

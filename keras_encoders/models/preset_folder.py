@@ -7,8 +7,9 @@ files: a folder that neither loader reads correctly afterwards.
 """
 
 import glob
-import json
 import os
+
+from keras_encoders.utils import files
 
 # Files that belong to checkpoints of other formats (Hugging Face, PaddleNLP,
 # TF1, SavedModel), as glob patterns in the folder.
@@ -32,9 +33,8 @@ def other_format_files(preset_dir):
     config = os.path.join(preset_dir, "config.json")
     if os.path.exists(config):
         try:
-            with open(config, encoding="utf-8") as f:
-                keras_config = "registered_name" in json.load(f)
-        except (OSError, ValueError):
+            keras_config = "registered_name" in files.read_json_file(config)
+        except (OSError, ValueError, TypeError):  # TypeError: JSON that is not an object
             keras_config = False
         if not keras_config:
             found.add("config.json")

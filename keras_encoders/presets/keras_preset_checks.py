@@ -7,7 +7,7 @@ tokenizer config naming `/dev/zero` as its vocabulary would be read until
 memory runs out. `install()` puts checks in front of it:
 
 - every JSON file of a preset must be a regular file of at most
-  `MAX_JSON_BYTES` (not a device such as `/dev/zero`);
+  `files.MAX_JSON_BYTES` (not a device such as `/dev/zero`);
 - the backbone configuration of our classes in `config.json` / `task.json`
   passes the backbones' own checks (`models.backbone_checks`), and a
   problem is a `CheckpointFormatError` naming the file and the field;
@@ -21,8 +21,6 @@ Presets of other libraries' classes load exactly as keras-hub loads them,
 apart from the JSON file check.
 """
 
-import json
-
 import keras
 
 from keras_hub.src.utils import preset_utils
@@ -31,25 +29,19 @@ from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.models import backbone_checks
 from keras_encoders.models.encoder_backbone import EncoderBackbone
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
-from keras_encoders.utils import text_utils
+from keras_encoders.utils import files
 
-# A preset's JSON files are a few kilobytes (vocabularies are assets).
-MAX_JSON_BYTES = 64 * 2**20
 PACKAGE = "keras_encoders>"
 
 
 def checked_load_json(preset, config_file=preset_utils.CONFIG_FILE):
-    """keras-hub's `load_json`, for a regular file of at most `MAX_JSON_BYTES`.
+    """keras-hub's `load_json`, for a regular file of at most `files.MAX_JSON_BYTES`.
 
     (Links are followed: Hugging Face folders, the hub cache's among them,
     are often made of links.)
     """
     path = preset_utils.get_file(preset, config_file)
-    text = text_utils.read_bounded_file(path, "preset JSON file", MAX_JSON_BYTES, CheckpointFormatError)
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointFormatError(f"{path} is not valid JSON: {e}") from None
+    return files.read_json_file(path, "preset JSON file", CheckpointFormatError)
 
 
 def registered_class(config, base):

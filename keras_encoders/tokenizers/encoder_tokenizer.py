@@ -119,7 +119,7 @@ class EncoderTokenizer(Tokenizer):
         Each asset of a preset folder must resolve inside it: a link to
         `/dev/zero` or to any file elsewhere is refused, with the file named,
         before anything is read (the files themselves are then read with
-        `text_utils.read_bounded_file`: regular files, bounded in size).
+        `files.read_bounded_file`: regular files, bounded in size).
         """
         if os.path.isdir(preset):
             folder = os.path.join(preset, ASSET_DIR, self.config_file.split(".")[0])

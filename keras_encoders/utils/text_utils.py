@@ -3,7 +3,6 @@
 import io
 import os
 import re
-import stat
 
 import numpy as np
 
@@ -11,35 +10,13 @@ import tensorflow as tf
 from tensorflow.python.ops import gen_string_ops
 from tensorflow_text.python.ops.regex_split_ops import gen_regex_split_ops
 
+from keras_encoders.utils.files import read_bounded_file
+
 
 # The largest tokenizer file read: 50 times ERNIE-M's 250k-token vocabulary
 # or SentencePiece model (~5 MB), and small next to the memory it would take
 # to tokenize with it.
 MAX_TOKENIZER_FILE_BYTES = 256 * 2**20
-
-
-def read_bounded_file(path, what="tokenizer file", limit=MAX_TOKENIZER_FILE_BYTES, error=ValueError):
-    """The bytes of a tokenizer (or other small) file, which must be a
-    regular file of at most `limit` bytes; `error` otherwise.
-
-    A device (`/dev/zero`, or a link to it), a pipe or a folder would
-    otherwise be read until memory runs out, or block; the size is checked
-    before reading, and a file that grows meanwhile is refused too.
-    """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"The {what} {path} does not exist.")
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise error(f"The {what} {path} is not a regular file (a device, pipe or folder?).")
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        # `read(n)` allocates n bytes first: ask for what the file holds.
-        data = f.read(size + 1) if size <= limit else None
-    if data is None or len(data) > size:
-        raise error(
-            f"The {what} {path} holds {size:,} bytes or more, over the {limit:,} "
-            f"such a file may have (or it grew while read); it is not a {what}."
-        )
-    return data
 
 
 def resolves_inside(path, folder):
@@ -64,7 +41,7 @@ def read_vocabulary(path):
     kept so that ids stay line indices. The file is read with
     `read_bounded_file` (a regular file, bounded in size).
     """
-    data = read_bounded_file(path, "vocabulary file")
+    data = read_bounded_file(path, "vocabulary file", MAX_TOKENIZER_FILE_BYTES)
     with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f.readlines()]
 

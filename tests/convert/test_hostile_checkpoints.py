@@ -516,6 +516,28 @@ def test_a_model_type_that_is_not_a_string_is_keras_hubs_error(tiny_nezha_dir, t
         models.NezhaBackbone.from_preset(folder)
 
 
+@pytest.mark.parametrize("target", ["/dev/zero", "oversized"])
+def test_a_config_file_that_is_a_device_or_huge_is_refused_unread(tiny_nezha_dir, tmp_path, target):
+    # The converter read config.json (and PaddleNLP's model_config.json)
+    # with json.load: linked to /dev/zero, until memory ran out.
+    from keras_encoders.convert import sources
+    from keras_encoders.convert.families.ernie_m import paddle
+    from keras_encoders.utils import files
+
+    folder = with_config(tmp_path, tiny_nezha_dir, text="{}")
+    config = os.path.join(folder, "config.json")
+    os.remove(config)
+    if target == "/dev/zero":
+        os.symlink("/dev/zero", config)
+        fragment = "is not a regular file"
+    else:
+        with open(config, "wb") as f:
+            f.truncate(files.MAX_JSON_BYTES + 1)  # sparse: no disk used
+        fragment = f"over the {files.MAX_JSON_BYTES:,}"
+    assert_refused(lambda: sources.open_source(folder), CheckpointFormatError, config, fragment, limit=MiB)
+    assert_refused(lambda: paddle.read_paddle_config(config), CheckpointFormatError, config, fragment, limit=MiB)
+
+
 def test_config_that_is_not_json_names_the_file(tiny_nezha_dir, tmp_path):
     folder = with_config(tmp_path, tiny_nezha_dir, text='{"model_type": "nezha",')
     assert_refused(

@@ -1,6 +1,5 @@
 """Read a checkpoint directory in Hugging Face layout, without torch."""
 
-import json
 import os
 
 import numpy as np
@@ -9,6 +8,7 @@ from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.convert.errors import quote
 from keras_encoders.convert.readers.safetensors_file import load_safetensors
 from keras_encoders.convert.readers.torch_bin import load_torch_state_dict
+from keras_encoders.utils.files import read_json_file
 
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -27,13 +27,10 @@ TOKENIZER_FILES = (
 
 
 def read_json(path):
-    """A JSON file's contents; invalid JSON is a `CheckpointFormatError` naming the file."""
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-            # RecursionError: arrays nested thousands deep.
-            raise CheckpointFormatError(f"{path} is not valid JSON: {e}") from e
+    """A JSON file's contents; a file that is not small and regular (a link
+    to `/dev/zero` would be read until memory runs out), or not JSON, is a
+    `CheckpointFormatError` naming the file."""
+    return read_json_file(path, "JSON file", CheckpointFormatError)
 
 
 def read_config(directory):

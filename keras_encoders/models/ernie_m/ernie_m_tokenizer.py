@@ -25,6 +25,7 @@ from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_spm
 
 from keras_encoders.models.ernie_m.ernie_m_backbone import ErnieMBackbone
 from keras_encoders.tokenizers.encoder_tokenizer import EncoderTokenizer
+from keras_encoders.utils import files
 from keras_encoders.utils import text_utils
 
 # Whose ErnieMTokenizer to agree with (see the class docstring).
@@ -861,7 +862,6 @@ class ErnieMTokenizer(EncoderTokenizer):
         start = tf.cast(char_starts.flat_values, tf.int64)
         total = _byte_length(strings)
         num_chars = tf.shape(start, out_type=tf.int64)[0]
-        num_rows = tf.shape(strings, out_type=tf.int64)[0]
         # A character ends where the next one starts, or at its string's end.
         is_last = tf.equal(tf.range(num_chars), tf.gather(splits, rows + 1) - 1)
         next_start = tf.concat([start[1:], [0]], 0)[:num_chars]
@@ -962,7 +962,7 @@ def _read_proto(proto):
     if proto is None or isinstance(proto, bytes):
         return proto
     if isinstance(proto, str):
-        return text_utils.read_bounded_file(proto, "SentencePiece model")
+        return files.read_bounded_file(proto, "SentencePiece model", text_utils.MAX_TOKENIZER_FILE_BYTES)
     raise ValueError(
         "`proto` must be a path to a SentencePiece model or its serialized "
         f"bytes. Received: {type(proto)}"

@@ -9,10 +9,11 @@ kernel layout, so every rule is the identity. The `ernie_m.` prefix is
 optional (a bare `ErnieMModel.state_dict()` has none).
 """
 
-import json
 import re
 
+from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.convert.porting import identity
+from keras_encoders.utils import files
 
 MODEL_TYPE = "ernie_m"
 SOURCE_FORMAT = "PaddleNLP .pdparams"
@@ -92,11 +93,9 @@ def read_paddle_config(path):
     (PaddleNLP's own `flatten_model_config` lifts them to the top level and
     turns `init_class` into `architectures`; so do we).
     """
-    with open(path, encoding="utf-8") as f:
-        try:
-            raw = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from e
+    raw = files.read_json_file(path, "PaddleNLP config file", CheckpointFormatError)
+    if not isinstance(raw, dict):
+        raise CheckpointFormatError(f"{path} must hold a JSON object, got {type(raw).__name__}.")
     config = {k: v for k, v in raw.items() if k not in ("init_args", "init_class")}
     for arg in raw.get("init_args", []):
         if isinstance(arg, dict):
