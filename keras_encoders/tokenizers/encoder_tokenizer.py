@@ -66,9 +66,11 @@ class EncoderTokenizer(Tokenizer):
         # Last occurrence wins for duplicated lines, like HF's `load_vocab`.
         self._token_to_id = {token: i for i, token in enumerate(self.vocabulary)}
         self._id_to_token_table = tf.constant(self.vocabulary, dtype=tf.string)
+        # Before the tables, which look the special tokens up: a vocabulary
+        # without one gets keras-hub's message naming it, not a KeyError.
+        self._update_special_token_ids()
         self._build_tables()
         self.reset_tokenize_graph()
-        self._update_special_token_ids()
 
     def _build_tables(self):
         """Build the TF lookup structures; called eagerly, outside `tf.data`."""

@@ -42,8 +42,15 @@ def read_vocabulary(path):
     `read_bounded_file` (a regular file, bounded in size).
     """
     data = read_bounded_file(path, "vocabulary file", MAX_TOKENIZER_FILE_BYTES)
-    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f.readlines()]
+    try:
+        with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f.readlines()]
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"The vocabulary file {path} is not UTF-8 text (byte {e.start}: "
+            f"{data[e.start:e.start + 4]!r}...): not a vocab.txt, or damaged. Pass the "
+            "checkpoint's own vocab.txt, downloaded again."
+        ) from None
 
 
 def write_vocabulary(tokens, path):

@@ -281,10 +281,6 @@ class ErnieMTokenizer(EncoderTokenizer):
     def _build_tables(self):
         if self.proto is None:
             return  # built once the proto is set too
-        if self.unk_token not in self._token_to_id:
-            raise ValueError(
-                f"The vocabulary has no unknown token `{self.unk_token}`."
-            )
         unk_id = self._token_to_id[self.unk_token]
         try:
             self._sentence_piece = tf_text.SentencepieceTokenizer(

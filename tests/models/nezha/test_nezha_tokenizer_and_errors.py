@@ -88,6 +88,18 @@ def tiny_nezha(path, cls=None, safe=True):
     return path
 
 
+def test_a_vocabulary_that_is_not_utf8_or_lacks_a_special_token_is_named(tmp_path):
+    # Before: UnicodeDecodeError naming no file, and KeyError: '[MASK]'.
+    garbage = tmp_path / "vocab.txt"
+    garbage.write_bytes(b"[PAD]\n\xb4\xff\x02garbage\n")
+    with pytest.raises(ValueError, match=r"vocab\.txt is not UTF-8 text \(byte 6"):
+        models.NezhaTokenizer(vocabulary=str(garbage))
+    with pytest.raises(ValueError, match=r"Cannot find special token `'\[MASK\]'`.*NezhaTokenizer"):
+        models.NezhaTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"])
+    with pytest.raises(ValueError, match=r"Cannot find special token `'\[UNK\]'`.*ConvBertTokenizer"):
+        models.ConvBertTokenizer(vocabulary=["[PAD]", "[CLS]", "[SEP]", "[MASK]", "a"])
+
+
 def test_unknown_preset_name():
     with pytest.raises(ValueError, match="nezha_no_such_preset"):
         models.NezhaBackbone.from_preset("nezha_no_such_preset")
