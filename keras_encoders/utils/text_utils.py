@@ -43,14 +43,17 @@ def read_vocabulary(path):
     """
     data = read_bounded_file(path, "vocabulary file", MAX_TOKENIZER_FILE_BYTES)
     try:
-        with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as f:
-            return [line.rstrip("\n") for line in f.readlines()]
+        # Decoded whole, so that an error's position is the file's (a text
+        # stream decodes in chunks and counts from the chunk).
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(
             f"The vocabulary file {path} is not UTF-8 text (byte {e.start}: "
             f"{data[e.start:e.start + 4]!r}...): not a vocab.txt, or damaged. Pass the "
             "checkpoint's own vocab.txt, downloaded again."
         ) from None
+    # newline=None: universal newlines, as the text file `load_vocab` opens.
+    return [line.rstrip("\n") for line in io.StringIO(text, newline=None).readlines()]
 
 
 def write_vocabulary(tokens, path):
