@@ -33,10 +33,10 @@ def other_format_files(preset_dir):
     config = os.path.join(preset_dir, "config.json")
     if os.path.exists(config):
         try:
-            keras_config = "registered_name" in files.read_json_file(config)
-        except (OSError, ValueError, TypeError):  # TypeError: JSON that is not an object
-            keras_config = False
-        if not keras_config:
+            data = files.read_json_file(config)
+        except (OSError, ValueError):
+            data = None
+        if not (isinstance(data, dict) and "registered_name" in data):
             found.add("config.json")
     return sorted(found)
 

@@ -12,6 +12,7 @@ bytes, so that is not checked here.
 
 import random
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,12 +26,12 @@ from keras_encoders.convert.readers.tf1 import load_tf1_checkpoint
 from keras_encoders.convert.readers.torch_bin import load_torch_state_dict
 from tests.convert.checkpoint_writers import write_pdparams
 from tests.convert.checkpoint_writers import write_tf1_checkpoint
+from tests.convert.test_hostile_checkpoints import MiB
 
 # The readers run no Keras code.
 pytestmark = pytest.mark.backend_independent
 
 MUTANTS = 150
-MiB = 1 << 20
 STATE = {
     "a.weight": np.random.RandomState(0).randn(16, 8).astype("float32"),
     "a.bias": np.arange(8, dtype="float32"),
@@ -57,7 +58,7 @@ def _write(kind, directory):
     tensors = {"bert/a/kernel": STATE["a.weight"], "bert/a/bias": STATE["a.bias"]}
     prefix = write_tf1_checkpoint(str(directory), tensors, optimizer_slots=False)
     suffix = ".index" if kind == "TF1 .index" else ".data-00000-of-00001"
-    return directory / (prefix.split("/")[-1] + suffix), lambda _: load_tf1_checkpoint(prefix)
+    return Path(prefix + suffix), lambda _: load_tf1_checkpoint(prefix)
 
 
 def _mutate(data, rng):
