@@ -318,7 +318,11 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
           Within one window Taskflow lists spans in Python set order, which
           depends on the probabilities' hashes; here they are in position
           order (for a classification vote, "first" is then the first by
-          position).
+          position). Sibling types of one name (`["时间", {"时间":
+          ["地点"]}]`) each list their spans under that name, and the
+          answers to the j-th child prompt of a text go to the j-th span
+          listed there, as in Taskflow: the first copy of a span, or below
+          the top level possibly a span of another subject.
         - "taskflow_corrected": the same character windows and result
           layout, corrected: each prompt's windows are
           `max_seq_len - len(prompt) - 4` characters (its own length, and
@@ -411,9 +415,11 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         # is (text index, prompt, owner): the span whose "relations" get
         # the results, or None for the text's own result dict.
         skip_blank = decoding == "tokens"
+        # The third member: Taskflow's spans that a type's child prompts are
+        # paired with (see `_taskflow_owners`), None at the top level.
         queue = [
             (node, [(i, uie.half_width(node.name), None)
-                    for i, text in enumerate(texts) if not (skip_blank and not text.strip())])
+                    for i, text in enumerate(texts) if not (skip_blank and not text.strip())], None)
             for node in uie.schema_tree(schema)
         ]
         asked = [0] * len(texts)
@@ -421,7 +427,7 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
             # The types of one level are asked together: their windows share
             # the model's batches (each type's spans are read as if alone).
             level, queue = queue, []
-            for node, requests in level:
+            for node, requests, _ in level:
                 for i, _, _ in requests:
                     asked[i] += 1
                     if asked[i] > uie.MAX_PROMPTS_PER_TEXT:
@@ -434,20 +440,31 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
                             "use a smaller `schema`."
                         )
             found_by_node = self._extract_spans(
-                [[(texts[i], prompt) for i, prompt, _ in requests] for _, requests in level],
+                [[(texts[i], prompt) for i, prompt, _ in requests] for _, requests, _ in level],
                 threshold, length, stride, batch_size, decoding, verbose,
             )
-            for (node, requests), found in zip(level, found_by_node):
+            for (node, requests, parents), found in zip(level, found_by_node):
                 for (i, _, owner), spans in zip(requests, found):
                     if spans:
                         target = results[i] if owner is None else owner.setdefault("relations", {})
                         target.setdefault(node.name, []).extend(spans)
+                if not node.children:
+                    continue
+                # Each span found owns the answers to its child prompts, except
+                # in Taskflow's decoding, where the j-th span of a text owns
+                # them (the same span unless two sibling types share a name).
+                owners = (_taskflow_owners(node.name, results, parents, len(texts))
+                          if decoding == "taskflow" else None)
+                asked_of = [[] for _ in texts]
+                for (i, _, _), spans in zip(requests, found):
+                    for span in spans:
+                        owner = span if owners is None else owners[i][len(asked_of[i])]
+                        asked_of[i].append((span["text"], owner))
                 for child in node.children:
                     queue.append((child, [
-                        (i, uie.half_width(self.relation_prompt(span["text"], child.name, language)), span)
-                        for (i, _, _), spans in zip(requests, found)
-                        for span in spans
-                    ]))
+                        (i, uie.half_width(self.relation_prompt(text, child.name, language)), owner)
+                        for i, pairs in enumerate(asked_of) for text, owner in pairs
+                    ], owners))
         return results[0] if single else results
 
     @staticmethod
@@ -610,6 +627,25 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
                     found.append({"text": window[a:b], "start": a, "end": b, "probability": float(p)})
             windows[example].append(found)
         return [_best_of_windows(found) for found in windows]
+
+
+def _taskflow_owners(name, results, parents, count):
+    """Per text, the spans that Taskflow pairs with the child prompts of a
+    type called `name`, in order.
+
+    Taskflow builds a type's child prompts from the spans that type found,
+    but gives the j-th prompt of a text's answers to the j-th span of a list
+    of every span under `name` at that place (`_multi_stage_predict`'s
+    `relations`): at the top level the text's whole result list for `name`;
+    below it, the `name` relations of each span of the parent's such list
+    (`parents`), in turn. Those are the type's own spans unless two sibling
+    types share a name (`["Time", {"Time": ["CEO"]}]`): then the answers go
+    to the first copies, or to spans of another parent.
+    """
+    if parents is None:
+        return [list(results[i].get(name, [])) for i in range(count)]
+    return [[span for parent in parents[i] for span in parent.get("relations", {}).get(name, [])]
+            for i in range(count)]
 
 
 def _check_decoding(decoding):

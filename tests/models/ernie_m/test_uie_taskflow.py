@@ -49,6 +49,11 @@ SCHEMAS = {
     "en": ("en", [{"Person": ["Company", "Position"]}, "Time"], [EN, EN_LONG, ZH]),
 }
 RUNS = [(name, length) for name in SCHEMAS for length in (512, 128)]
+# Sibling types of one name, at the top and below it: Taskflow gives the
+# answers to a type's child prompts to the j-th span found under that name
+# there, which is the first copy of a span, or a span of another subject.
+REPEATED = ("ch", ["时间", {"选手": ["国籍", {"国籍": ["年龄"]}]}, {"时间": ["选手"]}, {"选手": ["年龄"]}],
+            [ZH, ZH_LONG])
 EXPORT_BACKEND = "tensorflow"
 
 
@@ -92,10 +97,10 @@ def taskflow(tmp_path_factory):
             {"schema": SCHEMAS[name][1], "schema_lang": SCHEMAS[name][0],
              "max_seq_len": length, "texts": SCHEMAS[name][2]}
             for name, length in RUNS
-        ],
+        ] + [{"schema": REPEATED[1], "schema_lang": REPEATED[0], "max_seq_len": 128, "texts": REPEATED[2]}],
     }
     paddle, *ours = taskflow_job.run_taskflow(python, job, str(root))
-    return {"paddle": (str(folder), dict(zip(RUNS, paddle["results"]))),
+    return {"paddle": (str(folder), dict(zip(RUNS + [("repeated", 128)], paddle["results"]))),
             "exported": (exported, dict(zip(RUNS, ours[0]["results"])) if ours else None)}, made_here
 
 
@@ -125,6 +130,32 @@ def test_extract_gives_taskflow_answers(reference, name, length):
     theirs = expected[(name, length)]
     assert count_spans(theirs) > 10
     assert any("relations" in s for result in theirs for spans in result.values() for s in spans)
+
+
+def test_sibling_types_of_one_name_give_taskflow_answers(reference):
+    expected, task = reference
+    lang, schema, texts = REPEATED
+    theirs = expected[("repeated", 128)]
+    got = task.extract(texts, schema, schema_lang=lang, max_seq_len=128)
+    problems = differences(got, theirs)
+    assert not problems, "\n".join(problems[:20])
+    # Each repeated type found spans twice over, and their child types found
+    # answers: a subject with several spans, so that answers can cross over.
+    for result in theirs:
+        for name in ("时间", "选手"):
+            assert len(result[name]) >= 4 and any("relations" in s for s in result[name])
+    assert any("年龄" in n.get("relations", {}) for result in theirs
+               for s in result["选手"] for n in s.get("relations", {}).get("国籍", []))
+    # The other decodings give each span the answers to its own prompts:
+    # the first "选手" type's children to the first copies, the second's to
+    # the second.
+    corrected = task.extract(texts, schema, schema_lang=lang, max_seq_len=128, decoding="taskflow_corrected")
+    for result in corrected:
+        spans = result["选手"]
+        half = len(spans) // 2
+        assert [s["text"] for s in spans[:half]] == [s["text"] for s in spans[half:]]
+        assert {k for s in spans[:half] for k in s.get("relations", {})} == {"国籍"}
+        assert {k for s in spans[half:] for k in s.get("relations", {})} == {"年龄"}
 
 
 @pytest.mark.parametrize("name,length", RUNS)
