@@ -298,9 +298,11 @@ def information_extractor_case():
     task = tiny_information_extractor()
     pre = task.preprocessor
     # A full-width prompt: `extract()` makes it ASCII first, as must the server.
-    prompts = ["时间", "选手", "情感倾向［正向，负向］"]
-    texts = ["2月8日上午谷爱凌获得金牌", "In 1997, Steve became the CEO of Apple.", "好"]
-    x = pre(x=(["时间", "选手", "情感倾向[正向,负向]"], texts))
+    # A blank text (whitespace, U+3000 included) gives no spans, in the
+    # prompt either, in extract() and in the server.
+    prompts = ["时间", "选手", "情感倾向［正向，负向］", "情感倾向［正向，负向］"]
+    texts = ["2月8日上午谷爱凌获得金牌", "In 1997, Steve became the CEO of Apple.", "好", " \u3000\n"]
+    x = pre(x=(["时间", "选手", "情感倾向[正向,负向]", "情感倾向[正向,负向]"], texts))
     logits = predict(task, x)
     expected = {**logits}
     for key in ("start", "end"):

@@ -32,6 +32,9 @@ MAX_PROMPTS_PER_TEXT = 2048
 
 # What a position of a packed `[CLS] prompt [SEP] text [SEP]` row holds.
 SPECIAL, PROMPT, TEXT = -1, 0, 1
+# What `str.isspace()` calls whitespace, for `blank_texts`.
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(
+    map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 # Special tokens Taskflow reserves next to prompt and text when it sizes
 # windows (ERNIE-M packs 4: see `InformationExtractor.extract`).
 TASKFLOW_SPECIAL_TOKENS = 3
@@ -134,6 +137,18 @@ def decode_spans(start_probs, end_probs, part, token_start, token_end, prompt_le
         "in_prompt": select(in_prompt),
         "probability": select(probability),
     }
+
+
+def blank_texts(strings):
+    """Whether each string is empty or whitespace only (`not text.strip()`
+    in Python), in TF ops: `extract()` and the SavedModel's "tokens"
+    decoding find nothing in such a text.
+
+    >>> blank_texts(["", " \u3000", "a "]).numpy().tolist()
+    [True, True, False]
+    """
+    whitespace = "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE)
+    return tf.strings.regex_full_match(strings, f"[{whitespace}]*")
 
 
 def python_slice(strings, start, end):

@@ -111,7 +111,8 @@ class InformationExtractorSignature(ServingSignature):
             "window_row": tf.range(count),
             "window_offset": tf.zeros([count], tf.int32),
             "prompt_length": tf.strings.length(prompts, unit="UTF8_CHAR"),
-            "part": spans.pop("segment"),
+            # A blank text gives no spans, as in `extract()`.
+            "part": tf.where(uie.blank_texts(texts)[:, None], uie.SPECIAL, spans.pop("segment")),
             **spans,
         }
         return x, extras

@@ -414,12 +414,12 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         # its windows depend on all the prompts asked together). A request
         # is (text index, prompt, owner): the span whose "relations" get
         # the results, or None for the text's own result dict.
-        skip_blank = decoding == "tokens"
+        blank = uie.blank_texts(texts).numpy() if decoding == "tokens" and texts else [False] * len(texts)
         # The third member: Taskflow's spans that a type's child prompts are
         # paired with (see `_taskflow_owners`), None at the top level.
         queue = [
             (node, [(i, uie.half_width(node.name), None)
-                    for i, text in enumerate(texts) if not (skip_blank and not text.strip())], None)
+                    for i in range(len(texts)) if not blank[i]], None)
             for node in uie.schema_tree(schema)
         ]
         asked = [0] * len(texts)

@@ -33,6 +33,15 @@ def test_longest_first_closed_form_is_the_loop():
     np.testing.assert_array_equal(np.stack([kept_p, kept_t], 1), want)
 
 
+def test_blank_texts_are_those_python_strips_empty():
+    whitespace = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert uie.WHITESPACE == whitespace  # the Unicode tables of this Python
+    rng = random.Random(0)
+    alphabet = list(whitespace) + ["", "a", "\u200b", "\ufeff", "好", "\x00"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4))) for _ in range(400)]
+    assert uie.blank_texts(texts).numpy().tolist() == [not t.strip() for t in texts]
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_largest_prompt_is_pythons_max(seed):
     rng = random.Random(seed)
