@@ -414,9 +414,13 @@ class InformationExtractor(encoder_task.EncoderTask, encoder_task.DerivesBackbon
         # its windows depend on all the prompts asked together). A request
         # is (text index, prompt, owner): the span whose "relations" get
         # the results, or None for the text's own result dict.
-        blank = uie.blank_texts(texts).numpy() if decoding == "tokens" and texts else [False] * len(texts)
-        # The third member: Taskflow's spans that a type's child prompts are
-        # paired with (see `_taskflow_owners`), None at the top level.
+        blank = [False] * len(texts)
+        if decoding == "tokens" and texts:
+            blank = uie.blank_texts(texts).numpy()
+        # A queue entry is (type, its requests, parents): in Taskflow's
+        # decoding, parents are the spans that Taskflow pairs the type's
+        # prompts with (see `_taskflow_owners`); None at the top level and
+        # in the other decodings.
         queue = [
             (node, [(i, uie.half_width(node.name), None)
                     for i in range(len(texts)) if not blank[i]], None)
