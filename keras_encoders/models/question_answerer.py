@@ -86,6 +86,14 @@ class QuestionAnswerer(encoder_task.EncoderTask, encoder_task.DerivesBackboneInp
 
         Returns a list of `{"text", "start", "end", "score"}` (character
         offsets into the context; an empty text when nothing fits).
+
+        A context longer than one window is read in windows `doc_stride`
+        tokens apart, and the span with the highest `start_logit +
+        end_logit` over all of them wins (`score`), as in BERT's SQuAD
+        scripts and transformers' `run_qa.py` post-processing.
+        transformers' question-answering `pipeline` compares probabilities
+        normalized within each window instead, which can pick a span of
+        another window.
         """
         features = self.preprocessor.windows(questions, contexts, doc_stride=doc_stride)
         inputs = {k: features[k] for k in self.backbone.input}
