@@ -59,6 +59,9 @@ class ConvBertEncoderLayer(PostLNEncoderLayer):
             **kwargs,
         )
 
+    # The convolution heads read every position's neighbours.
+    takes_query_rows = False
+
     def build_attention(self):
         return MixedAttention(
             hidden_dim=self.hidden_dim,

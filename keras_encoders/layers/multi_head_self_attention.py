@@ -288,18 +288,23 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         x = ops.reshape(rows, (batch, length, self.num_heads, self.head_dim))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def call(self, x, padding_mask=None, training=None):
+    def call(self, x, padding_mask=None, training=None, query_rows=None):
         batch, length = sequence_shape(x, padding_mask)
+        # `query_rows`: the outputs of the first n positions only, every
+        # position still a key (a pooled classifier's last layer needs row 0).
+        queries = length if query_rows is None else query_rows
         if self.max_relative_position is not None:
             positions = (self._table_rows if self.use_position_table
                          else self._relative_positions)
-            relative = positions(length, self.compute_dtype)
+            relative = positions(length, queries, self.compute_dtype)
         # The projections run on the tokens as rows of one 2-D matrix: on
         # TensorFlow a 2-D MatMul and its BiasAdd fuse into one oneDNN kernel
         # (a Dense on (B, L, D) is a Tensordot, its bias added after a
         # reshape); on torch and JAX the reshape is free.
-        rows = ops.reshape(x, (-1, ops.shape(x)[-1]))
-        q = self._split_heads(self.query(rows), batch, length)
+        width = ops.shape(x)[-1]
+        rows = ops.reshape(x, (-1, width))
+        query_input = rows if query_rows is None else ops.reshape(x[:, :query_rows], (-1, width))
+        q = self._split_heads(self.query(query_input), batch, queries)
         k = self._split_heads(self.key(rows), batch, length)
         v = self._split_heads(self.value(rows), batch, length)
         q, divisor = scale_queries(q, self.head_dim, self.compute_dtype)
@@ -308,7 +313,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # ms per layer at 1x128 against 0.53 as einsums (the same numbers).
         scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
         if self.max_relative_position is not None:
-            scores = scores + self._key_term(q, relative, batch, length)
+            scores = scores + self._key_term(q, relative, batch, queries, length)
         scores = ops.cast(scores, "float32")
         if divisor is not None:
             scores = scores / divisor
@@ -318,9 +323,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         probs = self.probs_dropout(probs, training=training)
         context = ops.matmul(probs, v)
         if self.max_relative_position is not None:
-            context = context + self._value_term(probs, relative, batch, length)
+            context = context + self._value_term(probs, relative, batch, queries, length)
         context = ops.transpose(context, (0, 2, 1, 3))
-        return ops.reshape(context, (batch, length, self.num_heads * self.head_dim))
+        return ops.reshape(context, (batch, queries, self.num_heads * self.head_dim))
 
     # NEZHA's relative terms, without gathers. Column pair t of table row p
     # is (sin, cos) of p * f_t, and inside the band |j - i| <= K the row is
@@ -345,10 +350,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     # cost 2 to 4 times more on every backend (memory-bound passes over
     # (B, h, L, L) arrays).
 
-    def _relative_positions(self, length, dtype):
-        """`(cosines, sines, key_features, band, right)` for this length:
-        `cosines` and `sines` (L, d) hold C_i and S_i, `key_features`
-        (L, d) holds s_{j+K}."""
+    def _relative_positions(self, length, queries, dtype):
+        """`(cosines, sines, key_features, band, right)` for `length` keys
+        and the first `queries` positions as queries (n): `cosines` and
+        `sines` (n, d) hold C_i and S_i, `key_features` (L, d) holds
+        s_{j+K}, `band` and `right` are (n, L)."""
         k = self.max_relative_position
         if isinstance(length, int) and length + k > ROTATION_BASE**2:
             raise ValueError(
@@ -365,11 +371,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         def pairs(even, odd):  # (n, d/2) twice -> (n, d), interleaved
             return ops.reshape(ops.stack([even, odd], axis=-1), (-1, self.head_dim))
 
-        cosines = pairs(cos[:length], cos[:length])
-        sines = pairs(sin[:length], sin[:length])
+        cosines = pairs(cos[:queries], cos[:queries])
+        sines = pairs(sin[:queries], sin[:queries])
         key_features = pairs(sin[k:], cos[k:])
         pos = ops.arange(length, dtype="int32")
-        dist = pos[None, :] - pos[:, None]
+        query_pos = pos if queries is length else ops.arange(queries, dtype="int32")
+        dist = pos[None, :] - query_pos[:, None]
         band = ops.abs(dist) <= k
         return cosines, sines, key_features, band, dist > 0
 
@@ -387,44 +394,46 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         """`swap` of every pair of `x` (B, h, L, d)."""
         return self._per_head(x, ops.cast(self.pair_swap, x.dtype), batch, length)
 
-    def _key_term(self, q, relative, batch, length):
+    # `queries` and `length`: the number of query and key positions.
+    def _key_term(self, q, relative, batch, queries, length):
         if self.use_position_table:
-            product = ops.matmul(self._by_query(q, length, self.head_dim),
+            product = ops.matmul(self._by_query(q, queries, self.head_dim),
                                  ops.swapaxes(relative, -1, -2))
-            return self._from_queries(product, batch, length, length)
+            return self._from_queries(product, batch, queries, length)
         cosines, sines, key_features, band, right = relative
-        turned = q * cosines + self._swapped(q, batch, length) * sines
-        inside = self._per_head(turned, ops.transpose(key_features), batch, length)
-        edges = self._per_head(q, ops.cast(self.relative_edges, q.dtype), batch, length)
+        turned = q * cosines + self._swapped(q, batch, queries) * sines
+        inside = self._per_head(turned, ops.transpose(key_features), batch, queries)
+        edges = self._per_head(q, ops.cast(self.relative_edges, q.dtype), batch, queries)
         outside = ops.where(right, edges[..., 1:], edges[..., :1])  # edges: (B, h, L, 2)
         return ops.where(band, inside, outside)
 
-    def _value_term(self, probs, relative, batch, length):
+    def _value_term(self, probs, relative, batch, queries, length):
         if self.use_position_table:
-            product = ops.matmul(self._by_query(probs, length, length), relative)
-            return self._from_queries(product, batch, length, self.head_dim)
+            product = ops.matmul(self._by_query(probs, queries, length), relative)
+            return self._from_queries(product, batch, queries, self.head_dim)
         cosines, sines, key_features, band, right = relative
         # A product, not a select: the same numbers (probabilities are finite),
         # and one pass where tf2onnx wrote a select as three (when the ONNX
         # export traced this form).
         banded = probs * ops.cast(band, probs.dtype)
-        sums = self._per_head(banded, key_features, batch, length)  # (B, h, L, d)
-        inside = sums * cosines - self._swapped(sums, batch, length) * sines
+        sums = self._per_head(banded, key_features, batch, queries)  # (B, h, n, d)
+        inside = sums * cosines - self._swapped(sums, batch, queries) * sines
         outside = ops.cast(
             ops.stack([~(band | right), ~band & right], axis=-1), probs.dtype
-        )  # (L, L, 2): farther than K to the left, to the right
+        )  # (n, L, 2): farther than K to the left, to the right
         far = ops.einsum("bhij,ijc->bhic", probs, outside)
         edges = ops.cast(self.relative_edges, probs.dtype)
-        return inside + self._per_head(far, ops.transpose(edges), batch, length)
+        return inside + self._per_head(far, ops.transpose(edges), batch, queries)
 
     # The reference's form (`use_position_table`): for each query position i,
     # the (B * h) rows of that position times the (L, d) table rows T[r(i, j)].
 
-    def _table_rows(self, length, dtype):
-        """(L, L, d): row `T[r(i, j)]` for every query i and key j."""
+    def _table_rows(self, length, queries, dtype):
+        """(n, L, d): row `T[r(i, j)]` for every query i and key j."""
         k = self.max_relative_position
         position = ops.arange(length, dtype="int32")
-        index = ops.clip(position[None, :] - position[:, None], -k - 1, k + 1) + (k + 1)
+        query_pos = position if queries is length else ops.arange(queries, dtype="int32")
+        index = ops.clip(position[None, :] - query_pos[:, None], -k - 1, k + 1) + (k + 1)
         return ops.cast(ops.take(self.position_table, index, axis=0), dtype)
 
     # The widths are given (the head size, or the shared length), not read

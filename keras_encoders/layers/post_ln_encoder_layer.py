@@ -122,6 +122,10 @@ class PostLNEncoderLayer(keras.layers.Layer):
         )
         self.output_layer_norm = self._layer_norm("output_layer_norm")
 
+    # Whether `call` takes `query_rows` (its attention computes chosen query
+    # positions alone).
+    takes_query_rows = True
+
     def build_attention(self):
         """The attention sublayer; returns (B, L, width) context."""
         return MultiHeadSelfAttention(
@@ -158,9 +162,18 @@ class PostLNEncoderLayer(keras.layers.Layer):
         self.output_layer_norm.build(input_shape)
         self.built = True
 
-    def call(self, x, padding_mask=None, training=None):
+    def call(self, x, padding_mask=None, training=None, query_rows=None):
+        """`query_rows` (int or None): compute the outputs of the first n
+        positions only, (B, n, D), every position still attended as a key.
+        A pooled classifier's server needs row 0 of the last layer, whose
+        other rows are most of that layer's work."""
         batch, length = sequence_shape(x, padding_mask)
-        attended = self.self_attention(x, padding_mask=padding_mask, training=training)
+        if query_rows is None:
+            attended = self.self_attention(x, padding_mask=padding_mask, training=training)
+        else:
+            attended = self.self_attention(
+                x, padding_mask=padding_mask, training=training, query_rows=query_rows)
+            x, length = x[:, :query_rows], query_rows
         # After the attention, the block runs on token rows (why: `feedforward`),
         # back to (B, L, D) once at the end.
         attended = self.attention_output(ops.reshape(attended, (-1, attended.shape[-1])))

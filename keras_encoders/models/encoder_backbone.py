@@ -155,6 +155,47 @@ class EncoderBackbone(GuardsPresetFolder, Quantizable, Backbone):
         self.check_inputs(inputs)
         return super().call(inputs, training=training, mask=mask)
 
+    def serving_call(self, inputs):
+        """The inference call that the exports trace, as for tasks
+        (`EncoderTask.serving_call`): the backbone's outputs."""
+        return self(inputs, training=False)
+
+    @property
+    def first_token_alone(self):
+        """Whether `first_token_outputs` can compute the last layer for the
+        first position alone (layers with `takes_query_rows`; ConvBERT's
+        convolution heads cannot)."""
+        return getattr(self.transformer_layers[-1], "takes_query_rows", False)
+
+    def first_token_outputs(self, inputs):
+        """The outputs at the first position only, for inference: a dict
+        with `sequence_output` (B, 1, D) and, where the backbone has a
+        pooler, `pooled_output` (B, D), the numbers of a full call within
+        float32 rounding.
+
+        The last layer computes that position alone (every position still
+        a key), which saves most of the layer: a server of a pooled
+        classifier needs nothing else of it (`EncoderTask.serving_call`).
+        Everything before the last layer is the backbone's own functional
+        graph.
+        """
+        if not self.first_token_alone:
+            raise NotImplementedError(
+                f"{type(self).__name__}'s layers compute every position together; "
+                "call the backbone and take `sequence_output[:, :1]`."
+            )
+        self.check_inputs(inputs)
+        last = self.transformer_layers[-1]
+        # `last.input`: the hidden states and the mask the last layer is
+        # given in the functional graph, computed by the graph before it.
+        x, padding_mask = keras.Model(self.input, last.input)(inputs)
+        x = last(x, padding_mask=padding_mask, training=False, query_rows=1)
+        outputs = {"sequence_output": x}
+        pooler = getattr(self, "pooled_dense", None)
+        if pooler is not None:
+            outputs["pooled_output"] = pooler(x[:, 0, :])
+        return outputs
+
     def check_inputs(self, inputs):
         if not isinstance(inputs, dict):
             raise ValueError(

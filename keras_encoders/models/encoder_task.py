@@ -32,6 +32,14 @@ def sequence_summary(backbone, outputs, summary_type):
     )
 
 
+def reads_first_token(backbone, summary_type):
+    """Whether a head with this summary reads the first position alone
+    ("pooled" or "first") of a backbone that can compute it alone
+    (`EncoderBackbone.first_token_alone`): the task's `serving_call` then
+    runs the last layer for that position only."""
+    return summary_type in ("pooled", "first") and backbone.first_token_alone
+
+
 def freeze_unused_pooler(backbone):
     """Freeze the backbone's pooler (NEZHA, ERNIE-M) under a head that reads
     only `sequence_output` (token classification, question answering,
@@ -100,6 +108,14 @@ class EncoderTask(GuardsPresetFolder, Quantizable):
       `.keras` file in int8: the config records the head's quantized layers
       (`head_quantization`), which keras-hub's task config leaves out.
     """
+
+    def serving_call(self, inputs):
+        """The inference call that `export_saved_model` traces: the task's
+        outputs for a dict of model inputs, the numbers of
+        `self(inputs, training=False)`. Tasks whose head reads only the
+        first position override it to skip the rest of the last layer
+        (`EncoderBackbone.first_token_outputs`)."""
+        return self(inputs, training=False)
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         if self.preprocessor is None or tf.executing_eagerly():

@@ -101,11 +101,7 @@ class EncoderTextClassifier(
 
         # === Functional Model ===
         inputs = backbone.input
-        x = encoder_task.sequence_summary(backbone, backbone(inputs), summary_type)
-        x = self.output_dropout(x)
-        if self.hidden_dense is not None:
-            x = self.hidden_dropout(self.hidden_dense(x))
-        outputs = self.output_dense(x)
+        outputs = self.classify(encoder_task.sequence_summary(backbone, backbone(inputs), summary_type))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -113,6 +109,22 @@ class EncoderTextClassifier(
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.label_names = list(label_names) if label_names else None
+
+    def classify(self, summary, training=None):
+        """The head: the outputs for the summary vectors (B, D)."""
+        x = self.output_dropout(summary, training=training)
+        if self.hidden_dense is not None:
+            x = self.hidden_dropout(self.hidden_dense(x), training=training)
+        return self.output_dense(x)
+
+    def serving_call(self, inputs):
+        """The task's outputs, with the last layer run for the first
+        position alone where the summary reads only it."""
+        if not encoder_task.reads_first_token(self.backbone, self.summary_type):
+            return super().serving_call(inputs)
+        outputs = self.backbone.first_token_outputs(self.with_derived_inputs(inputs))
+        summary = encoder_task.sequence_summary(self.backbone, outputs, self.summary_type)
+        return self.classify(summary, training=False)
 
     checkpoint_head = None  # e.g. "NezhaForSequenceClassification"
 

@@ -87,13 +87,29 @@ class MultipleChoice(encoder_task.EncoderTask, encoder_task.DerivesBackboneInput
         }
         flat = {k: self.flatten_choices(v) for k, v in inputs.items()}
         x = encoder_task.sequence_summary(backbone, backbone(flat), summary_type)
-        scores = self.output_dense(self.output_dropout(x))
-        outputs = self.choice_scores(scores, inputs["token_ids"])
+        outputs = self.score_choices(x, inputs["token_ids"])
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===
         self.summary_type = summary_type
         self.dropout = dropout
+
+    def score_choices(self, summary, token_ids, training=None):
+        """The head: (B, C) logits for the (B*C, D) summary vectors of the
+        choices of `token_ids` (B, C, L)."""
+        scores = self.output_dense(self.output_dropout(summary, training=training))
+        return self.choice_scores(scores, token_ids)
+
+    def serving_call(self, inputs):
+        """The task's outputs, with the last layer run for the first
+        position alone where the summary reads only it."""
+        if not encoder_task.reads_first_token(self.backbone, self.summary_type):
+            return super().serving_call(inputs)
+        inputs = self.with_derived_inputs(inputs)
+        flat = {k: self.flatten_choices(v) for k, v in inputs.items()}
+        outputs = self.backbone.first_token_outputs(flat)
+        summary = encoder_task.sequence_summary(self.backbone, outputs, self.summary_type)
+        return self.score_choices(summary, inputs["token_ids"], training=False)
 
     @classmethod
     def task_config_from_hf(cls, config):

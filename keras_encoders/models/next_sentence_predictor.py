@@ -42,6 +42,13 @@ class NextSentencePredictor(encoder_task.EncoderTask, Task):
         outputs = self.nsp_dense(backbone(inputs)["pooled_output"])
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
+    def serving_call(self, inputs):
+        """The task's outputs, with the last layer run for the first
+        position alone (the pooler reads only it)."""
+        if not encoder_task.reads_first_token(self.backbone, "pooled"):
+            return super().serving_call(inputs)
+        return self.nsp_dense(self.backbone.first_token_outputs(inputs)["pooled_output"])
+
     @classmethod
     def task_config_from_hf(cls, config):
         return {}

@@ -35,7 +35,9 @@ def export_onnx(task, path, *, int8=False, opset=DEFAULT_OPSET):
     `jax2onnx`, or fail on torch's traced LayerNorm with a dynamic length).
     The weights join the graph after the conversion: an export needs about
     five times the weights' size beyond the loaded task (2 GB for a base
-    model), and NEZHA base converts in about 20 s on two cores.
+    model), and NEZHA base converts in about 20 s on two cores. The graph
+    is the task's `serving_call`, as in the SavedModel: heads that read the
+    first position alone run the last layer for it only.
 
     Args:
         task: a keras_encoders task or backbone (float32 weights).
@@ -141,10 +143,11 @@ def _convert(task, path, opset):
     ]
 
     def call(inputs, weights):
-        outputs, _ = task.stateless_call(
-            weights[: len(trainable)], weights[len(trainable):], inputs, training=False
-        )
-        return outputs
+        # `task.serving_call` (what the SavedModel serves too: a pooled
+        # head's last layer for the first position alone) on the traced
+        # weights, as `stateless_call` runs `call`.
+        with keras.StatelessScope(state_mapping=list(zip(variables, weights))):
+            return task.serving_call(inputs)
 
     with position_tables(task):
         concrete = tf.function(call, autograph=False).get_concrete_function(spec, weight_spec)

@@ -26,9 +26,9 @@ def test_table_is_the_reference_table():
     np.testing.assert_allclose(sinusoid_relative_table(4, 16), want, rtol=0, atol=1.2e-7)
 
 
-# (4, 3): no key farther than K (L = K + 1); (5, 3): one each side.
-@pytest.mark.parametrize("length, k", [(4, 3), (5, 3), (9, 3), (300, 64)])
-def test_matches_reference_self_attention(length, k):
+def reference_case(length, k):
+    """`(layer, x, mask, want)`: our layer with the weights of a reference
+    `NezhaSelfAttention`, a padded batch and the reference's outputs."""
     config = NezhaConfig(
         hidden_size=32, num_attention_heads=4, max_relative_position=k,
         max_position_embeddings=length, attention_probs_dropout_prob=0.0,
@@ -52,6 +52,13 @@ def test_matches_reference_self_attention(length, k):
         getattr(layer, name).set_weights(
             [module.weight.detach().numpy().T, module.bias.detach().numpy()]
         )
+    return layer, x, mask, want
+
+
+# (4, 3): no key farther than K (L = K + 1); (5, 3): one each side.
+@pytest.mark.parametrize("length, k", [(4, 3), (5, 3), (9, 3), (300, 64)])
+def test_matches_reference_self_attention(length, k):
+    layer, x, mask, want = reference_case(length, k)
     # float32 agreement relative to the outputs' scale (up to ~14 here; the
     # previous gather form was as far off); a wrong rotation or band is off
     # by whole units.
@@ -63,6 +70,18 @@ def test_matches_reference_self_attention(length, k):
     table = layer(x, padding_mask=mask)
     assert max_abs_diff(table, want) <= 4e-6 * np.abs(want).max()
     assert max_abs_diff(table, to_numpy(factored)) <= 2e-6 * np.abs(want).max()
+
+
+# The first rows alone (`query_rows`, what a pooled classifier's server runs
+# in the last layer): queries near the start, keys farther than K on the right.
+@pytest.mark.parametrize("use_position_table", [False, True])
+@pytest.mark.parametrize("query_rows", [1, 3])
+def test_query_rows_are_the_reference_rows(query_rows, use_position_table):
+    layer, x, mask, want = reference_case(9, 3)
+    layer.use_position_table = use_position_table
+    rows = layer(x, padding_mask=mask, query_rows=query_rows)
+    assert tuple(rows.shape) == (2, query_rows, 32)
+    assert max_abs_diff(rows, want[:, :query_rows]) <= 4e-6 * np.abs(want).max()
 
 
 def test_length_limit_and_odd_head_dim_are_clear_errors():
