@@ -12,15 +12,19 @@ from keras_encoders.convert.errors import CheckpointFormatError
 from keras_encoders.models import backbone_checks
 
 
-def check_config(config, path, position_offset=0):
+def check_config(config, path, spec):
     """Raise `CheckpointFormatError` for the first invalid field of `config`.
 
     Args:
         config: the `config.json` dict.
         path: the file, for messages.
-        position_offset: positions the model reserves (ERNIE-M: 2).
+        spec: the family's `FamilySpec` (the positions it reserves, whether
+            it reads `type_vocab_size`).
     """
-    backbone_checks.check_fields(config, "hf", path, CheckpointFormatError, position_offset)
+    ignored = () if spec.uses_segments else ("type_vocab_size",)
+    backbone_checks.check_fields(
+        config, "hf", path, CheckpointFormatError, spec.position_offset, ignored
+    )
     archs = config.get("architectures")
     if archs is not None and not (
         isinstance(archs, list) and all(isinstance(a, str) for a in archs)

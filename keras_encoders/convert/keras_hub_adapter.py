@@ -40,7 +40,7 @@ class HFPresetLoader(PresetLoader):
         # keras-hub fetches only config.json of an hf:// preset; the tokenizer
         # files, and the weights once they are needed, are fetched here.
         self.directory = downloads.hf_layout_dir(preset, weights=False)
-        check_config(config, os.path.join(self.directory, "config.json"), self.spec.position_offset)
+        check_config(config, os.path.join(self.directory, "config.json"), self.spec)
         self._state_dict = None
         self.allow_non_finite = False
 

@@ -210,7 +210,7 @@ def _open_hf(location, directory, tokenizer_dir):
     config = hf_folder.read_config(directory)
     config_path = os.path.join(directory, "config.json")
     spec = family_for(config.get("model_type"), config_path)
-    check_config(config, config_path, spec.position_offset)
+    check_config(config, config_path, spec)
     archs = config.get("architectures") or [spec.base_architecture]
     tok_dir = tokenizer_dir or directory
     return CheckpointSource(
@@ -251,7 +251,7 @@ def _open_tf1(location, path, config_path, tokenizer_dir, progress):
     architecture = rules.detect_architecture(names)
     file_config = _read_json(config_path) if config_path else None
     config, notes = rules.source_config(file_config, tensors, architecture)
-    check_config(config, config_path or prefix, spec.position_offset)
+    check_config(config, config_path or prefix, spec)
     skipped = [(n, "optimizer state") for n in slots]
     skipped += [
         (n, "pre-training part outside the encoder")
@@ -317,7 +317,7 @@ def _open_paddle(location, path, config_path, tokenizer_dir):
             f"are those of {architecture} (used)."
         )
     config, config_notes = rules.convert_config(paddle_config, architecture)
-    check_config(config, config_path, spec.position_offset)
+    check_config(config, config_path, spec)
     tok_dir = tokenizer_dir or directory
     skipped = [
         (n, "buffer, not a weight") for n in tensors if any(re.search(p, n) for p in rules.IGNORE)

@@ -24,7 +24,9 @@ import os
 
 # (Keras argument, Hugging Face field, smallest, largest). The upper bounds
 # are far above any published checkpoint and far below what would exhaust
-# memory by themselves.
+# memory by themselves. A model with segments needs at least one: segment id
+# 0, every input's default, reads row 0 (transformers builds `nn.Embedding(0,
+# H)` and fails at the first call).
 INTEGERS = (
     ("vocabulary_size", "vocab_size", 1, 5_000_000),
     ("hidden_dim", "hidden_size", 1, 65_536),
@@ -32,7 +34,7 @@ INTEGERS = (
     ("num_heads", "num_attention_heads", 1, 4_096),
     ("intermediate_dim", "intermediate_size", 1, 1_000_000),
     ("max_sequence_length", "max_position_embeddings", 1, 1_000_000),
-    ("num_segments", "type_vocab_size", 0, 1_000),
+    ("num_segments", "type_vocab_size", 1, 1_000),
     ("max_relative_position", "max_relative_position", 1, 100_000),
     ("embedding_dim", "embedding_size", 1, 65_536),
     ("num_groups", "num_groups", 1, 4_096),
@@ -72,7 +74,8 @@ MAX_PARAMETERS_VARIABLE = "KERAS_ENCODERS_MAX_PARAMETERS"
 _CEILING = contextvars.ContextVar("keras_encoders_parameter_ceiling", default=None)
 
 
-def check_fields(config, naming="keras", where="", error=ValueError, position_offset=0):
+def check_fields(config, naming="keras", where="", error=ValueError, position_offset=0,
+                 ignored=()):
     """Raise `error` for the first invalid field of a backbone configuration.
 
     Args:
@@ -84,6 +87,9 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
             `CheckpointFormatError` for files).
         position_offset: positions the model reserves (ERNIE-M's Hugging
             Face `max_position_embeddings` counts 2 more than it can use).
+        ignored: fields of `config` the model does not read, left unchecked
+            (ERNIE-M's checkpoints declare a `type_vocab_size` it has no
+            use for).
     """
     column = NAMING[naming]
     # A constructor call has arguments; a file (any other error type) fields.
@@ -108,6 +114,8 @@ def check_fields(config, naming="keras", where="", error=ValueError, position_of
             fail(name, "is missing (every backbone configuration declares it)")
     for row in INTEGERS:
         name, low, high = row[column], row[2], row[3]
+        if name in ignored:
+            continue
         value = config.get(name) if name else None
         if unset(name, value):
             continue

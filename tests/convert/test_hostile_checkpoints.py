@@ -489,7 +489,23 @@ BAD_CONFIGS = {
     # fails); it reached our layers as None. Left out, a field has its default.
     "null-dropout": (lambda c: {**c, "hidden_dropout_prob": None}, "hidden_dropout_prob"),
     "null-relative-positions": (lambda c: {**c, "max_relative_position": None}, "max_relative_position"),
+    "zero-segments": (lambda c: {**c, "type_vocab_size": 0}, "type_vocab_size"),
 }
+
+
+@pytest.mark.parametrize("value", [0, None, "16"])
+def test_a_field_the_model_does_not_read_is_not_checked(value):
+    # ERNIE-M has no segment embeddings: its checkpoints' `type_vocab_size`
+    # (16 in PaddleNLP's) is ignored, by transformers and by us, whatever it
+    # says; NEZHA reads it, and the same value is refused.
+    from keras_encoders.convert import families
+    from keras_encoders.convert.config_checks import check_config
+
+    config = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 1,
+              "num_attention_heads": 2, "type_vocab_size": value}
+    check_config(config, "ernie-m/config.json", families.family_for("ernie_m"))
+    with pytest.raises(CheckpointFormatError, match="nezha/config.json: field 'type_vocab_size'"):
+        check_config(config, "nezha/config.json", families.family_for("nezha"))
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))

@@ -30,6 +30,9 @@ BAD_ARGUMENTS = [
     ("convbert", "num_groups", 3, "must be divisible by num_groups (3)"),
     ("ernie_m", "pad_position_id", -1, "must be between 0 and 1000000, got -1"),
     ("nezha", "num_segments", None, "is None"),
+    # Keras' Embedding refused input_dim 0 in its own words.
+    ("nezha", "num_segments", 0, "must be between 1 and 1000, got 0"),
+    ("convbert", "num_segments", 0, "must be between 1 and 1000, got 0"),
     ("convbert", "attention_dropout", None, "is None"),
     ("ernie_m", "layer_norm_epsilon", None, "is None"),
 ]
