@@ -87,7 +87,7 @@ def test_the_pdparams_file_holds_only_arrays_and_names(folder):
     path = os.path.join(folder, "model_state.pdparams")
     with open(path, "rb") as f:
         data = f.read()
-    found, strings = set(), []
+    found = set()
     for op, arg, _ in pickletools.genops(data):
         if op.name == "GLOBAL":
             found.add(arg)

@@ -10,7 +10,6 @@ the same shapes instead of compiling a `predict` function per model.
 import json
 import shutil
 
-import keras
 import keras_hub
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """Every NEZHA task against its `NezhaFor*` reference, loaded from save_pretrained."""
 
-import keras
 import numpy as np
 import pytest
 import torch

@@ -4,7 +4,6 @@ import csv
 import json
 import os
 import pickle
-import shutil
 import zipfile
 
 import numpy as np

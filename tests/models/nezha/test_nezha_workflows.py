@@ -6,7 +6,6 @@ import json
 import keras
 import numpy as np
 import pytest
-import transformers
 
 import keras_encoders  # noqa: F401
 from keras_encoders import models
