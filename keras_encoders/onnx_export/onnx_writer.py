@@ -136,7 +136,7 @@ def _convert(task, path, opset):
     # into the TensorFlow graph, and every tf2onnx stage copies a frozen
     # graph whole (freezing, grappler, each ONNX optimizer's deep copy):
     # NEZHA base's 400 MB of weights peaked at 16 GB resident.
-    variables = list(task.trainable_variables) + list(task.non_trainable_variables)
+    variables = list(task.variables)
     weight_spec = [
         tf.TensorSpec(v.shape, v.dtype, name=f"variable_{i}") for i, v in enumerate(variables)
     ]
